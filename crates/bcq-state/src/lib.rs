@@ -1,0 +1,1 @@
+//! bcq-state
