@@ -63,13 +63,22 @@ impl RequestBudget {
         window: Duration,
         max_in_flight: usize,
     ) -> Arc<Self> {
-        Self::new(requests_per_window.saturating_sub(margin), window, max_in_flight)
+        Self::new(
+            requests_per_window.saturating_sub(margin),
+            window,
+            max_in_flight,
+        )
     }
 
     /// BC online's limits less [`BC_SAFETY_MARGIN`]: 5,700 requests per
     /// 5 minutes, 5 in flight.
     pub fn bc_default() -> Arc<Self> {
-        Self::with_safety_margin(BC_REQUESTS_PER_WINDOW, BC_SAFETY_MARGIN, BC_WINDOW, BC_MAX_IN_FLIGHT)
+        Self::with_safety_margin(
+            BC_REQUESTS_PER_WINDOW,
+            BC_SAFETY_MARGIN,
+            BC_WINDOW,
+            BC_MAX_IN_FLIGHT,
+        )
     }
 
     /// Requests allowed per window.
@@ -99,7 +108,10 @@ impl RequestBudget {
             let wake_at = {
                 let mut sent = self.sent.lock().await;
                 let now = Instant::now();
-                while sent.front().is_some_and(|t| now.duration_since(*t) >= self.window) {
+                while sent
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) >= self.window)
+                {
                     sent.pop_front();
                 }
                 if sent.len() < self.limit as usize {

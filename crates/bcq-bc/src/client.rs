@@ -81,7 +81,10 @@ enum AttemptError {
 
 impl From<BcError> for AttemptError {
     fn from(err: BcError) -> Self {
-        AttemptError::Failed { err, retry_after: None }
+        AttemptError::Failed {
+            err,
+            retry_after: None,
+        }
     }
 }
 
@@ -92,7 +95,11 @@ impl BcClient {
     }
 
     /// Like [`BcClient::new`] with an injected timer and jitter seed.
-    pub fn with_seams(cfg: BcConfig, budget: Arc<RequestBudget>, seams: Seams) -> Result<Self, BcError> {
+    pub fn with_seams(
+        cfg: BcConfig,
+        budget: Arc<RequestBudget>,
+        seams: Seams,
+    ) -> Result<Self, BcError> {
         check_url("DYNAMICS_AUTHORITY", &cfg.auth.authority)?;
         let base = check_url("BC_API_BASE", &cfg.api_base)?;
         for (setting, value) in [
@@ -178,7 +185,8 @@ impl BcClient {
 
     /// GETs one JSON document (an entity, a `$metadata`-less resource).
     pub async fn get_json(&self, url: &str) -> Result<serde_json::Value, BcError> {
-        self.execute(url, false, |body| serde_json::from_slice(&body)).await
+        self.execute(url, false, |body| serde_json::from_slice(&body))
+            .await
     }
 
     /// GETs raw bytes: media such as `pdfDocumentContent` (PDFs).
@@ -230,7 +238,9 @@ impl BcClient {
                 },
                 Err(AttemptError::Unauthorized) => {
                     if reauthenticated {
-                        return Err(BcError::Unauthorized { url: url.to_string() });
+                        return Err(BcError::Unauthorized {
+                            url: url.to_string(),
+                        });
                     }
                     // A 401 after the cache said the token was fresh: it was
                     // revoked or the app's secret rotated. Re-authenticate
@@ -263,7 +273,12 @@ impl BcClient {
 
     /// One HTTP exchange under the budget; the in-flight slot is held until
     /// the body is read, since BC counts the request as running until then.
-    async fn attempt(&self, url: &str, is_page: bool, token: &Secret) -> Result<Bytes, AttemptError> {
+    async fn attempt(
+        &self,
+        url: &str,
+        is_page: bool,
+        token: &Secret,
+    ) -> Result<Bytes, AttemptError> {
         let inner = &self.inner;
         let _permit = inner.budget.acquire().await;
         Counters::bump(&inner.stats.requests, 1);

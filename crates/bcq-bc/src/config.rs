@@ -56,7 +56,11 @@ pub struct AuthConfig {
 
 impl AuthConfig {
     /// Settings with BC's scope and a 5-minute minimum token lifetime.
-    pub fn new(authority: impl Into<String>, client_id: impl Into<String>, credential: Credential) -> Self {
+    pub fn new(
+        authority: impl Into<String>,
+        client_id: impl Into<String>,
+        credential: Credential,
+    ) -> Self {
         Self {
             authority: authority.into(),
             client_id: client_id.into(),
@@ -207,7 +211,11 @@ mod tests {
         ] {
             let err = check_url("DYNAMICS_AUTHORITY", bad).unwrap_err();
             assert!(matches!(err, BcError::InsecureUrl { .. }), "{bad}: {err:?}");
-            assert!(err.to_string().starts_with("DYNAMICS_AUTHORITY uses plain http"), "{err}");
+            assert!(
+                err.to_string()
+                    .starts_with("DYNAMICS_AUTHORITY uses plain http"),
+                "{err}"
+            );
         }
         let err = check_url("BC_API_BASE", "ftp://x").unwrap_err();
         assert!(err.to_string().contains("BC_API_BASE"), "{err}");
@@ -222,13 +230,19 @@ mod tests {
         );
         let mut cfg = BcConfig::new(auth, "t");
         let text = format!("{cfg:?}");
-        assert!(!text.contains("s3cr3t-value") && text.contains("***"), "{text}");
+        assert!(
+            !text.contains("s3cr3t-value") && text.contains("***"),
+            "{text}"
+        );
         cfg.auth.credential = Credential::CertificatePkcs12 {
             path: "x.p12".into(),
             password: Some(Secret::new("pfx-password")),
         };
         let text = format!("{cfg:?}");
         assert!(!text.contains("pfx-password"), "{text}");
-        assert_eq!(cfg.api_root(), "https://api.businesscentral.dynamics.com/v2.0/t/production/api/v2.0");
+        assert_eq!(
+            cfg.api_root(),
+            "https://api.businesscentral.dynamics.com/v2.0/t/production/api/v2.0"
+        );
     }
 }

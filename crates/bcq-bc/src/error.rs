@@ -249,7 +249,10 @@ fn split_correlation_id(message: &str) -> (String, Option<String>) {
 mod tests {
     use super::*;
 
-    const REF: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/reference/bc/captured");
+    const REF: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/reference/bc/captured"
+    );
 
     #[test]
     fn parses_real_bc_json_error_with_correlation_id() {
@@ -284,7 +287,10 @@ mod tests {
     fn parses_real_no_environment_xml() {
         let body = std::fs::read(format!("{REF}/error-no-environment.xml")).unwrap();
         let err = parse_bc_error(404, &body, "https://x/prod/api/v2.0/companies", "prod");
-        assert!(matches!(err, BcError::EnvironmentNotFound { .. }), "{err:?}");
+        assert!(
+            matches!(err, BcError::EnvironmentNotFound { .. }),
+            "{err:?}"
+        );
         let text = err.to_string();
         assert!(
             text.contains("business central environment 'prod' does not exist for this tenant"),

@@ -43,7 +43,10 @@ pub struct Query {
 /// `{root}/companies({company_id})/{entity_set}?$filter=..&$select=..&$expand=..&$orderby=..&$top=..`
 /// with the option values percent-encoded the way BC accepts them.
 pub fn collection_url(root: &str, company_id: &str, entity_set: &str, query: &Query) -> String {
-    let mut url = format!("{}/companies({company_id})/{entity_set}", root.trim_end_matches('/'));
+    let mut url = format!(
+        "{}/companies({company_id})/{entity_set}",
+        root.trim_end_matches('/')
+    );
     let mut options: Vec<(&str, String)> = Vec::new();
     if let Some(f) = &query.filter {
         options.push(("$filter", f.clone()));
@@ -114,14 +117,21 @@ mod tests {
     #[test]
     fn collection_url_encodes_values_readably() {
         let q = Query {
-            filter: Some("lastModifiedDateTime gt 2024-01-01T00:00:00.000Z and number eq 'A&B #1+2'".into()),
+            filter: Some(
+                "lastModifiedDateTime gt 2024-01-01T00:00:00.000Z and number eq 'A&B #1+2'".into(),
+            ),
             select: vec!["id".into(), "number".into()],
             expand: Some("salesInvoiceLines($select=id,lineType)".into()),
             orderby: Some("lastModifiedDateTime asc".into()),
             top: Some(5),
         };
         assert_eq!(
-            collection_url(ROOT, "70c0c603-f4f9-ef11-9344-6045bdc8c234", "salesInvoices", &q),
+            collection_url(
+                ROOT,
+                "70c0c603-f4f9-ef11-9344-6045bdc8c234",
+                "salesInvoices",
+                &q
+            ),
             format!(
                 "{ROOT}/companies(70c0c603-f4f9-ef11-9344-6045bdc8c234)/salesInvoices\
                  ?$filter=lastModifiedDateTime%20gt%202024-01-01T00:00:00.000Z%20and%20number%20eq%20'A%26B%20%231%2B2'\
@@ -141,18 +151,28 @@ mod tests {
             filter: Some("displayName eq 'Müller'".into()),
             ..Query::default()
         };
-        assert!(collection_url(ROOT, "c", "customers", &q).ends_with("?$filter=displayName%20eq%20'M%C3%BCller'"));
+        assert!(
+            collection_url(ROOT, "c", "customers", &q)
+                .ends_with("?$filter=displayName%20eq%20'M%C3%BCller'")
+        );
         // The result is a valid URL that decodes back to the same filter.
         let url = url::Url::parse(&collection_url(ROOT, "c", "customers", &q)).unwrap();
         let (k, v) = url.query_pairs().next().unwrap();
-        assert_eq!((k.as_ref(), v.as_ref()), ("$filter", "displayName eq 'Müller'"));
+        assert_eq!(
+            (k.as_ref(), v.as_ref()),
+            ("$filter", "displayName eq 'Müller'")
+        );
     }
 
     #[test]
     fn datetime_literal_has_milliseconds_and_z() {
-        let t = DateTime::parse_from_rfc3339("2024-01-01T00:00:00.123456Z").unwrap().with_timezone(&Utc);
+        let t = DateTime::parse_from_rfc3339("2024-01-01T00:00:00.123456Z")
+            .unwrap()
+            .with_timezone(&Utc);
         assert_eq!(odata_datetime(t), "2024-01-01T00:00:00.123Z");
-        let t = DateTime::parse_from_rfc3339("2025-03-05T19:19:22+02:00").unwrap().with_timezone(&Utc);
+        let t = DateTime::parse_from_rfc3339("2025-03-05T19:19:22+02:00")
+            .unwrap()
+            .with_timezone(&Utc);
         assert_eq!(odata_datetime(t), "2025-03-05T17:19:22.000Z");
     }
 

@@ -50,7 +50,13 @@ impl BcClient {
                             }
                             None => State::Done,
                         };
-                        (Ok(Page { values: raw.value, url }), next)
+                        (
+                            Ok(Page {
+                                values: raw.value,
+                                url,
+                            }),
+                            next,
+                        )
                     }
                     Err(e) => (Err(e), State::Done),
                 })

@@ -69,7 +69,11 @@ impl Backoff {
     pub fn next_delay<R: Rng + ?Sized>(&mut self, rng: &mut R) -> Duration {
         let low = self.base.as_secs_f64();
         let high = (self.previous.as_secs_f64() * 3.0).max(low);
-        let pick = if high > low { rng.gen_range(low..=high) } else { low };
+        let pick = if high > low {
+            rng.gen_range(low..=high)
+        } else {
+            low
+        };
         let delay = Duration::from_secs_f64(pick).min(self.max);
         self.previous = delay;
         delay
@@ -83,7 +87,9 @@ pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
         return Some(Duration::from_secs(secs));
     }
     // IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") is valid RFC 2822.
-    let at = DateTime::parse_from_rfc2822(value).ok()?.with_timezone(&Utc);
+    let at = DateTime::parse_from_rfc2822(value)
+        .ok()?
+        .with_timezone(&Utc);
     Some((at - now).to_std().unwrap_or(Duration::ZERO))
 }
 
@@ -166,7 +172,9 @@ mod tests {
 
     #[test]
     fn retry_after_seconds_and_http_date() {
-        let now = DateTime::parse_from_rfc3339("2024-05-01T10:00:00Z").unwrap().with_timezone(&Utc);
+        let now = DateTime::parse_from_rfc3339("2024-05-01T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
         assert_eq!(parse_retry_after(" 0 ", now), Some(Duration::ZERO));
         assert_eq!(
@@ -201,9 +209,16 @@ mod tests {
             Some(Duration::from_secs(42))
         );
         // ...but not beyond max_elapsed.
-        assert_eq!(s.next_delay(Some(Duration::from_secs(101)), t0, &mut rng), None);
         assert_eq!(
-            s.next_delay(Some(Duration::from_secs(10)), t0 + Duration::from_secs(95), &mut rng),
+            s.next_delay(Some(Duration::from_secs(101)), t0, &mut rng),
+            None
+        );
+        assert_eq!(
+            s.next_delay(
+                Some(Duration::from_secs(10)),
+                t0 + Duration::from_secs(95),
+                &mut rng
+            ),
             None
         );
         s.attempts = 3;

@@ -63,10 +63,15 @@ impl Recorded {
     }
     /// Form fields of a token request.
     pub fn form(&self) -> Vec<(String, String)> {
-        url::form_urlencoded::parse(self.body.as_bytes()).into_owned().collect()
+        url::form_urlencoded::parse(self.body.as_bytes())
+            .into_owned()
+            .collect()
     }
     pub fn form_field(&self, name: &str) -> Option<String> {
-        self.form().into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+        self.form()
+            .into_iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
     }
 }
 
@@ -103,7 +108,9 @@ impl Mock {
             gate,
             ..MockState::default()
         });
-        let app = axum::Router::new().fallback(handle).with_state(state.clone());
+        let app = axum::Router::new()
+            .fallback(handle)
+            .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         // The task ends with the test's runtime.
@@ -161,9 +168,15 @@ impl Mock {
 }
 
 async fn handle(State(state): State<Arc<MockState>>, req: Request) -> Response {
-    let path_and_query = req.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default();
+    let path_and_query = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.to_string())
+        .unwrap_or_default();
     let headers = req.headers().clone();
-    let body = axum::body::to_bytes(req.into_body(), usize::MAX).await.unwrap();
+    let body = axum::body::to_bytes(req.into_body(), usize::MAX)
+        .await
+        .unwrap();
     let recorded = Recorded {
         path_and_query: path_and_query.clone(),
         headers,
@@ -208,7 +221,9 @@ impl VirtualTimer {
     pub fn new() -> Arc<Self> {
         Arc::new(Self {
             start: Instant::now(),
-            wall_start: DateTime::parse_from_rfc3339("2025-06-01T12:00:00Z").unwrap().with_timezone(&Utc),
+            wall_start: DateTime::parse_from_rfc3339("2025-06-01T12:00:00Z")
+                .unwrap()
+                .with_timezone(&Utc),
             offset: Mutex::new(Duration::ZERO),
             sleeps: Mutex::new(Vec::new()),
         })

@@ -52,7 +52,11 @@ impl ClientCertificate {
         let key = match key {
             PrivateKeyDer::Pkcs8(k) => RsaKeyPair::from_pkcs8(k.secret_pkcs8_der()),
             PrivateKeyDer::Pkcs1(k) => RsaKeyPair::from_der(k.secret_pkcs1_der()),
-            _ => return Err(fail("the private key is not an rsa key (pkcs#8 or pkcs#1)".into())),
+            _ => {
+                return Err(fail(
+                    "the private key is not an rsa key (pkcs#8 or pkcs#1)".into(),
+                ));
+            }
         }
         .map_err(|e| fail(format!("the private key is not a usable rsa key: {e}")))?;
         Ok(Self::new(key, &cert))
@@ -100,7 +104,12 @@ impl ClientCertificate {
 
     /// A signed client assertion for `client_id` at `token_url`, valid from
     /// `now` for 10 minutes.
-    pub fn assertion(&self, client_id: &str, token_url: &str, now: DateTime<Utc>) -> Result<Secret, BcError> {
+    pub fn assertion(
+        &self,
+        client_id: &str,
+        token_url: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Secret, BcError> {
         let header = serde_json::json!({ "alg": "RS256", "typ": "JWT", "x5t": self.x5t });
         let iat = now.timestamp();
         let claims = serde_json::json!({
@@ -119,13 +128,22 @@ impl ClientCertificate {
         );
         let mut signature = vec![0; self.key.public().modulus_len()];
         self.key
-            .sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), signing_input.as_bytes(), &mut signature)
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &SystemRandom::new(),
+                signing_input.as_bytes(),
+                &mut signature,
+            )
             .map_err(|_| BcError::Auth {
                 error: "signing_failed".into(),
                 aadsts: None,
-                hint: "could not sign the client assertion with the certificate's private key".into(),
+                hint: "could not sign the client assertion with the certificate's private key"
+                    .into(),
             })?;
-        Ok(Secret::new(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature))))
+        Ok(Secret::new(format!(
+            "{signing_input}.{}",
+            URL_SAFE_NO_PAD.encode(signature)
+        )))
     }
 }
 
@@ -163,7 +181,9 @@ mod tests {
     }
 
     fn check_assertion(cert: &ClientCertificate) {
-        let now = DateTime::parse_from_rfc3339("2025-01-02T03:04:05Z").unwrap().with_timezone(&Utc);
+        let now = DateTime::parse_from_rfc3339("2025-01-02T03:04:05Z")
+            .unwrap()
+            .with_timezone(&Utc);
         let url = "https://login.microsoftonline.com/t/oauth2/v2.0/token";
         let jwt = cert.assertion("my-client", url, now).unwrap();
         let (header, claims) = verify(jwt.expose());
@@ -185,12 +205,16 @@ mod tests {
 
     #[test]
     fn pem_with_pkcs8_key_signs_verifiable_assertions() {
-        check_assertion(&ClientCertificate::from_pem_file(&testdata("cert-and-key-pkcs8.pem")).unwrap());
+        check_assertion(
+            &ClientCertificate::from_pem_file(&testdata("cert-and-key-pkcs8.pem")).unwrap(),
+        );
     }
 
     #[test]
     fn pem_with_pkcs1_key_signs_verifiable_assertions() {
-        check_assertion(&ClientCertificate::from_pem_file(&testdata("cert-and-key-pkcs1.pem")).unwrap());
+        check_assertion(
+            &ClientCertificate::from_pem_file(&testdata("cert-and-key-pkcs1.pem")).unwrap(),
+        );
     }
 
     #[test]
@@ -206,10 +230,16 @@ mod tests {
     #[test]
     fn wrong_pkcs12_password_is_a_clear_error_without_the_password() {
         let pw = Secret::new("not-the-password");
-        let err = ClientCertificate::from_pkcs12_file(&testdata("cert.p12"), Some(&pw)).unwrap_err();
+        let err =
+            ClientCertificate::from_pkcs12_file(&testdata("cert.p12"), Some(&pw)).unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("cert.p12") && text.contains("pkcs#12"), "{text}");
-        assert!(!text.contains("not-the-password") && !format!("{err:?}").contains("not-the-password"));
+        assert!(
+            text.contains("cert.p12") && text.contains("pkcs#12"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("not-the-password") && !format!("{err:?}").contains("not-the-password")
+        );
     }
 
     #[test]

@@ -46,7 +46,10 @@ pub(crate) fn parse_token_error(status: u16, body: &[u8], url: &str) -> BcError 
 /// Finds `AADSTS<digits>` in a description.
 fn aadsts_in(description: &str) -> Option<u32> {
     let at = description.find("AADSTS")? + "AADSTS".len();
-    let digits: String = description[at..].chars().take_while(char::is_ascii_digit).collect();
+    let digits: String = description[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
     digits.parse().ok()
 }
 
@@ -62,15 +65,24 @@ fn hint(code: Option<u32>, error: &str, description: &str) -> String {
         900023 | 900384 => "the tenant id is not valid",
         70011 => "the requested scope is not valid",
         500011 => "the resource of the scope was not found in the tenant",
-        700027 | 700023 => "the certificate client assertion was rejected; upload the certificate to the app registration",
+        700027 | 700023 => {
+            "the certificate client assertion was rejected; upload the certificate to the app registration"
+        }
         7000112 => "the application is disabled",
-        _ => return format!("entra id returned '{error}' (AADSTS{code}): {}", first_line(description)),
+        _ => {
+            return format!(
+                "entra id returned '{error}' (AADSTS{code}): {}",
+                first_line(description)
+            );
+        }
     };
     let check = match code {
         7000215 => "; check DYNAMICS_SECRET",
         700016 | 7000112 => "; check DYNAMICS_CLIENT_ID",
         90002 | 900023 | 900384 => "; check DYNAMICS_AUTHORITY",
-        70011 | 500011 => "; check DYNAMICS_SCOPE (https://api.businesscentral.dynamics.com/.default)",
+        70011 | 500011 => {
+            "; check DYNAMICS_SCOPE (https://api.businesscentral.dynamics.com/.default)"
+        }
         _ => "",
     };
     format!("{advice} (AADSTS{code}){check}")
@@ -99,8 +111,15 @@ mod tests {
     }
 
     fn display(status: u16, error: &str, code: u32, text: &str) -> String {
-        let err = parse_token_error(status, &body(error, code, text), "https://login/t/oauth2/v2.0/token");
-        assert!(matches!(err, BcError::Auth { aadsts: Some(c), .. } if c == code), "{err:?}");
+        let err = parse_token_error(
+            status,
+            &body(error, code, text),
+            "https://login/t/oauth2/v2.0/token",
+        );
+        assert!(
+            matches!(err, BcError::Auth { aadsts: Some(c), .. } if c == code),
+            "{err:?}"
+        );
         assert!(!err.is_retryable());
         err.to_string()
     }
@@ -108,23 +127,54 @@ mod tests {
     #[test]
     fn each_known_aadsts_code_names_the_setting() {
         assert_eq!(
-            display(401, "invalid_client", 7000215, "Invalid client secret provided."),
+            display(
+                401,
+                "invalid_client",
+                7000215,
+                "Invalid client secret provided."
+            ),
             "authentication failed: the client secret was rejected (AADSTS7000215); check DYNAMICS_SECRET"
         );
-        assert!(display(400, "unauthorized_client", 700016, "Application with identifier 'x' was not found")
-            .ends_with("(AADSTS700016); check DYNAMICS_CLIENT_ID"));
-        assert!(display(400, "invalid_request", 90002, "Tenant 'x' not found.")
-            .ends_with("(AADSTS90002); check DYNAMICS_AUTHORITY"));
-        assert!(display(400, "invalid_scope", 70011, "The provided value for scope is not valid.")
-            .contains("(AADSTS70011); check DYNAMICS_SCOPE"));
-        assert!(display(401, "invalid_client", 7000222, "The provided client secret keys are expired.")
-            .contains("update DYNAMICS_SECRET"));
+        assert!(
+            display(
+                400,
+                "unauthorized_client",
+                700016,
+                "Application with identifier 'x' was not found"
+            )
+            .ends_with("(AADSTS700016); check DYNAMICS_CLIENT_ID")
+        );
+        assert!(
+            display(400, "invalid_request", 90002, "Tenant 'x' not found.")
+                .ends_with("(AADSTS90002); check DYNAMICS_AUTHORITY")
+        );
+        assert!(
+            display(
+                400,
+                "invalid_scope",
+                70011,
+                "The provided value for scope is not valid."
+            )
+            .contains("(AADSTS70011); check DYNAMICS_SCOPE")
+        );
+        assert!(
+            display(
+                401,
+                "invalid_client",
+                7000222,
+                "The provided client secret keys are expired."
+            )
+            .contains("update DYNAMICS_SECRET")
+        );
     }
 
     #[test]
     fn unknown_codes_keep_the_first_line_of_the_description() {
         let text = display(400, "invalid_grant", 50126, "Something odd.");
-        assert_eq!(text, "authentication failed: entra id returned 'invalid_grant' (AADSTS50126): AADSTS50126: Something odd.");
+        assert_eq!(
+            text,
+            "authentication failed: entra id returned 'invalid_grant' (AADSTS50126): AADSTS50126: Something odd."
+        );
         assert!(!text.contains("Trace ID"));
     }
 
@@ -140,7 +190,11 @@ mod tests {
         let err = parse_token_error(503, b"<html>busy</html>", "u");
         assert!(matches!(err, BcError::Status { status: 503, .. }));
         assert!(err.is_retryable());
-        let err = parse_token_error(429, &body("temporarily_unavailable", 50196, "slow down"), "u");
+        let err = parse_token_error(
+            429,
+            &body("temporarily_unavailable", 50196, "slow down"),
+            "u",
+        );
         assert!(err.is_retryable());
     }
 }

@@ -21,7 +21,7 @@ use crate::stats::Counters;
 #[derive(Debug)]
 enum Proof {
     Secret(Secret),
-    Certificate(ClientCertificate),
+    Certificate(Box<ClientCertificate>),
 }
 
 #[derive(Clone)]
@@ -74,10 +74,12 @@ impl TokenCache {
     ) -> Result<Self, BcError> {
         let proof = match &cfg.credential {
             Credential::Secret(s) => Proof::Secret(s.clone()),
-            Credential::CertificatePem { path } => Proof::Certificate(ClientCertificate::from_pem_file(path)?),
-            Credential::CertificatePkcs12 { path, password } => {
-                Proof::Certificate(ClientCertificate::from_pkcs12_file(path, password.as_ref())?)
+            Credential::CertificatePem { path } => {
+                Proof::Certificate(Box::new(ClientCertificate::from_pem_file(path)?))
             }
+            Credential::CertificatePkcs12 { path, password } => Proof::Certificate(Box::new(
+                ClientCertificate::from_pkcs12_file(path, password.as_ref())?,
+            )),
         };
         Ok(Self {
             http,
@@ -190,11 +192,12 @@ impl TokenCache {
         if status != 200 {
             return Err(parse_token_error(status, &body, &self.token_url));
         }
-        let parsed: TokenResponse = serde_json::from_slice(&body).map_err(|source| BcError::Decode {
-            url: self.token_url.clone(),
-            attempts: 1,
-            source,
-        })?;
+        let parsed: TokenResponse =
+            serde_json::from_slice(&body).map_err(|source| BcError::Decode {
+                url: self.token_url.clone(),
+                attempts: 1,
+                source,
+            })?;
         let lifetime = Duration::from_secs(match parsed.expires_in {
             NumberOrString::Number(n) => n,
             NumberOrString::Text(t) => t.trim().parse().unwrap_or(0),
