@@ -51,6 +51,7 @@ struct Inner {
     /// Only URLs of this origin get the bearer token (nextLinks included).
     api_origin: url::Origin,
     api_base: String,
+    tenant: String,
     environment: String,
     page_size: Option<u32>,
     retry: RetryConfig,
@@ -142,6 +143,7 @@ impl BcClient {
                 api_root: cfg.api_root(),
                 api_origin: base.origin(),
                 api_base: cfg.api_base.clone(),
+                tenant: cfg.tenant.clone(),
                 environment: cfg.environment.clone(),
                 page_size: cfg.page_size,
                 retry: cfg.retry.clone(),
@@ -157,6 +159,28 @@ impl BcClient {
     /// `{api_base}/{tenant}/{environment}/api/v2.0`.
     pub fn api_root(&self) -> &str {
         &self.inner.api_root
+    }
+
+    /// The root of a custom API page:
+    /// `{api_base}/{tenant}/{environment}/api/{publisher}/{group}/{version}`;
+    /// pass it to [`crate::collection_url`] like [`BcClient::api_root`].
+    pub fn custom_api_root(&self, publisher: &str, group: &str, version: &str) -> String {
+        format!(
+            "{}/{}/{}/api/{publisher}/{group}/{version}",
+            self.inner.api_base.trim_end_matches('/'),
+            self.inner.tenant,
+            self.inner.environment
+        )
+    }
+
+    /// The tenant in the API URL (also the one of web client deep links).
+    pub fn tenant(&self) -> &str {
+        &self.inner.tenant
+    }
+
+    /// The environment name.
+    pub fn environment(&self) -> &str {
+        &self.inner.environment
     }
 
     /// Fetches a token (for `bcq check`): proves the credential works.

@@ -697,4 +697,37 @@ async fn api_root_shape() {
     let mock = Mock::start().await;
     let (c, _) = client(&mock, mock.config());
     assert_eq!(c.api_root(), format!("{}/t/production/api/v2.0", mock.base));
+    assert_eq!(
+        c.custom_api_root("contoso", "app1", "v1.0"),
+        format!("{}/t/production/api/contoso/app1/v1.0", mock.base)
+    );
+    assert_eq!((c.tenant(), c.environment()), ("t", "production"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_client_waits_for_the_window_when_the_budget_is_spent() {
+    let mock = Mock::start().await;
+    let mut cfg = mock.config();
+    // Longer than the window, so that paused time can only jump to the
+    // budget's wake-up, never to a timeout.
+    cfg.request_timeout = Duration::from_secs(36_000);
+    cfg.connect_timeout = Duration::from_secs(36_000);
+    let window = Duration::from_secs(60);
+    let c = BcClient::new(cfg, RequestBudget::new(2, window, 5)).unwrap();
+    let url = format!("{}/x", mock.root());
+    let t0 = tokio::time::Instant::now();
+    for _ in 0..2 {
+        mock.push_api(ok_entity());
+        c.get_json(&url).await.unwrap();
+    }
+    assert!(t0.elapsed() < window);
+    mock.push_api(ok_entity());
+    c.get_json(&url).await.unwrap();
+    assert!(
+        t0.elapsed() >= window,
+        "the 3rd request waited for the window"
+    );
+    assert_eq!(mock.api_requests().len(), 3);
+    // Token requests are not counted against the budget.
+    assert_eq!(mock.token_requests().len(), 1);
 }

@@ -19,6 +19,8 @@
 //! - [`odata`]: [`collection_url`], [`Query`], [`odata_datetime`], [`Company`], [`Page`].
 //! - [`stats`]: [`Stats`], request counters.
 
+#![warn(missing_docs)]
+
 pub mod auth;
 pub mod budget;
 pub mod client;
