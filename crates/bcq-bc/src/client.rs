@@ -313,10 +313,7 @@ impl BcClient {
                 req = req.header("Prefer", format!("odata.maxpagesize={n}"));
             }
         }
-        let transport = |source| BcError::Transport {
-            url: url.to_string(),
-            source,
-        };
+        let transport = |source| crate::error::transport(url, source);
         let resp = req.send().await.map_err(transport)?;
         let status = resp.status().as_u16();
         let retry_after = resp

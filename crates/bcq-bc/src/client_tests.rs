@@ -731,3 +731,40 @@ async fn the_client_waits_for_the_window_when_the_budget_is_spent() {
     // Token requests are not counted against the budget.
     assert_eq!(mock.token_requests().len(), 1);
 }
+
+#[tokio::test]
+async fn a_request_that_never_answers_times_out_and_is_retried() {
+    // The gated mock holds every API request open; nothing releases it.
+    let mock = Mock::start_gated().await;
+    let mut cfg = mock.config();
+    cfg.request_timeout = Duration::from_millis(200);
+    cfg.retry.max_attempts = 2;
+    let (c, timer) = client(&mock, cfg);
+    let url = format!("{}/x", mock.root());
+    let err = c.get_json(&url).await.unwrap_err();
+    match &err {
+        BcError::Transport { source, .. } => assert!(source.is_timeout(), "{err:?}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        err.to_string()
+            .starts_with(&format!("request to {url} failed: timed out")),
+        "{err}"
+    );
+    assert_eq!(mock.api_requests().len(), 2);
+    assert_eq!(timer.sleeps().len(), 1);
+}
+
+#[tokio::test]
+async fn pages_can_be_driven_from_a_spawned_task() {
+    let mock = Mock::start().await;
+    let (c, _) = client(&mock, mock.config());
+    mock.push_api(Canned::json(200, json!({"value": [{"id": "a"}]})));
+    let stream = c.pages(format!("{}/companies(c)/items", mock.root()));
+    drop(c); // the stream owns what it needs ('static)
+    let pages = tokio::spawn(async move { stream.try_collect::<Vec<_>>().await })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(pages[0].values[0]["id"], "a");
+}

@@ -113,10 +113,13 @@ pub enum BcError {
 
     /// The request did not complete: connection refused/reset, timeout, or
     /// the body stream broke off.
-    #[error("request to {url} failed: {source}")]
+    #[error("request to {url} failed: {reason}")]
     Transport {
         /// The request URL.
         url: String,
+        /// What happened, from the innermost cause (reqwest's own message
+        /// only says "error sending request").
+        reason: String,
         /// The transport error.
         #[source]
         source: reqwest::Error,
@@ -163,6 +166,31 @@ impl BcError {
             BcError::Transport { source, .. } => source.status().map(|s| s.as_u16()),
             _ => None,
         }
+    }
+}
+
+/// Wraps a reqwest error, naming its root cause.
+pub(crate) fn transport(url: &str, source: reqwest::Error) -> BcError {
+    let mut reason = if source.is_timeout() {
+        "timed out".to_string()
+    } else if source.is_connect() {
+        "could not connect".to_string()
+    } else {
+        source.to_string()
+    };
+    let mut cause: Option<&dyn std::error::Error> = std::error::Error::source(&source);
+    let mut innermost = None;
+    while let Some(c) = cause {
+        innermost = Some(c.to_string());
+        cause = c.source();
+    }
+    if let Some(inner) = innermost {
+        reason = format!("{reason} ({inner})");
+    }
+    BcError::Transport {
+        url: url.to_string(),
+        reason,
+        source,
     }
 }
 

@@ -176,10 +176,7 @@ impl TokenCache {
         }
         Counters::bump(&self.stats.token_requests, 1);
         let started = self.timer.now();
-        let transport = |source| BcError::Transport {
-            url: self.token_url.clone(),
-            source,
-        };
+        let transport = |source| crate::error::transport(&self.token_url, source);
         let resp = self
             .http
             .post(&self.token_url)
