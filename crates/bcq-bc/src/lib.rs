@@ -5,6 +5,29 @@
 //! per-environment budget, retry what is transient, and turn what is not
 //! into errors that say what to fix.
 //!
+//! What a caller can rely on:
+//!
+//! - every request carries a token with at least
+//!   [`AuthConfig::min_token_lifetime`] left; a 401 leads to exactly one
+//!   re-authentication, then [`BcError::Unauthorized`];
+//! - all clients sharing one [`RequestBudget`] stay under its window and
+//!   in-flight limits together (token requests excluded);
+//! - transient failures (429, 502, 503, 504, 408, 409, 400 "try again
+//!   later", network errors, truncated JSON) are retried within
+//!   [`RetryConfig`]'s bounds; everything else fails at once;
+//! - [`BcClient::pages`] yields every page until `@odata.nextLink` is absent,
+//!   or ends with the error that stopped it;
+//! - the bearer token is only sent to the configured API origin, over https
+//!   unless the host is loopback; no secret appears in `Debug`, `Display` or
+//!   logs.
+//!
+//! # Dependencies
+//!
+//! Certificates use `ring` (RS256 signing, SHA-1 thumbprint) and
+//! `rustls-pki-types` (PEM), both already compiled for reqwest's rustls, so
+//! they add nothing to the build; `p12-keystore` reads PKCS#12, the one
+//! format neither covers.
+//!
 //! # Layout
 //!
 //! - [`secret`]: [`Secret`], a string that never prints.
