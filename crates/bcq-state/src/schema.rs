@@ -1,0 +1,192 @@
+//! The versioned schema and its migrations.
+//!
+//! `PRAGMA user_version` holds the version of the file: 0 for a new file,
+//! otherwise the `version` of the last [`Migration`] applied. Steps are
+//! append-only history: a released step is never edited, a change is a new
+//! step, so every older file reaches the same schema.
+
+use std::path::Path;
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::error::StateError;
+
+/// One step of schema history.
+#[derive(Debug)]
+pub struct Migration {
+    /// The version a file has after this step.
+    pub version: u32,
+    /// Why the step exists.
+    pub description: &'static str,
+    /// The statements, run as one batch inside the migration transaction.
+    pub sql: &'static str,
+}
+
+/// Every step, oldest first; `MIGRATIONS[i].version == i + 1`.
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "units with cursors, acknowledged documents, run history",
+        sql: "
+            CREATE TABLE units (
+                unit               TEXT PRIMARY KEY,  -- env/company/entity
+                environment        TEXT NOT NULL,
+                company_id         TEXT NOT NULL,
+                entity             TEXT NOT NULL,
+                cursor             TEXT,              -- RFC 3339 lastModifiedDateTime
+                last_reconciled_at TEXT,
+                updated_at         TEXT NOT NULL
+            ) WITHOUT ROWID;
+
+            -- AUTOINCREMENT so that a run id is never reused, not even after
+            -- reset: ids appear in logs and Q sync job correlation.
+            CREATE TABLE runs (
+                id         INTEGER PRIMARY KEY AUTOINCREMENT,
+                started_at TEXT NOT NULL,
+                ended_at   TEXT,
+                outcome    TEXT NOT NULL
+                           CHECK (outcome IN ('running', 'succeeded', 'failed', 'interrupted')),
+                mode       TEXT NOT NULL,
+                added      INTEGER NOT NULL DEFAULT 0,
+                updated    INTEGER NOT NULL DEFAULT 0,
+                deleted    INTEGER NOT NULL DEFAULT 0,
+                unchanged  INTEGER NOT NULL DEFAULT 0,
+                failed     INTEGER NOT NULL DEFAULT 0
+            );
+
+            -- WITHOUT ROWID: the hash lookup by doc_id is the hot path and
+            -- reads the row straight from the primary key b-tree.
+            CREATE TABLE documents (
+                doc_id       TEXT PRIMARY KEY CHECK (length(doc_id) > 0),
+                unit         TEXT NOT NULL REFERENCES units (unit),
+                bc_id        TEXT NOT NULL,
+                content_hash BLOB NOT NULL CHECK (length(content_hash) = 32),
+                pushed_at    TEXT NOT NULL,
+                run_id       INTEGER REFERENCES runs (id) ON DELETE SET NULL
+            ) WITHOUT ROWID;
+            CREATE INDEX documents_by_unit ON documents (unit);
+        ",
+    },
+    Migration {
+        version: 2,
+        description: "per-document failures of a run, and the Q sync job id of each run \
+                      (to match a run with ListDataSourceSyncJobs)",
+        sql: "
+            ALTER TABLE runs ADD COLUMN sync_job_id TEXT;
+
+            CREATE TABLE failures (
+                id     INTEGER PRIMARY KEY,
+                run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+                doc_id TEXT NOT NULL,
+                reason TEXT NOT NULL,
+                at     TEXT NOT NULL
+            );
+            CREATE INDEX failures_by_run ON failures (run_id);
+        ",
+    },
+];
+
+/// The newest schema version this code knows.
+pub const CURRENT_VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// Reads `PRAGMA user_version`.
+pub(crate) fn version(conn: &Connection) -> rusqlite::Result<u32> {
+    conn.pragma_query_value(None, "user_version", |row| row.get(0))
+}
+
+/// Refuses a file newer than this code, before anything writes to it.
+pub(crate) fn check_not_newer(conn: &Connection, path: &Path) -> Result<u32, StateError> {
+    let found = version(conn).map_err(|source| StateError::Open {
+        path: path.to_owned(),
+        source,
+    })?;
+    if found > CURRENT_VERSION {
+        return Err(StateError::SchemaTooNew {
+            path: path.to_owned(),
+            found,
+            known: CURRENT_VERSION,
+        });
+    }
+    Ok(found)
+}
+
+/// Brings the file to [`CURRENT_VERSION`] in one transaction; returns the
+/// version it had before.
+///
+/// The transaction is `IMMEDIATE` and re-reads the version inside it, so two
+/// processes opening the same old file cannot both migrate it: the second
+/// waits for the first (busy timeout) and then finds nothing to do.
+pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<u32, StateError> {
+    let open_err = |source| StateError::Open {
+        path: path.to_owned(),
+        source,
+    };
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(open_err)?;
+    let from = check_not_newer(&tx, path)?;
+    for step in MIGRATIONS.iter().filter(|m| m.version > from) {
+        let migrate_err = |source| StateError::Migrate {
+            path: path.to_owned(),
+            from,
+            to: step.version,
+            source,
+        };
+        tx.execute_batch(step.sql).map_err(migrate_err)?;
+        tx.pragma_update(None, "user_version", step.version)
+            .map_err(migrate_err)?;
+        tracing::info!(
+            path = %path.display(),
+            version = step.version,
+            description = step.description,
+            "state schema migrated"
+        );
+    }
+    tx.commit().map_err(|source| StateError::Migrate {
+        path: path.to_owned(),
+        from,
+        to: CURRENT_VERSION,
+        source,
+    })?;
+    Ok(from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_consecutive_from_one() {
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(
+                m.version as usize,
+                i + 1,
+                "step {i} has version {}",
+                m.version
+            );
+        }
+        assert!(CURRENT_VERSION >= 2);
+    }
+
+    #[test]
+    fn failed_step_rolls_back_every_step() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        // A table that v1 wants to create makes step 1 fail after nothing
+        // else was applied; the version must stay 0 and no table may remain.
+        conn.execute_batch("CREATE TABLE runs (x INTEGER)").unwrap();
+        let err = migrate(&mut conn, Path::new(":memory:")).unwrap_err();
+        assert!(
+            matches!(err, StateError::Migrate { from: 0, to: 1, .. }),
+            "{err:?}"
+        );
+        assert_eq!(version(&conn).unwrap(), 0);
+        let tables: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name IN ('units', 'documents')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(tables, 0);
+    }
+}

@@ -1,0 +1,212 @@
+//! The `runs` and `failures` tables: the history `bcq status` shows.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::{StateStore, is_foreign_key_violation};
+use crate::error::StateError;
+use crate::model::{RunCounts, RunRecord};
+
+/// The outcomes `finish_run` accepts (`running` is only set by `begin_run`).
+const FINAL_OUTCOMES: [&str; 3] = ["succeeded", "failed", "interrupted"];
+
+impl StateStore {
+    /// Starts a run in mode `mode` (a label such as `incremental`); returns
+    /// its id, greater than every id returned before.
+    pub fn begin_run(&mut self, mode: &str) -> Result<i64, StateError> {
+        let now = self.now_text();
+        self.conn
+            .execute(
+                "INSERT INTO runs (started_at, outcome, mode) VALUES (?1, 'running', ?2)",
+                params![now, mode],
+            )
+            .map_err(self.sql_err(format!("begin a {mode} run")))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Records the Q sync job (`executionId` of StartDataSourceSyncJob) the
+    /// run pushes under.
+    pub fn set_run_sync_job(&mut self, run_id: i64, job_id: &str) -> Result<(), StateError> {
+        let changed = self
+            .conn
+            .execute(
+                "UPDATE runs SET sync_job_id = ?2 WHERE id = ?1",
+                params![run_id, job_id],
+            )
+            .map_err(self.sql_err(format!("set the sync job of run {run_id}")))?;
+        if changed == 0 {
+            return Err(self.run_not_found(run_id));
+        }
+        Ok(())
+    }
+
+    /// Ends a running run with `outcome` (`succeeded`, `failed` or
+    /// `interrupted`) and its counts, in one transaction.
+    pub fn finish_run(
+        &mut self,
+        run_id: i64,
+        outcome: &str,
+        counts: RunCounts,
+    ) -> Result<(), StateError> {
+        if !FINAL_OUTCOMES.contains(&outcome) {
+            return Err(StateError::InvalidOutcome {
+                outcome: outcome.to_owned(),
+            });
+        }
+        let err = self.sql_err(format!("finish run {run_id}"));
+        let now = self.now_text();
+        let path = self.path.clone();
+        let tx = self.write_tx().map_err(&err)?;
+        let current: Option<String> = tx
+            .query_row("SELECT outcome FROM runs WHERE id = ?1", [run_id], |row| {
+                row.get(0)
+            })
+            .optional()
+            .map_err(&err)?;
+        match current.as_deref() {
+            None => return Err(StateError::RunNotFound { path, run_id }),
+            Some("running") => {}
+            Some(other) => {
+                return Err(StateError::RunNotRunning {
+                    path,
+                    run_id,
+                    outcome: other.to_owned(),
+                });
+            }
+        }
+        tx.execute(
+            "UPDATE runs SET ended_at = ?2, outcome = ?3,
+                 added = ?4, updated = ?5, deleted = ?6, unchanged = ?7, failed = ?8
+             WHERE id = ?1",
+            params![
+                run_id,
+                now,
+                outcome,
+                counts.added,
+                counts.updated,
+                counts.deleted,
+                counts.unchanged,
+                counts.failed
+            ],
+        )
+        .map_err(&err)?;
+        tx.commit().map_err(&err)
+    }
+
+    /// Records why `doc_id` failed in run `run_id` (rejected by Q in
+    /// `failedDocuments`, too large, not renderable, ...).
+    pub fn record_failure(
+        &mut self,
+        run_id: i64,
+        doc_id: &str,
+        reason: &str,
+    ) -> Result<(), StateError> {
+        let now = self.now_text();
+        self.conn
+            .execute(
+                "INSERT INTO failures (run_id, doc_id, reason, at) VALUES (?1, ?2, ?3, ?4)",
+                params![run_id, doc_id, reason, now],
+            )
+            .map_err(|e| {
+                if is_foreign_key_violation(&e) {
+                    self.run_not_found(run_id)
+                } else {
+                    self.sql_err(format!("record a failure of run {run_id}"))(e)
+                }
+            })?;
+        Ok(())
+    }
+
+    /// `(doc_id, reason)` of every failure recorded for `run_id`, in the
+    /// order recorded.
+    pub fn failures(&self, run_id: i64) -> Result<Vec<(String, String)>, StateError> {
+        let err = self.sql_err(format!("list the failures of run {run_id}"));
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT doc_id, reason FROM failures WHERE run_id = ?1 ORDER BY id")
+            .map_err(&err)?;
+        let rows = stmt
+            .query_map([run_id], |row| Ok((row.get(0)?, row.get(1)?)))
+            .map_err(&err)?;
+        rows.collect::<Result<_, _>>().map_err(&err)
+    }
+
+    /// The `n` most recent runs, newest first.
+    pub fn recent_runs(&self, n: usize) -> Result<Vec<RunRecord>, StateError> {
+        let err = self.sql_err("list recent runs");
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, started_at, ended_at, outcome, mode,
+                        added, updated, deleted, unchanged, failed, sync_job_id
+                 FROM runs ORDER BY id DESC LIMIT ?1",
+            )
+            .map_err(&err)?;
+        let rows = stmt
+            .query_map([i64::try_from(n).unwrap_or(i64::MAX)], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, Option<String>>(2)?,
+                    row.get::<_, String>(3)?,
+                    row.get::<_, String>(4)?,
+                    RunCounts {
+                        added: row.get(5)?,
+                        updated: row.get(6)?,
+                        deleted: row.get(7)?,
+                        unchanged: row.get(8)?,
+                        failed: row.get(9)?,
+                    },
+                    row.get::<_, Option<String>>(10)?,
+                ))
+            })
+            .map_err(&err)?;
+        let mut runs = Vec::new();
+        for row in rows {
+            let (id, started_at, ended_at, outcome, mode, counts, sync_job_id) =
+                row.map_err(&err)?;
+            runs.push(RunRecord {
+                id,
+                started_at: self.decode_time(&started_at, || format!("started_at of run {id}"))?,
+                ended_at: self.decode_opt_time(ended_at, || format!("ended_at of run {id}"))?,
+                outcome,
+                mode,
+                counts,
+                sync_job_id,
+            });
+        }
+        Ok(runs)
+    }
+
+    /// Marks every run still `running` as `interrupted` and returns how many
+    /// there were.
+    ///
+    /// A run is left `running` only by a process that was killed or lost
+    /// power; call this at start-up, while holding the engine's lock (so no
+    /// live run is among them). Their unacknowledged documents are simply
+    /// pushed again by the next run.
+    pub fn mark_interrupted_runs(&mut self) -> Result<u64, StateError> {
+        let now = self.now_text();
+        let changed = self
+            .conn
+            .execute(
+                "UPDATE runs SET outcome = 'interrupted', ended_at = ?1 WHERE outcome = 'running'",
+                [now],
+            )
+            .map_err(self.sql_err("mark interrupted runs"))?;
+        if changed > 0 {
+            tracing::warn!(
+                path = %self.path.display(),
+                runs = changed,
+                "runs left running by an earlier process marked interrupted"
+            );
+        }
+        Ok(changed as u64)
+    }
+
+    fn run_not_found(&self, run_id: i64) -> StateError {
+        StateError::RunNotFound {
+            path: self.path.clone(),
+            run_id,
+        }
+    }
+}
