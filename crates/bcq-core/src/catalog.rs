@@ -1,0 +1,302 @@
+//! The entity catalog: what bcq knows about each BC entity, as data.
+//!
+//! A [`EntitySpec`] says where the entity lives (entity set, what to
+//! expand), how its document reads (title, fields, lines), where its
+//! citation points (web client page) and which typed attributes it carries.
+//! The renderer in [`crate::render`] is generic over it: adding an entity is
+//! adding a table entry, not writing code.
+
+/// How a field's value is read from BC's JSON and shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldKind {
+    /// A string.
+    Text,
+    /// A BC enum (`In_x0020_Review` reads as `In Review`).
+    Enum,
+    /// An Edm.Date.
+    Date,
+    /// An Edm.DateTimeOffset.
+    DateTime,
+    /// A money amount, shown with two decimals and the document currency.
+    Amount,
+    /// A quantity or other number.
+    Number,
+    /// A yes/no flag.
+    Bool,
+}
+
+/// One labelled value of the body. Several `names` are joined with ", "
+/// (addresses), skipping blanks.
+#[derive(Clone, Copy, Debug)]
+pub struct Field {
+    /// What a reader sees ("Due date").
+    pub label: &'static str,
+    /// The BC property or properties.
+    pub names: &'static [&'static str],
+    /// How to read and show it.
+    pub kind: FieldKind,
+}
+
+/// The type of a custom attribute, as declared on the Q index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttrKind {
+    /// STRING.
+    String,
+    /// NUMBER, from a BC decimal rounded to a whole number.
+    Number,
+    /// DATE, from an Edm.Date or Edm.DateTimeOffset.
+    Date,
+}
+
+/// A typed custom attribute taken from one BC property.
+#[derive(Clone, Copy, Debug)]
+pub struct AttrSpec {
+    /// Attribute name on the Q index (≤ 30 characters, declared by `index-schema`).
+    pub name: &'static str,
+    /// The BC property.
+    pub field: &'static str,
+    /// Its type.
+    pub kind: AttrKind,
+}
+
+/// Which web client page a record opens in.
+#[derive(Clone, Copy, Debug)]
+pub enum PageRule {
+    /// Always the same page.
+    Fixed(u32),
+    /// A draft opens in one page, a posted document in another: BC's
+    /// `salesInvoices` holds both, under the same entity set.
+    ByStatus {
+        /// The status property.
+        field: &'static str,
+        /// Status values (wire form) of drafts.
+        draft_values: &'static [&'static str],
+        /// The page of a draft.
+        draft_page: u32,
+        /// The page of a posted document.
+        posted_page: u32,
+    },
+}
+
+/// Document lines expanded into their header (`$expand=salesInvoiceLines`).
+#[derive(Clone, Copy, Debug)]
+pub struct LinesSpec {
+    /// The navigation property.
+    pub nav: &'static str,
+    /// The columns of the lines table.
+    pub columns: &'static [Field],
+}
+
+/// Everything bcq knows about one BC entity set.
+#[derive(Clone, Copy, Debug)]
+pub struct EntitySpec {
+    /// The API v2.0 entity set (`salesInvoices`).
+    pub entity_set: &'static str,
+    /// One record, as a person says it ("Sales Invoice").
+    pub singular: &'static str,
+    /// The `_category` attribute ("Sales Invoices", as the sample).
+    pub category: &'static str,
+    /// The property holding the record's number ("No." in the web client).
+    pub number_field: &'static str,
+    /// The property naming the other party, shown after the number in titles.
+    pub party_field: Option<&'static str>,
+    /// The citation's page.
+    pub page: PageRule,
+    /// Lines to expand into the document.
+    pub lines: Option<LinesSpec>,
+    /// Whether the entity has `lastModifiedDateTime` (line and report-like
+    /// entities do not, and filtering on it there is a 400).
+    pub has_last_modified: bool,
+    /// The property used for `_created_at`.
+    pub created_field: Option<&'static str>,
+    /// The property holding the currency code of amounts.
+    pub currency_field: Option<&'static str>,
+    /// The body's fields, in reading order.
+    pub fields: &'static [Field],
+    /// Typed custom attributes.
+    pub attributes: &'static [AttrSpec],
+    /// Whether BC renders a PDF of the record (`pdfDocument`).
+    pub pdf: bool,
+}
+
+const fn f(label: &'static str, name: &'static [&'static str], kind: FieldKind) -> Field {
+    Field {
+        label,
+        names: name,
+        kind,
+    }
+}
+
+const fn a(name: &'static str, field: &'static str, kind: AttrKind) -> AttrSpec {
+    AttrSpec { name, field, kind }
+}
+
+use FieldKind::*;
+
+/// Sales invoices: drafts (page 43) and posted invoices (page 132) share the entity set.
+pub const SALES_INVOICES: EntitySpec = EntitySpec {
+    entity_set: "salesInvoices",
+    singular: "Sales Invoice",
+    category: "Sales Invoices",
+    number_field: "number",
+    party_field: Some("customerName"),
+    page: PageRule::ByStatus {
+        field: "status",
+        draft_values: &["Draft", "In_x0020_Review", "_x0020_"],
+        draft_page: 43,
+        posted_page: 132,
+    },
+    lines: Some(LinesSpec {
+        nav: "salesInvoiceLines",
+        columns: &[
+            f("Type", &["lineType"], Enum),
+            f("No.", &["lineObjectNumber"], Text),
+            f("Description", &["description", "description2"], Text),
+            f("Quantity", &["quantity"], Number),
+            f("Unit", &["unitOfMeasureCode"], Text),
+            f("Unit price", &["unitPrice"], Amount),
+            f("Discount", &["discountAmount"], Amount),
+            f("Tax %", &["taxPercent"], Number),
+            f("Amount excl. tax", &["amountExcludingTax"], Amount),
+            f("Amount incl. tax", &["amountIncludingTax"], Amount),
+        ],
+    }),
+    has_last_modified: true,
+    created_field: Some("invoiceDate"),
+    currency_field: Some("currencyCode"),
+    fields: &[
+        f("Invoice number", &["number"], Text),
+        f("Status", &["status"], Enum),
+        f("Customer", &["customerName"], Text),
+        f("Customer number", &["customerNumber"], Text),
+        f("Bill-to", &["billToName"], Text),
+        f("Bill-to customer number", &["billToCustomerNumber"], Text),
+        f(
+            "Bill-to address",
+            &[
+                "billToAddressLine1",
+                "billToAddressLine2",
+                "billToPostCode",
+                "billToCity",
+                "billToState",
+                "billToCountry",
+            ],
+            Text,
+        ),
+        f(
+            "Sell-to address",
+            &[
+                "sellToAddressLine1",
+                "sellToAddressLine2",
+                "sellToPostCode",
+                "sellToCity",
+                "sellToState",
+                "sellToCountry",
+            ],
+            Text,
+        ),
+        f("Ship-to", &["shipToName", "shipToContact"], Text),
+        f(
+            "Ship-to address",
+            &[
+                "shipToAddressLine1",
+                "shipToAddressLine2",
+                "shipToPostCode",
+                "shipToCity",
+                "shipToState",
+                "shipToCountry",
+            ],
+            Text,
+        ),
+        f("Invoice date", &["invoiceDate"], Date),
+        f("Posting date", &["postingDate"], Date),
+        f("Due date", &["dueDate"], Date),
+        f("Promised pay date", &["promisedPayDate"], Date),
+        f(
+            "External document number",
+            &["externalDocumentNumber"],
+            Text,
+        ),
+        f(
+            "Customer purchase order",
+            &["customerPurchaseOrderReference"],
+            Text,
+        ),
+        f("Order number", &["orderNumber"], Text),
+        f("Salesperson", &["salesperson"], Text),
+        f("Currency", &["currencyCode"], Text),
+        f("Prices include tax", &["pricesIncludeTax"], Bool),
+        f("Discount", &["discountAmount"], Amount),
+        f("Total excluding tax", &["totalAmountExcludingTax"], Amount),
+        f("Total tax", &["totalTaxAmount"], Amount),
+        f("Total including tax", &["totalAmountIncludingTax"], Amount),
+        f("Remaining amount", &["remainingAmount"], Amount),
+        f("Dispute status", &["disputeStatus"], Text),
+        f("Phone", &["phoneNumber"], Text),
+        f("Email", &["email"], Text),
+        f("Last modified", &["lastModifiedDateTime"], DateTime),
+    ],
+    attributes: &[
+        a("bc_number", "number", AttrKind::String),
+        a("bc_customer_number", "customerNumber", AttrKind::String),
+        a("bc_customer_name", "customerName", AttrKind::String),
+        a("bc_status", "status", AttrKind::String),
+        a("bc_currency", "currencyCode", AttrKind::String),
+        a(
+            "bc_amount_incl_tax",
+            "totalAmountIncludingTax",
+            AttrKind::Number,
+        ),
+        a(
+            "bc_amount_excl_tax",
+            "totalAmountExcludingTax",
+            AttrKind::Number,
+        ),
+        a("bc_remaining_amount", "remainingAmount", AttrKind::Number),
+        a("bc_due_date", "dueDate", AttrKind::Date),
+        a("bc_document_date", "invoiceDate", AttrKind::Date),
+    ],
+    pdf: true,
+};
+
+/// Every entity bcq can sync.
+pub const CATALOG: &[EntitySpec] = &[SALES_INVOICES];
+
+/// The catalog entry of an entity set.
+pub fn lookup(entity_set: &str) -> Option<&'static EntitySpec> {
+    CATALOG.iter().find(|e| e.entity_set == entity_set)
+}
+
+/// Attributes every document carries besides the entity's own: name and type.
+pub const COMMON_ATTRIBUTES: &[(&str, AttrKind)] = &[
+    ("bc_environment", AttrKind::String),
+    ("bc_company", AttrKind::String),
+    ("bc_company_id", AttrKind::String),
+    ("bc_entity", AttrKind::String),
+    ("bc_id", AttrKind::String),
+    ("bc_kind", AttrKind::String),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attribute_names_fit_q_index_limits() {
+        for e in CATALOG {
+            for at in e.attributes {
+                assert!(at.name.len() <= 30, "{} too long", at.name);
+                assert!(!at.name.starts_with('_'));
+            }
+        }
+        for (n, _) in COMMON_ATTRIBUTES {
+            assert!(n.len() <= 30);
+        }
+    }
+
+    #[test]
+    fn lookup_finds_sales_invoices() {
+        assert_eq!(lookup("salesInvoices").unwrap().singular, "Sales Invoice");
+        assert!(lookup("nope").is_none());
+    }
+}

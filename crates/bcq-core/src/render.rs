@@ -1,0 +1,439 @@
+//! Records → documents: a generic renderer driven by [`EntitySpec`].
+//!
+//! A document reads as Markdown a language model and a person both follow:
+//! a heading with the title, one sentence saying what the record is and
+//! where it lives, the fields as a labelled list, the lines as a table, and
+//! the link back to BC. Blank BC values (`_x0020_`, empty GUIDs, `0001-01-01`)
+//! are left out rather than shown.
+
+use crate::catalog::{AttrKind, EntitySpec, FieldKind, PageRule};
+use crate::document::{AttrValue, Attribute, ContentType, Document};
+use crate::wire;
+use chrono::{DateTime, NaiveTime, Utc};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde_json::Value;
+use std::fmt::Write;
+
+/// Where a record comes from: the parts of its id and of its citation.
+#[derive(Clone, Debug)]
+pub struct RenderContext {
+    /// BC environment name (`production`).
+    pub environment: String,
+    /// Entra tenant id, part of the web client link.
+    pub tenant: String,
+    /// BC company id.
+    pub company_id: String,
+    /// BC company name, shown in titles and used in the web client link.
+    pub company_name: String,
+    /// Web client base URL (`https://businesscentral.dynamics.com`).
+    pub web_base: String,
+}
+
+/// Why a record could not be rendered.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RenderError {
+    /// The record has no `id` (BC always sends one; a custom page may not).
+    #[error("{entity} record has no id")]
+    MissingId {
+        /// The entity set.
+        entity: String,
+    },
+}
+
+/// Characters kept as-is in a query-string value of a web client link.
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// The Q document id of a record: namespaced by environment, company,
+/// entity and BC `id` (the GUID, not the number, which changes when a draft
+/// is posted).
+pub fn doc_id(environment: &str, company_id: &str, entity_set: &str, bc_id: &str) -> String {
+    format!(
+        "bc/{}/{}/{}/{}",
+        environment.to_ascii_lowercase(),
+        company_id.to_ascii_lowercase(),
+        entity_set,
+        bc_id.to_ascii_lowercase()
+    )
+}
+
+/// The Q document id of BC's PDF of a record.
+pub fn pdf_doc_id(record_doc_id: &str) -> String {
+    format!("{record_doc_id}/pdf")
+}
+
+/// The web client deep link that opens a record: the citation a user clicks.
+pub fn deep_link(ctx: &RenderContext, page: u32, number: Option<&str>) -> String {
+    let mut url = format!(
+        "{}/{}/{}/?company={}&page={page}",
+        ctx.web_base.trim_end_matches('/'),
+        ctx.tenant,
+        ctx.environment,
+        utf8_percent_encode(&ctx.company_name, QUERY_VALUE)
+    );
+    if let Some(n) = number {
+        let quoted = format!("'No.' IS '{}'", n.replace('\'', "''"));
+        let _ = write!(url, "&filter={}", utf8_percent_encode(&quoted, QUERY_VALUE));
+    }
+    url
+}
+
+/// The page a record opens in.
+pub fn page_of(spec: &EntitySpec, record: &Value) -> u32 {
+    match spec.page {
+        PageRule::Fixed(p) => p,
+        PageRule::ByStatus {
+            field,
+            draft_values,
+            draft_page,
+            posted_page,
+        } => {
+            let status = record.get(field).and_then(Value::as_str).unwrap_or("");
+            if status.is_empty() || draft_values.contains(&status) {
+                draft_page
+            } else {
+                posted_page
+            }
+        }
+    }
+}
+
+/// The record's BC id, lowercased.
+pub fn bc_id(record: &Value) -> Option<String> {
+    wire::text(record, "id").map(str::to_ascii_lowercase)
+}
+
+/// Whether the record is a draft (its page is the draft page).
+fn is_draft(spec: &EntitySpec, record: &Value) -> bool {
+    matches!(spec.page, PageRule::ByStatus { draft_page, .. } if page_of(spec, record) == draft_page)
+}
+
+/// The title a person recognises: "Sales Invoice 103001 · Adatum Corporation".
+pub fn title(spec: &EntitySpec, record: &Value) -> String {
+    let mut t = String::new();
+    if is_draft(spec, record) {
+        t.push_str("Draft ");
+    }
+    t.push_str(spec.singular);
+    if let Some(n) = wire::text(record, spec.number_field) {
+        t.push(' ');
+        t.push_str(n);
+    }
+    if let Some(p) = spec.party_field.and_then(|p| wire::text(record, p)) {
+        t.push_str(" · ");
+        t.push_str(p);
+    }
+    wire::one_line(&t, wire::MAX_TITLE_CHARS)
+}
+
+fn show(record: &Value, names: &[&str], kind: FieldKind, currency: Option<&str>) -> Option<String> {
+    let parts: Vec<String> = names
+        .iter()
+        .filter_map(|n| match kind {
+            FieldKind::Text => wire::text(record, n).map(str::to_string),
+            FieldKind::Enum => wire::enum_text(record, n),
+            FieldKind::Date => wire::date(record, n).map(|d| d.format("%Y-%m-%d").to_string()),
+            FieldKind::DateTime => {
+                wire::datetime(record, n).map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
+            }
+            FieldKind::Amount => wire::number(record, n).map(|v| match currency {
+                Some(c) => format!("{} {c}", wire::amount(v)),
+                None => wire::amount(v),
+            }),
+            FieldKind::Number => wire::number(record, n).map(wire::quantity),
+            FieldKind::Bool => {
+                wire::boolean(record, n).map(|b| if b { "yes" } else { "no" }.into())
+            }
+        })
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
+fn attr_value(record: &Value, field: &str, kind: AttrKind) -> Option<AttrValue> {
+    match kind {
+        AttrKind::String => {
+            let s = wire::enum_text(record, field)?;
+            Some(AttrValue::String(wire::one_line(
+                &s,
+                wire::MAX_ATTR_STRING_CHARS,
+            )))
+        }
+        AttrKind::Number => wire::number(record, field)
+            .filter(|v| v.is_finite())
+            .map(|v| AttrValue::Long(v.round() as i64)),
+        AttrKind::Date => wire::datetime(record, field)
+            .or_else(|| wire::date(record, field).map(|d| d.and_time(NaiveTime::MIN).and_utc()))
+            .map(AttrValue::Date),
+    }
+}
+
+fn string_attr(name: &str, v: &str) -> Attribute {
+    Attribute {
+        name: name.into(),
+        value: AttrValue::String(wire::one_line(v, wire::MAX_ATTR_STRING_CHARS)),
+    }
+}
+
+fn date_attr(name: &str, v: DateTime<Utc>) -> Attribute {
+    Attribute {
+        name: name.into(),
+        value: AttrValue::Date(v),
+    }
+}
+
+/// The attributes shared by a record and its files: source, category,
+/// dates, where it lives, and the entity's typed attributes.
+fn record_attributes(
+    spec: &EntitySpec,
+    ctx: &RenderContext,
+    record: &Value,
+    id: &str,
+    kind: &str,
+) -> Vec<Attribute> {
+    let number = wire::text(record, spec.number_field);
+    let mut attrs = vec![
+        string_attr(
+            "_source_uri",
+            &deep_link(ctx, page_of(spec, record), number),
+        ),
+        string_attr("_category", spec.category),
+    ];
+    let updated = wire::datetime(record, "lastModifiedDateTime");
+    let created = spec
+        .created_field
+        .and_then(|f| match attr_value(record, f, AttrKind::Date) {
+            Some(AttrValue::Date(d)) => Some(d),
+            _ => None,
+        })
+        .or(updated);
+    if let Some(c) = created {
+        attrs.push(date_attr("_created_at", c));
+    }
+    if let Some(u) = updated {
+        attrs.push(date_attr("_last_updated_at", u));
+    }
+    attrs.push(string_attr("bc_environment", &ctx.environment));
+    attrs.push(string_attr("bc_company", &ctx.company_name));
+    attrs.push(string_attr("bc_company_id", &ctx.company_id));
+    attrs.push(string_attr("bc_entity", spec.entity_set));
+    attrs.push(string_attr("bc_id", id));
+    attrs.push(string_attr("bc_kind", kind));
+    for at in spec.attributes {
+        if let Some(v) = attr_value(record, at.field, at.kind) {
+            attrs.push(Attribute {
+                name: at.name.into(),
+                value: v,
+            });
+        }
+    }
+    attrs
+}
+
+/// Renders one record (with its expanded lines) into its document.
+pub fn render(
+    spec: &EntitySpec,
+    ctx: &RenderContext,
+    record: &Value,
+) -> Result<Document, RenderError> {
+    let id = bc_id(record).ok_or_else(|| RenderError::MissingId {
+        entity: spec.entity_set.into(),
+    })?;
+    let title = title(spec, record);
+    let currency = spec.currency_field.and_then(|c| wire::text(record, c));
+    let number = wire::text(record, spec.number_field);
+    let link = deep_link(ctx, page_of(spec, record), number);
+
+    let mut md = String::with_capacity(2048);
+    let _ = writeln!(md, "# {}\n", wire::md_text(&title));
+    let kind_words = if is_draft(spec, record) {
+        format!("A draft {}", spec.singular.to_lowercase())
+    } else if matches!(spec.page, PageRule::ByStatus { .. }) {
+        format!("A posted {}", spec.singular.to_lowercase())
+    } else {
+        format!("A {} record", spec.singular.to_lowercase())
+    };
+    let _ = writeln!(
+        md,
+        "{kind_words} in the Business Central company **{}** (environment {}).\n",
+        wire::md_text(&ctx.company_name),
+        wire::md_text(&ctx.environment)
+    );
+    for field in spec.fields {
+        if let Some(v) = show(record, field.names, field.kind, currency) {
+            let _ = writeln!(md, "- **{}:** {}", field.label, wire::md_cell(&v));
+        }
+    }
+    if let Some(lines) = spec.lines {
+        let rows = record.get(lines.nav).and_then(Value::as_array);
+        let n = rows.map_or(0, Vec::len);
+        let _ = writeln!(md, "\n## Lines ({n})\n");
+        if let Some(rows) = rows.filter(|r| !r.is_empty()) {
+            md.push_str("| # |");
+            for c in lines.columns {
+                let _ = write!(md, " {} |", c.label);
+            }
+            md.push_str("\n|---|");
+            for _ in lines.columns {
+                md.push_str("---|");
+            }
+            md.push('\n');
+            for (i, row) in rows.iter().enumerate() {
+                let _ = write!(md, "| {} |", i + 1);
+                for c in lines.columns {
+                    let v = show(row, c.names, c.kind, None).unwrap_or_default();
+                    let _ = write!(md, " {} |", wire::md_cell(&v));
+                }
+                md.push('\n');
+            }
+        } else {
+            md.push_str("No lines.\n");
+        }
+    }
+    let _ = writeln!(md, "\n[Open in Business Central]({link})");
+    if md.len() > wire::MAX_TEXT_BYTES {
+        // Q indexes at most 5 MB of text: cut at a character boundary and say so.
+        let mut cut = wire::MAX_TEXT_BYTES - 64;
+        while !md.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        md.truncate(cut);
+        md.push_str("\n\n… (truncated: the record is longer than Q indexes)\n");
+    }
+
+    Ok(Document {
+        id: doc_id(&ctx.environment, &ctx.company_id, spec.entity_set, &id),
+        title,
+        content_type: ContentType::Markdown,
+        content: md.into_bytes(),
+        attributes: record_attributes(spec, ctx, record, &id, "record"),
+        access: None,
+    })
+}
+
+/// BC's own PDF of a record, as a document of its own tied to the record by
+/// id (`<record id>/pdf`) and by the same attributes.
+pub fn pdf_document(
+    spec: &EntitySpec,
+    ctx: &RenderContext,
+    record: &Value,
+    record_doc: &Document,
+    pdf: Vec<u8>,
+) -> Document {
+    let id = bc_id(record).unwrap_or_default();
+    Document {
+        id: pdf_doc_id(&record_doc.id),
+        title: wire::one_line(
+            &format!("{} (PDF)", record_doc.title),
+            wire::MAX_TITLE_CHARS,
+        ),
+        content_type: ContentType::Pdf,
+        content: pdf,
+        attributes: record_attributes(spec, ctx, record, &id, "pdf"),
+        access: record_doc.access.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::SALES_INVOICES;
+    use serde_json::json;
+
+    fn ctx() -> RenderContext {
+        RenderContext {
+            environment: "production".into(),
+            tenant: "t-1".into(),
+            company_id: "C1".into(),
+            company_name: "CRONUS USA, Inc.".into(),
+            web_base: "https://businesscentral.dynamics.com".into(),
+        }
+    }
+
+    fn invoice(status: &str) -> Value {
+        json!({
+            "id": "ABC-1", "number": "103001", "customerName": "Adatum Corporation", "customerNumber": "10000",
+            "status": status, "invoiceDate": "2025-03-01", "dueDate": "2025-03-31", "postingDate": "0001-01-01",
+            "currencyCode": "USD", "totalAmountExcludingTax": 1000.0, "totalTaxAmount": 60.0,
+            "totalAmountIncludingTax": 1060.0, "remainingAmount": 1060.0, "disputeStatus": "",
+            "orderId": "00000000-0000-0000-0000-000000000000", "lastModifiedDateTime": "2025-03-05T19:19:22.273Z",
+            "salesInvoiceLines": [
+                {"lineType": "Item", "lineObjectNumber": "1896-S", "description": "ATHENS Desk | oak", "quantity": 2,
+                 "unitOfMeasureCode": "PCS", "unitPrice": 500.0, "amountExcludingTax": 1000.0, "amountIncludingTax": 1060.0, "taxPercent": 6}
+            ]
+        })
+    }
+
+    #[test]
+    fn posted_invoice_reads_well_and_links_to_page_132() {
+        let d = render(&SALES_INVOICES, &ctx(), &invoice("Open")).unwrap();
+        assert_eq!(d.id, "bc/production/c1/salesInvoices/abc-1");
+        assert_eq!(d.title, "Sales Invoice 103001 · Adatum Corporation");
+        let body = String::from_utf8(d.content.clone()).unwrap();
+        assert!(body.contains(
+            "A posted sales invoice in the Business Central company **CRONUS USA, Inc.**"
+        ));
+        assert!(body.contains("- **Total including tax:** 1,060.00 USD"));
+        assert!(body.contains("| 1 | Item | 1896-S | ATHENS Desk \\| oak | 2 | PCS | 500.00 |"));
+        assert!(
+            !body.contains("Posting date"),
+            "empty date must be left out"
+        );
+        assert!(!body.contains("Dispute"), "blank value must be left out");
+        assert_eq!(
+            d.attribute("_source_uri"),
+            Some(&AttrValue::String(
+                "https://businesscentral.dynamics.com/t-1/production/?company=CRONUS%20USA%2C%20Inc.&page=132&filter=%27No.%27%20IS%20%27103001%27".into()
+            ))
+        );
+        assert_eq!(
+            d.attribute("_category"),
+            Some(&AttrValue::String("Sales Invoices".into()))
+        );
+        assert_eq!(
+            d.attribute("bc_amount_incl_tax"),
+            Some(&AttrValue::Long(1060))
+        );
+        assert!(matches!(
+            d.attribute("_last_updated_at"),
+            Some(AttrValue::Date(_))
+        ));
+        assert!(matches!(
+            d.attribute("bc_due_date"),
+            Some(AttrValue::Date(_))
+        ));
+    }
+
+    #[test]
+    fn draft_invoice_links_to_page_43() {
+        let d = render(&SALES_INVOICES, &ctx(), &invoice("Draft")).unwrap();
+        assert!(d.title.starts_with("Draft Sales Invoice"));
+        match d.attribute("_source_uri") {
+            Some(AttrValue::String(s)) => assert!(s.contains("&page=43&")),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn missing_id_is_an_error() {
+        let mut r = invoice("Open");
+        r.as_object_mut().unwrap().remove("id");
+        assert!(render(&SALES_INVOICES, &ctx(), &r).is_err());
+    }
+
+    #[test]
+    fn hostile_text_stays_within_q_limits() {
+        let mut r = invoice("Open");
+        r["customerName"] = json!(format!("A\u{0}B\n{}", "x".repeat(5000)));
+        let d = render(&SALES_INVOICES, &ctx(), &r).unwrap();
+        assert!(d.title.chars().count() <= wire::MAX_TITLE_CHARS);
+        assert!(!d.title.chars().any(char::is_control));
+        for a in &d.attributes {
+            if let AttrValue::String(s) = &a.value {
+                assert!(s.chars().count() <= wire::MAX_ATTR_STRING_CHARS);
+            }
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! Reading BC's JSON as BC writes it, and writing strings Q accepts.
+//!
+//! BC's wire quirks: a blank enum is `"_x0020_"` (the XML escape of a space),
+//! an empty GUID is all zeros, an empty date is `"0001-01-01"`. All three
+//! mean "no value" and must never reach a document as if they were data.
+//! Q's limits (from its API model): titles ≤ 1,024 characters, string
+//! attribute values ≤ 2,048, document ids ≤ 1,825 without control characters.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::Value;
+
+/// Q's maximum title length, in characters.
+pub const MAX_TITLE_CHARS: usize = 1024;
+/// Q's maximum length of a string attribute value, in characters.
+pub const MAX_ATTR_STRING_CHARS: usize = 2048;
+/// Q's maximum document id length, in characters.
+pub const MAX_ID_CHARS: usize = 1825;
+/// Q indexes at most 5 MB of extracted text per document.
+pub const MAX_TEXT_BYTES: usize = 5 * 1024 * 1024;
+/// Q accepts files up to 50 MB.
+pub const MAX_FILE_BYTES: usize = 50 * 1024 * 1024;
+
+const EMPTY_GUID: &str = "00000000-0000-0000-0000-000000000000";
+
+/// A string field, or `None` when missing, null, empty, a blank enum, an
+/// empty GUID or an empty date.
+pub fn text<'a>(record: &'a Value, field: &str) -> Option<&'a str> {
+    match record.get(field)? {
+        Value::String(s) => {
+            let s = s.as_str();
+            if s.trim().is_empty() || s == "_x0020_" || s == EMPTY_GUID || s == "0001-01-01" {
+                None
+            } else {
+                Some(s)
+            }
+        }
+        _ => None,
+    }
+}
+
+/// An enum field decoded to readable text (`_x0020_` becomes a space and
+/// is then treated as blank; `In_x0020_Review` becomes `In Review`).
+pub fn enum_text(record: &Value, field: &str) -> Option<String> {
+    text(record, field).map(|s| s.replace("_x0020_", " ").trim().to_string())
+}
+
+/// A number field (BC's Edm.Decimal travels as a JSON number).
+pub fn number(record: &Value, field: &str) -> Option<f64> {
+    record.get(field)?.as_f64()
+}
+
+/// A boolean field.
+pub fn boolean(record: &Value, field: &str) -> Option<bool> {
+    record.get(field)?.as_bool()
+}
+
+/// An Edm.Date field, `None` for BC's empty date.
+pub fn date(record: &Value, field: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(text(record, field)?, "%Y-%m-%d").ok()
+}
+
+/// An Edm.DateTimeOffset field, `None` for BC's empty value.
+pub fn datetime(record: &Value, field: &str) -> Option<DateTime<Utc>> {
+    let s = text(record, field)?;
+    let t = DateTime::parse_from_rfc3339(s).ok()?.with_timezone(&Utc);
+    // BC writes 0001-01-01T00:00:00Z for "never".
+    (t.timestamp() > 0).then_some(t)
+}
+
+/// Text safe for a one-line field: control characters (including newlines)
+/// become spaces, runs of whitespace collapse, and the result is cut to
+/// `max_chars` with an ellipsis marker when longer.
+pub fn one_line(s: &str, max_chars: usize) -> String {
+    let mut out = String::with_capacity(s.len().min(max_chars * 4));
+    let mut last_space = true;
+    for c in s.chars() {
+        let c = if c.is_control() || c.is_whitespace() {
+            ' '
+        } else {
+            c
+        };
+        if c == ' ' {
+            if last_space {
+                continue;
+            }
+            last_space = true;
+        } else {
+            last_space = false;
+        }
+        out.push(c);
+    }
+    let out = out.trim_end().to_string();
+    truncate_chars(out, max_chars)
+}
+
+/// Cuts a string to at most `max_chars` characters, ending with `…` when cut.
+pub fn truncate_chars(s: String, max_chars: usize) -> String {
+    if s.chars().count() <= max_chars {
+        return s;
+    }
+    let mut out: String = s.chars().take(max_chars.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// Text safe inside a Markdown table cell or paragraph: control characters
+/// other than newline and tab removed, `|` escaped, newlines as `<br>` in cells.
+pub fn md_cell(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '|' => out.push_str("\\|"),
+            '\n' => out.push_str("<br>"),
+            '\r' => {}
+            c if c.is_control() && c != '\t' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Text safe as a Markdown paragraph: control characters other than
+/// newline and tab removed.
+pub fn md_text(s: &str) -> String {
+    s.chars()
+        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
+        .collect()
+}
+
+/// Formats an amount with two decimals and thousands separators: `12,345.60`.
+pub fn amount(v: f64) -> String {
+    let neg = v < 0.0;
+    let cents = (v.abs() * 100.0).round() as u128;
+    let (whole, frac) = (cents / 100, cents % 100);
+    let digits = whole.to_string();
+    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    format!("{}{grouped}.{frac:02}", if neg { "-" } else { "" })
+}
+
+/// Formats a quantity without needless decimals: `3`, `2.5`.
+pub fn quantity(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        let s = format!("{v:.5}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn bc_blank_values_are_none() {
+        let r = json!({"a":"_x0020_","b":"00000000-0000-0000-0000-000000000000","c":"0001-01-01","d":"","e":null,"f":"x",
+                       "t":"0001-01-01T00:00:00Z","s":"In_x0020_Review"});
+        for f in ["a", "b", "c", "d", "e", "missing"] {
+            assert_eq!(text(&r, f), None, "{f}");
+        }
+        assert_eq!(text(&r, "f"), Some("x"));
+        assert_eq!(datetime(&r, "t"), None);
+        assert_eq!(date(&r, "c"), None);
+        assert_eq!(enum_text(&r, "s").as_deref(), Some("In Review"));
+    }
+
+    #[test]
+    fn one_line_strips_controls_and_truncates() {
+        assert_eq!(one_line("a\u{0}b\n\n c\t", 100), "a b c");
+        let long = "é".repeat(3000);
+        let cut = one_line(&long, MAX_ATTR_STRING_CHARS);
+        assert_eq!(cut.chars().count(), MAX_ATTR_STRING_CHARS);
+        assert!(cut.ends_with('…'));
+    }
+
+    #[test]
+    fn amounts_and_quantities_read_well() {
+        assert_eq!(amount(1234567.891), "1,234,567.89");
+        assert_eq!(amount(-0.5), "-0.50");
+        assert_eq!(amount(999.999), "1,000.00");
+        assert_eq!(quantity(3.0), "3");
+        assert_eq!(quantity(2.5), "2.5");
+    }
+
+    #[test]
+    fn md_cell_escapes_pipes_and_newlines() {
+        assert_eq!(md_cell("a|b\r\nc\u{7}"), "a\\|b<br>c");
+    }
+}
