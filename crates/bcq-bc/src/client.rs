@@ -102,10 +102,10 @@ impl BcClient {
         seams: Seams,
     ) -> Result<Self, BcError> {
         check_url("DYNAMICS_AUTHORITY", &cfg.auth.authority)?;
-        let base = check_url("BC_API_BASE", &cfg.api_base)?;
+        let base = check_url("BC_API_BASE_URL", &cfg.api_base)?;
         for (setting, value) in [
             ("DYNAMICS_CLIENT_ID", &cfg.auth.client_id),
-            ("BC_TENANT", &cfg.tenant),
+            ("BC_TENANT_ID", &cfg.tenant),
             ("BC_ENVIRONMENT", &cfg.environment),
         ] {
             if value.trim().is_empty() || value.contains(['/', '?', '#']) {

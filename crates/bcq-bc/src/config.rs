@@ -217,8 +217,8 @@ mod tests {
                 "{err}"
             );
         }
-        let err = check_url("BC_API_BASE", "ftp://x").unwrap_err();
-        assert!(err.to_string().contains("BC_API_BASE"), "{err}");
+        let err = check_url("BC_API_BASE_URL", "ftp://x").unwrap_err();
+        assert!(err.to_string().contains("BC_API_BASE_URL"), "{err}");
     }
 
     #[test]
