@@ -277,9 +277,38 @@ pub const COMMON_ATTRIBUTES: &[(&str, AttrKind)] = &[
     ("bc_kind", AttrKind::String),
 ];
 
+/// The custom attributes documents of `entities` carry, each once, in a
+/// stable order: what the Q index must declare.
+pub fn custom_attributes(entities: &[&EntitySpec]) -> Vec<(&'static str, AttrKind)> {
+    let mut out: Vec<(&'static str, AttrKind)> = COMMON_ATTRIBUTES.to_vec();
+    for e in entities {
+        for a in e.attributes {
+            if !out.iter().any(|(n, _)| *n == a.name) {
+                out.push((a.name, a.kind));
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn custom_attributes_are_unique_and_typed_consistently() {
+        let all: Vec<&EntitySpec> = CATALOG.iter().collect();
+        let attrs = custom_attributes(&all);
+        for (i, (n, k)) in attrs.iter().enumerate() {
+            assert!(attrs[i + 1..].iter().all(|(m, _)| m != n), "{n} twice");
+            for e in CATALOG {
+                for a in e.attributes.iter().filter(|a| a.name == *n) {
+                    assert_eq!(a.kind, *k, "{n} has two types");
+                }
+            }
+        }
+        assert!(attrs.iter().any(|(n, _)| *n == "bc_number"));
+    }
 
     #[test]
     fn attribute_names_fit_q_index_limits() {

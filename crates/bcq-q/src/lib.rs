@@ -12,9 +12,11 @@
 //! - [`convert`]: bcq documents → SDK types, plus the per-run attributes
 //! - [`retry`]: error classification, backoff, adaptive concurrency
 //! - [`sink`]: [`QSink`], sync jobs and the [`bcq_core::sink::Sink`] impl
+//! - [`schema`]: the custom attributes declared on the index
 
 pub mod convert;
 pub mod retry;
+pub mod schema;
 pub mod sink;
 
 pub use sink::{JobError, QOptions, QSink, QStats, QTarget, RunningJob};
