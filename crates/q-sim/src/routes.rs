@@ -1,0 +1,219 @@
+//! The route table: one row per served operation, taken from the model's
+//! `http` traits and `errors` lists (checked by `tests/model_conformance.rs`).
+
+/// One served operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouteSpec {
+    /// Operation name as in the model.
+    pub operation: &'static str,
+    /// HTTP method.
+    pub method: &'static str,
+    /// `http.requestUri` of the model, labels in braces.
+    pub uri_template: &'static str,
+    /// `http.responseCode` of the model.
+    pub success_code: u16,
+    /// Error shapes this operation can answer (a subset of the model's `errors`).
+    /// Authentication failures and oversized bodies are answered before any
+    /// operation is known and are not listed (AWS's front door answers them).
+    pub errors: &'static [&'static str],
+}
+
+const E_VAL: &str = "ValidationException";
+const E_404: &str = "ResourceNotFoundException";
+const E_409: &str = "ConflictException";
+const E_429: &str = "ThrottlingException";
+const E_402: &str = "ServiceQuotaExceededException";
+const E_500: &str = "InternalServerException";
+const E_403: &str = "AccessDeniedException";
+
+const READ: &[&str] = &[E_500, E_404, E_429, E_VAL, E_403];
+const WRITE: &[&str] = &[E_500, E_404, E_409, E_429, E_VAL, E_403, E_402];
+const WRITE_NO_QUOTA: &[&str] = &[E_500, E_404, E_409, E_429, E_VAL, E_403];
+
+static ROUTES: &[RouteSpec] = &[
+    RouteSpec {
+        operation: "CreateApplication",
+        method: "POST",
+        uri_template: "/applications",
+        success_code: 200,
+        errors: WRITE,
+    },
+    RouteSpec {
+        operation: "GetApplication",
+        method: "GET",
+        uri_template: "/applications/{applicationId}",
+        success_code: 200,
+        errors: READ,
+    },
+    RouteSpec {
+        operation: "CreateIndex",
+        method: "POST",
+        uri_template: "/applications/{applicationId}/indices",
+        success_code: 200,
+        errors: WRITE,
+    },
+    RouteSpec {
+        operation: "GetIndex",
+        method: "GET",
+        uri_template: "/applications/{applicationId}/indices/{indexId}",
+        success_code: 200,
+        errors: READ,
+    },
+    RouteSpec {
+        operation: "UpdateIndex",
+        method: "PUT",
+        uri_template: "/applications/{applicationId}/indices/{indexId}",
+        success_code: 200,
+        errors: WRITE,
+    },
+    RouteSpec {
+        operation: "CreateDataSource",
+        method: "POST",
+        uri_template: "/applications/{applicationId}/indices/{indexId}/datasources",
+        success_code: 200,
+        errors: WRITE,
+    },
+    RouteSpec {
+        operation: "GetDataSource",
+        method: "GET",
+        uri_template: "/applications/{applicationId}/indices/{indexId}/datasources/{dataSourceId}",
+        success_code: 200,
+        errors: READ,
+    },
+    RouteSpec {
+        operation: "StartDataSourceSyncJob",
+        method: "POST",
+        uri_template: "/applications/{applicationId}/indices/{indexId}/datasources/{dataSourceId}/startsync",
+        success_code: 200,
+        errors: WRITE,
+    },
+    RouteSpec {
+        operation: "StopDataSourceSyncJob",
+        method: "POST",
+        uri_template: "/applications/{applicationId}/indices/{indexId}/datasources/{dataSourceId}/stopsync",
+        success_code: 200,
+        errors: WRITE_NO_QUOTA,
+    },
+    RouteSpec {
+        operation: "ListDataSourceSyncJobs",
+        method: "GET",
+        uri_template: "/applications/{applicationId}/indices/{indexId}/datasources/{dataSourceId}/syncjobs",
+        success_code: 200,
+        errors: WRITE_NO_QUOTA,
+    },
+    RouteSpec {
+        operation: "BatchPutDocument",
+        method: "POST",
+        uri_template: "/applications/{applicationId}/indices/{indexId}/documents",
+        success_code: 200,
+        errors: WRITE,
+    },
+    RouteSpec {
+        operation: "BatchDeleteDocument",
+        method: "POST",
+        uri_template: "/applications/{applicationId}/indices/{indexId}/documents/delete",
+        success_code: 200,
+        errors: WRITE_NO_QUOTA,
+    },
+    RouteSpec {
+        operation: "ListDocuments",
+        method: "GET",
+        uri_template: "/applications/{applicationId}/index/{indexId}/documents",
+        success_code: 200,
+        errors: READ,
+    },
+    RouteSpec {
+        operation: "CheckDocumentAccess",
+        method: "GET",
+        uri_template: "/applications/{applicationId}/index/{indexId}/users/{userId}/documents/{documentId}/check-document-access",
+        success_code: 200,
+        errors: READ,
+    },
+    RouteSpec {
+        operation: "PutGroup",
+        method: "PUT",
+        uri_template: "/applications/{applicationId}/indices/{indexId}/groups",
+        success_code: 200,
+        errors: WRITE,
+    },
+    RouteSpec {
+        operation: "GetGroup",
+        method: "GET",
+        uri_template: "/applications/{applicationId}/indices/{indexId}/groups/{groupName}",
+        success_code: 200,
+        errors: WRITE_NO_QUOTA,
+    },
+];
+
+/// The route table of every operation the emulator serves.
+pub fn routes() -> &'static [RouteSpec] {
+    ROUTES
+}
+
+/// Finds the route for a method and raw (still percent-encoded) path; returns
+/// it with its decoded labels. Labels are split on raw `/` before decoding so
+/// that a document id carrying `%2F` stays one label.
+pub fn match_route(
+    method: &str,
+    raw_path: &str,
+) -> Option<(&'static RouteSpec, Vec<(&'static str, String)>)> {
+    let segs: Vec<&str> = raw_path.trim_end_matches('/').split('/').collect();
+    'routes: for r in ROUTES {
+        if r.method != method {
+            continue;
+        }
+        let tsegs: Vec<&str> = r.uri_template.split('/').collect();
+        if tsegs.len() != segs.len() {
+            continue;
+        }
+        let mut labels = Vec::new();
+        for (t, s) in tsegs.iter().zip(&segs) {
+            if let Some(name) = t.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
+                if s.is_empty() {
+                    continue 'routes;
+                }
+                let v = percent_encoding::percent_decode_str(s)
+                    .decode_utf8_lossy()
+                    .into_owned();
+                labels.push((name, v));
+            } else if t != s {
+                continue 'routes;
+            }
+        }
+        return Some((r, labels));
+    }
+    None
+}
+
+/// Whether an operation may answer an error shape (used to refuse fault
+/// injections the model does not allow).
+pub fn allows_error(operation: &str, error_type: &str) -> bool {
+    ROUTES
+        .iter()
+        .any(|r| r.operation == operation && r.errors.contains(&error_type))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_singular_index_and_encoded_labels() {
+        let (r, l) = match_route(
+            "GET",
+            "/applications/a/index/i/users/u%40x.com/documents/d%2F1/check-document-access",
+        )
+        .unwrap();
+        assert_eq!(r.operation, "CheckDocumentAccess");
+        assert_eq!(l[2], ("userId", "u@x.com".to_string()));
+        assert_eq!(l[3], ("documentId", "d/1".to_string()));
+        assert_eq!(
+            match_route("POST", "/applications/a/indices/i/documents/delete")
+                .unwrap()
+                .0
+                .operation,
+            "BatchDeleteDocument"
+        );
+        assert!(match_route("DELETE", "/applications/a").is_none());
+    }
+}

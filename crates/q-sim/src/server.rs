@@ -1,0 +1,146 @@
+//! The HTTP front: body limit, `/_sim` control routes, SigV4, route
+//! matching, throttling and faults, then the operation handler.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::HeaderValue;
+use axum::response::{IntoResponse, Response};
+
+use crate::error::{QError, Reason};
+use crate::faults::Effect;
+use crate::ops::{self, Req};
+use crate::routes::match_route;
+use crate::shared::Shared;
+use crate::sigv4::Verifier;
+
+/// The emulator's router (every path goes through one handler so that the
+/// route table stays the single source of truth).
+pub fn app(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .fallback(handle)
+        .layer(DefaultBodyLimit::disable())
+        .with_state(shared)
+}
+
+/// Decoded query pairs.
+pub fn parse_query(q: &str) -> Vec<(String, String)> {
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            let dec = |s: &str| {
+                percent_encoding::percent_decode_str(&s.replace('+', " "))
+                    .decode_utf8_lossy()
+                    .into_owned()
+            };
+            (dec(k), dec(v))
+        })
+        .collect()
+}
+
+fn too_large(max: usize) -> QError {
+    QError::TooLarge(format!("Request must be smaller than {max} bytes"))
+}
+
+async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let max = shared.cfg.max_body_bytes;
+    if parts
+        .headers
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .is_some_and(|n| n > max)
+    {
+        return too_large(max).into_response();
+    }
+    let bytes = match axum::body::to_bytes(Body::new(body), max).await {
+        Ok(b) => b,
+        Err(_) => return too_large(max).into_response(),
+    };
+    let path = parts.uri.path().to_string();
+    let raw_query = parts.uri.query().unwrap_or("").to_string();
+    let method = parts.method.as_str().to_string();
+    if path == "/_sim" || path.starts_with("/_sim/") {
+        return crate::control::handle_http(&shared, &method, &path, &raw_query, &bytes);
+    }
+    let verifier = Verifier {
+        access_key_id: &shared.cfg.access_key_id,
+        secret_access_key: &shared.cfg.secret_access_key,
+        region: &shared.cfg.region,
+    };
+    if let Err(e) = verifier.verify(
+        &method,
+        &path,
+        &raw_query,
+        &parts.headers,
+        &bytes,
+        chrono::Utc::now(),
+    ) {
+        return e.into_response();
+    }
+    let Some((route, labels)) = match_route(&method, &path) else {
+        return QError::Validation {
+            message: format!("No operation matches {method} {path}"),
+            reason: Reason::UnknownOperation,
+            fields: vec![],
+        }
+        .into_response();
+    };
+    let op = route.operation;
+    let effects = {
+        let mut inner = shared.lock();
+        *inner.counts.by_operation.entry(op.to_string()).or_default() += 1;
+        if !inner.throttle.admit(op, Instant::now()) {
+            inner.counts.throttled += 1;
+            return QError::Throttling("Rate exceeded".into()).into_response();
+        }
+        let effects = inner.faults.take(op);
+        if effects
+            .iter()
+            .any(|e| matches!(e, Effect::Fail(QError::Throttling(_))))
+        {
+            inner.counts.throttled += 1;
+        }
+        effects
+    };
+    let mut partial = None;
+    for e in effects {
+        match e {
+            Effect::Delay(d) => tokio::time::sleep(d).await,
+            Effect::Fail(err) => return err.into_response(),
+            Effect::PartialFailure(n) => partial = Some(n),
+        }
+    }
+    let query = parse_query(&raw_query);
+    let r = Req {
+        labels: &labels,
+        query: &query,
+        body: &bytes,
+        partial,
+    };
+    match ops::dispatch(&shared, op, &r) {
+        Ok(v) => {
+            let mut resp = (
+                axum::http::StatusCode::from_u16(route.success_code).unwrap_or_default(),
+                v.to_string(),
+            )
+                .into_response();
+            resp.headers_mut()
+                .insert("content-type", HeaderValue::from_static("application/json"));
+            resp.headers_mut().insert(
+                "x-amzn-requestid",
+                HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()).expect("uuid is ascii"),
+            );
+            resp
+        }
+        Err(e) => {
+            tracing::debug!(operation = op, error = %e, "operation failed");
+            e.into_response()
+        }
+    }
+}
