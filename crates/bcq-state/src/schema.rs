@@ -165,7 +165,7 @@ mod tests {
                 m.version
             );
         }
-        assert!(CURRENT_VERSION >= 2);
+        assert_eq!(Some(CURRENT_VERSION), MIGRATIONS.last().map(|m| m.version));
     }
 
     #[test]

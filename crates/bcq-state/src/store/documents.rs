@@ -23,7 +23,7 @@ impl StateStore {
 
     /// The acknowledged hashes of those `doc_ids` the store knows; ids it
     /// does not know are absent from the map. One query per
-    /// [`LOOKUP_CHUNK`] ids, so a page of 20,000 BC records (BC's maximum
+    /// 500 ids, so a page of 20,000 BC records (BC's maximum
     /// page size) costs 40 queries, not 20,000.
     pub fn hashes(&self, doc_ids: &[&str]) -> Result<HashMap<String, [u8; 32]>, StateError> {
         let err = self.sql_err(format!("look up the hashes of {} documents", doc_ids.len()));
