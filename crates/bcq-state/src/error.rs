@@ -130,6 +130,23 @@ pub enum StateError {
         source: rusqlite::Error,
     },
 
+    /// Another process holds the sync lock of this state file.
+    #[error("state file is in use by another bcq process (lock {path} is held)")]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+    },
+
+    /// The lock file could not be created or locked.
+    #[error("cannot lock {path}")]
+    LockFile {
+        /// The lock file.
+        path: PathBuf,
+        /// The underlying I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+
     /// A stored value does not have the shape this code writes (edited by
     /// hand, or a bug): reported rather than guessed around.
     #[error("state file {path}: invalid stored {what}: {detail}")]

@@ -53,12 +53,15 @@
 //! - [`schema`]: the ordered migrations and the code that applies them.
 //! - `file`: creating the file and directory with owner-only permissions and
 //!   the per-connection pragmas.
+//! - `lock`: [`SyncLock`], the advisory lock that keeps a second bcq
+//!   process from syncing with the same file.
 //! - `time`: the fixed-width RFC 3339 text form of timestamps in the file.
 //! - `store`: [`StateStore`], split by table: `documents`, `units`, `runs`.
 
 pub mod error;
 mod file;
 pub mod hash;
+mod lock;
 pub mod model;
 pub mod schema;
 mod store;
@@ -66,5 +69,6 @@ mod time;
 
 pub use error::StateError;
 pub use hash::content_hash;
+pub use lock::SyncLock;
 pub use model::{Ack, DocState, RunCounts, RunRecord, UnitKey, UnitState};
 pub use store::{Clock, StateStore};

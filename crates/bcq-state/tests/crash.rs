@@ -50,6 +50,7 @@ fn child_entry() {
     let path = std::env::var(FILE_ENV).unwrap();
     let mut store = StateStore::open(Path::new(&path)).unwrap();
     let unit = unit("salesInvoices");
+    let _lock = store.lock_for_sync().unwrap();
     let run = store.begin_run("incremental").unwrap();
     match mode.as_str() {
         // Commit EXACT_BATCHES (acks, then cursor), then start a large
@@ -179,6 +180,8 @@ fn sigkill_inside_a_transaction_keeps_exactly_the_committed_ones() {
         Some(at((EXACT_BATCHES - 1).into(), 0)),
         "the last committed cursor, not the uncommitted one"
     );
+    // The killed child held the sync lock; its death released it.
+    let _lock = store.lock_for_sync().unwrap();
     // The killed run is still `running` until the next start-up says so.
     assert_eq!(store.mark_interrupted_runs().unwrap(), 1);
 }

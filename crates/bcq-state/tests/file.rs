@@ -259,3 +259,68 @@ fn a_second_store_on_the_same_file_sees_commits() {
     assert_eq!(reader.hash_of("i-1").unwrap(), Some(hash("i-1", 1)));
     assert_eq!(reader.recent_runs(1).unwrap()[0].id, run);
 }
+
+#[test]
+fn only_one_process_at_a_time_holds_the_sync_lock() {
+    let dir = TempDir::new("lock");
+    let path = dir.join("state.db");
+    let first = StateStore::open(&path).unwrap();
+    let second = StateStore::open(&path).unwrap();
+
+    let held = first.lock_for_sync().unwrap();
+    assert_eq!(held.path(), dir.join("state.db.lock"));
+    let err = second.lock_for_sync().unwrap_err();
+    assert!(matches!(err, StateError::Locked { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains("in use by another bcq process"),
+        "{err}"
+    );
+
+    drop(held);
+    let _again = second.lock_for_sync().unwrap();
+    // In-memory stores have nothing to share.
+    let mem = StateStore::open_in_memory().unwrap();
+    let _a = mem.lock_for_sync().unwrap();
+    let _b = mem.lock_for_sync().unwrap();
+}
+
+#[test]
+fn a_malformed_stored_cursor_is_reported_not_guessed() {
+    let dir = TempDir::new("corrupt");
+    let path = dir.join("state.db");
+    let c = unit("customers");
+    let mut store = StateStore::open(&path).unwrap();
+    store.advance_cursor(&c, at(1, 0)).unwrap();
+    Connection::open(&path)
+        .unwrap()
+        .execute("UPDATE units SET cursor = 'last tuesday'", [])
+        .unwrap();
+
+    let err = store.unit(&c).unwrap_err();
+    assert!(matches!(err, StateError::Corrupt { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("cursor of unit production/") && msg.contains("last tuesday"),
+        "{msg}"
+    );
+    // Advancing over a corrupt cursor is refused too, not silently reset.
+    let err = store.advance_cursor(&c, at(2, 0)).unwrap_err();
+    assert!(matches!(err, StateError::Corrupt { .. }), "{err:?}");
+}
+
+#[test]
+fn the_store_can_move_to_another_thread() {
+    // The engine keeps it in an `Arc<Mutex<_>>` shared by async tasks.
+    fn assert_send<T: Send + 'static>() {}
+    assert_send::<StateStore>();
+    let dir = TempDir::new("thread");
+    let path = dir.join("state.db");
+    let mut store = StateStore::open(&path).unwrap();
+    let run = std::thread::spawn(move || store.begin_run("full").unwrap())
+        .join()
+        .unwrap();
+    assert_eq!(
+        StateStore::open(&path).unwrap().recent_runs(1).unwrap()[0].id,
+        run
+    );
+}

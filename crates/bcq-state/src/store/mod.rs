@@ -24,8 +24,8 @@ pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 ///
 /// Methods that change state take `&mut self` and run as one transaction
 /// each; see the crate doc for what that guarantees. One process should
-/// write a state file at a time (the engine holds its own lock); readers in
-/// other processes are fine.
+/// sync with a state file at a time ([`StateStore::lock_for_sync`]);
+/// readers in other processes are fine.
 pub struct StateStore {
     /// The SQLite connection; `Send`, so the store can move between threads,
     /// but not shared: the engine owns it.
@@ -34,6 +34,8 @@ pub struct StateStore {
     path: PathBuf,
     /// The time source.
     clock: Clock,
+    /// False for an in-memory store (no file to lock or protect).
+    on_disk: bool,
 }
 
 impl fmt::Debug for StateStore {
@@ -86,6 +88,7 @@ impl StateStore {
             conn,
             path,
             clock: Arc::new(Utc::now),
+            on_disk,
         })
     }
 
@@ -104,6 +107,17 @@ impl StateStore {
     /// successful open it is always [`schema::CURRENT_VERSION`].
     pub fn schema_version(&self) -> Result<u32, StateError> {
         schema::version(&self.conn).map_err(self.sql_err("read the schema version"))
+    }
+
+    /// Takes the sync lock of this state file without waiting, or fails
+    /// with [`StateError::Locked`] if another process holds it.
+    ///
+    /// Hold the returned [`SyncLock`] for the whole run, and take it before
+    /// [`StateStore::mark_interrupted_runs`]: a run that is `running` while
+    /// nobody holds the lock belongs to a process that died. Read-only
+    /// commands (status) need no lock.
+    pub fn lock_for_sync(&self) -> Result<crate::SyncLock, StateError> {
+        crate::lock::try_lock(&self.path, !self.on_disk)
     }
 
     /// Forgets everything: documents, units, runs and failures, in one

@@ -181,8 +181,8 @@ impl StateStore {
     /// there were.
     ///
     /// A run is left `running` only by a process that was killed or lost
-    /// power; call this at start-up, while holding the engine's lock (so no
-    /// live run is among them). Their unacknowledged documents are simply
+    /// power; call this at start-up, while holding
+    /// [`StateStore::lock_for_sync`] (so no live run is among them). Their unacknowledged documents are simply
     /// pushed again by the next run.
     pub fn mark_interrupted_runs(&mut self) -> Result<u64, StateError> {
         let now = self.now_text();
