@@ -112,7 +112,7 @@ impl StateStore {
     /// Takes the sync lock of this state file without waiting, or fails
     /// with [`StateError::Locked`] if another process holds it.
     ///
-    /// Hold the returned [`SyncLock`] for the whole run, and take it before
+    /// Hold the returned [`SyncLock`](crate::SyncLock) for the whole run, and take it before
     /// [`StateStore::mark_interrupted_runs`]: a run that is `running` while
     /// nobody holds the lock belongs to a process that died. Read-only
     /// commands (status) need no lock.
