@@ -17,8 +17,15 @@ pub async fn start(cfg: QSimConfig) -> QSim {
 
 /// Config with a short indexing delay.
 pub fn cfg() -> QSimConfig {
+    // Rates high enough that only the throttling tests throttle.
+    let rates = [
+        ("BatchPutDocument".to_string(), 10_000.0),
+        ("BatchDeleteDocument".to_string(), 10_000.0),
+    ]
+    .into();
     QSimConfig {
         indexing_delay: Duration::from_millis(20),
+        rates,
         ..QSimConfig::default()
     }
 }
