@@ -84,6 +84,20 @@ pub const MIGRATIONS: &[Migration] = &[
             CREATE INDEX failures_by_run ON failures (run_id);
         ",
     },
+    Migration {
+        version: 3,
+        description: "company names per environment, so that a run with nothing to do \
+                      makes one BC request per company and entity",
+        sql: "
+            CREATE TABLE companies (
+                environment TEXT NOT NULL,
+                company_id  TEXT NOT NULL,
+                name        TEXT NOT NULL,
+                seen_at     TEXT NOT NULL,
+                PRIMARY KEY (environment, company_id)
+            ) WITHOUT ROWID;
+        ",
+    },
 ];
 
 /// The newest schema version this code knows.

@@ -1,6 +1,7 @@
 //! [`StateStore`]: one SQLite connection and the operations on it, one file
 //! per table.
 
+mod companies;
 mod documents;
 mod runs;
 mod units;
@@ -128,7 +129,8 @@ impl StateStore {
         let tx = self.write_tx().map_err(&err)?;
         // Children before parents: the foreign keys are enforced.
         tx.execute_batch(
-            "DELETE FROM failures; DELETE FROM documents; DELETE FROM units; DELETE FROM runs;",
+            "DELETE FROM failures; DELETE FROM documents; DELETE FROM units; DELETE FROM runs; \
+             DELETE FROM companies;",
         )
         .map_err(&err)?;
         tx.commit().map_err(&err)?;

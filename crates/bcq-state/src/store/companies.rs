@@ -1,0 +1,96 @@
+//! The `companies` table: BC company names per environment, remembered so
+//! that a run need not list companies before every sync.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, params};
+
+use super::StateStore;
+use crate::error::StateError;
+use crate::time;
+
+impl StateStore {
+    /// The remembered name of a company and when it was last seen in BC.
+    pub fn company(
+        &self,
+        environment: &str,
+        company_id: &str,
+    ) -> Result<Option<(String, DateTime<Utc>)>, StateError> {
+        let row: Option<(String, String)> = self
+            .conn
+            .prepare_cached(
+                "SELECT name, seen_at FROM companies WHERE environment = ?1 AND company_id = ?2",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_row(params![environment, company_id], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })
+                .optional()
+            })
+            .map_err(self.sql_err(format!("read company {environment}/{company_id}")))?;
+        match row {
+            None => Ok(None),
+            Some((name, seen)) => {
+                let seen = time::decode(&seen).map_err(|detail| StateError::Corrupt {
+                    path: self.path.clone(),
+                    what: format!("seen_at of company {environment}/{company_id}"),
+                    detail,
+                })?;
+                Ok(Some((name, seen)))
+            }
+        }
+    }
+
+    /// Remembers the companies of an environment as seen now, replacing
+    /// what was known of them.
+    pub fn remember_companies(
+        &mut self,
+        environment: &str,
+        companies: &[(String, String)],
+    ) -> Result<(), StateError> {
+        let err = self.sql_err(format!("remember the companies of {environment}"));
+        let now = self.now_text();
+        let tx = self.write_tx().map_err(&err)?;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT INTO companies (environment, company_id, name, seen_at) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (environment, company_id) DO UPDATE SET name = excluded.name, seen_at = excluded.seen_at",
+                )
+                .map_err(&err)?;
+            for (id, name) in companies {
+                stmt.execute(params![environment, id, name, now])
+                    .map_err(&err)?;
+            }
+        }
+        tx.commit().map_err(&err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::StateStore;
+
+    #[test]
+    fn companies_are_remembered_and_replaced() {
+        let mut s = StateStore::open_in_memory().unwrap();
+        assert_eq!(s.company("production", "c1").unwrap(), None);
+        s.remember_companies(
+            "production",
+            &[
+                ("c1".into(), "CRONUS".into()),
+                ("c2".into(), "Müller".into()),
+            ],
+        )
+        .unwrap();
+        assert_eq!(s.company("production", "c1").unwrap().unwrap().0, "CRONUS");
+        assert_eq!(s.company("sandbox", "c1").unwrap(), None);
+        s.remember_companies("production", &[("c1".into(), "CRONUS USA".into())])
+            .unwrap();
+        assert_eq!(
+            s.company("production", "c1").unwrap().unwrap().0,
+            "CRONUS USA"
+        );
+        s.reset().unwrap();
+        assert_eq!(s.company("production", "c2").unwrap(), None);
+    }
+}
