@@ -9,6 +9,7 @@
 //! | `POST /_sim/jobs/stop-running` | `{"stopped":[executionId…]}` (jobs end ABORTED) |
 //! | `POST /_sim/faults` [`FaultSpec`], `GET`, `DELETE /_sim/faults` | add, list, clear |
 //! | `PUT /_sim/rates` `{"Op": rate}` | change rates, answers all rates |
+//! | `POST /_sim/indexing/pause`, `POST /_sim/indexing/resume` | hold / release status transitions |
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -200,6 +201,14 @@ impl Control {
         self.shared.lock().throttle.rates().clone()
     }
 
+    /// Holds (`true`) or releases (`false`) every scheduled transition:
+    /// documents stay RECEIVED and stopped jobs SYNCING_INDEXING while held,
+    /// so tests observe them without racing the clock.
+    pub fn set_indexing_paused(&self, paused: bool) {
+        self.shared.lock().paused = paused;
+        self.shared.wake.notify_one();
+    }
+
     /// Waits until no transition is pending (documents final, stopped jobs
     /// ended) or the timeout passes; returns whether it got idle.
     pub async fn wait_idle(&self, timeout: Duration) -> bool {
@@ -288,6 +297,14 @@ pub fn handle_http(
             }
             Err(e) => bad(format!("invalid rates: {e}")),
         },
+        ("POST", "/_sim/indexing/pause") => {
+            c.set_indexing_paused(true);
+            json_response(StatusCode::OK, json!({}))
+        }
+        ("POST", "/_sim/indexing/resume") => {
+            c.set_indexing_paused(false);
+            json_response(StatusCode::OK, json!({}))
+        }
         ("GET", "/_sim/health") => json_response(StatusCode::OK, json!({"status": "ok"})),
         _ => json_response(
             StatusCode::NOT_FOUND,

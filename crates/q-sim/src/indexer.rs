@@ -31,8 +31,12 @@ pub async fn run(shared: Arc<Shared>) {
     loop {
         let next = {
             let mut inner = shared.lock();
-            process_due(&mut inner, Instant::now());
-            inner.queue.keys().next().map(|(t, _)| *t)
+            if inner.paused {
+                None
+            } else {
+                process_due(&mut inner, Instant::now());
+                inner.queue.keys().next().map(|(t, _)| *t)
+            }
         };
         match next {
             Some(t) => {

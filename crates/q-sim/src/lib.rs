@@ -144,6 +144,7 @@ impl QSim {
             faults: Default::default(),
             throttle: throttle::Throttle::new(cfg.rates.clone()),
             dirty: true,
+            paused: false,
         };
         reschedule(&mut inner, cfg.indexing_delay);
         let shared = Arc::new(Shared {

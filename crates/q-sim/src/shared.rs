@@ -70,6 +70,8 @@ pub struct Inner {
     pub throttle: Throttle,
     /// State changed since the last persist.
     pub dirty: bool,
+    /// Transitions are held (test seam: makes RECEIVED/SYNCING_INDEXING observable without timing).
+    pub paused: bool,
 }
 
 impl Inner {
