@@ -31,19 +31,19 @@
 //! - Stop with no running job → 409 ConflictException.
 //!
 //! # Layout
-//! - [`config`]: [`QSimConfig`].
-//! - [`routes`]: the route table ([`routes()`], [`RouteSpec`]) and path matching.
-//! - [`server`]: the HTTP front (body limit, SigV4, throttle, faults, dispatch).
-//! - [`sigv4`]: signature verification (and a signer for raw-HTTP tests).
-//! - [`validate`]: the constraint table taken from the model and the validator.
-//! - [`ops`]: one handler per operation (resources, jobs, documents, access).
-//! - [`state`]: applications, indices, data sources, documents, groups, jobs.
-//! - [`indexer`]: the background task moving documents and jobs through their statuses.
-//! - [`extract`], [`pdf`]: text extraction per content type.
-//! - [`throttle`], [`faults`]: token buckets and fault injection.
-//! - [`control`]: the `/_sim` control API and its in-process mirror [`Control`].
-//! - [`persist`]: atomic JSON persistence.
-//! - [`error`]: [`QError`], rendered in the rest-json error format.
+//! - [`config`] — [`QSimConfig`].
+//! - [`routes`](mod@routes) — the route table ([`routes()`], [`RouteSpec`]) and path matching.
+//! - [`server`] — the HTTP front (body limit, SigV4, throttle, faults, dispatch).
+//! - [`sigv4`] — signature verification (and a signer for raw-HTTP tests).
+//! - [`validate`] — the constraint table taken from the model and the validator.
+//! - [`ops`] — one handler per operation (resources, jobs, documents, access).
+//! - [`state`] — applications, indices, data sources, documents, groups, jobs.
+//! - [`indexer`] — the background task moving documents and jobs through their statuses.
+//! - [`extract`], [`pdf`] — text extraction per content type.
+//! - [`throttle`], [`faults`] — token buckets and fault injection.
+//! - [`control`] — the `/_sim` control API and its in-process mirror [`Control`].
+//! - [`persist`] — atomic JSON persistence.
+//! - [`error`] — [`QError`], rendered in the rest-json error format.
 
 pub mod config;
 pub mod control;

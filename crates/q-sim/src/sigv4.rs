@@ -247,12 +247,69 @@ impl Verifier<'_> {
     }
 }
 
-/// Signs a request the way the SDK does (used by tests and by tools that
-/// drive the emulator with raw HTTP). Returns the headers to add.
+/// Credentials that sign requests the way the SDK does (used by tests and
+/// by tools that drive the emulator with raw HTTP).
+pub struct Signer<'a> {
+    /// Access key id.
+    pub access_key_id: &'a str,
+    /// Secret key.
+    pub secret: &'a str,
+    /// Region of the credential scope.
+    pub region: &'a str,
+}
+
+impl Signer<'_> {
+    /// Returns the `x-amz-date` and `authorization` headers for a request
+    /// signing `host` and `x-amz-date`; `raw_path` as sent (percent-encoded).
+    pub fn sign(
+        &self,
+        method: &str,
+        host: &str,
+        raw_path: &str,
+        raw_query: &str,
+        body: &[u8],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Vec<(String, String)> {
+        let amz_date = now.format("%Y%m%dT%H%M%SZ").to_string();
+        let date = &amz_date[..8];
+        let payload_hash = hex::encode(Sha256::digest(body));
+        let canonical = format!(
+            "{}\n{}\n{}\nhost:{}\nx-amz-date:{}\n\nhost;x-amz-date\n{}",
+            method,
+            uri_encode(raw_path, true),
+            canonical_query(raw_query),
+            host,
+            amz_date,
+            payload_hash
+        );
+        let scope = format!("{date}/{}/qbusiness/aws4_request", self.region);
+        let sts = format!(
+            "AWS4-HMAC-SHA256\n{}\n{}\n{}",
+            amz_date,
+            scope,
+            hex::encode(Sha256::digest(canonical.as_bytes()))
+        );
+        let k = hmac(format!("AWS4{}", self.secret).as_bytes(), date.as_bytes());
+        let k = hmac(&k, self.region.as_bytes());
+        let k = hmac(&k, b"qbusiness");
+        let k = hmac(&k, b"aws4_request");
+        let sig = hex::encode(hmac(&k, sts.as_bytes()));
+        vec![
+            ("x-amz-date".into(), amz_date),
+            (
+                "authorization".into(),
+                format!(
+                    "AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders=host;x-amz-date, Signature={sig}",
+                    self.access_key_id
+                ),
+            ),
+        ]
+    }
+}
+
+/// Shortcut for [`Signer::sign`].
 pub fn sign(
-    access_key_id: &str,
-    secret: &str,
-    region: &str,
+    signer: &Signer<'_>,
     method: &str,
     host: &str,
     raw_path: &str,
@@ -260,39 +317,7 @@ pub fn sign(
     body: &[u8],
     now: chrono::DateTime<chrono::Utc>,
 ) -> Vec<(String, String)> {
-    let amz_date = now.format("%Y%m%dT%H%M%SZ").to_string();
-    let date = &amz_date[..8];
-    let payload_hash = hex::encode(Sha256::digest(body));
-    let canonical = format!(
-        "{}\n{}\n{}\nhost:{}\nx-amz-date:{}\n\nhost;x-amz-date\n{}",
-        method,
-        uri_encode(raw_path, true),
-        canonical_query(raw_query),
-        host,
-        amz_date,
-        payload_hash
-    );
-    let scope = format!("{date}/{region}/qbusiness/aws4_request");
-    let sts = format!(
-        "AWS4-HMAC-SHA256\n{}\n{}\n{}",
-        amz_date,
-        scope,
-        hex::encode(Sha256::digest(canonical.as_bytes()))
-    );
-    let k = hmac(format!("AWS4{secret}").as_bytes(), date.as_bytes());
-    let k = hmac(&k, region.as_bytes());
-    let k = hmac(&k, b"qbusiness");
-    let k = hmac(&k, b"aws4_request");
-    let sig = hex::encode(hmac(&k, sts.as_bytes()));
-    vec![
-        ("x-amz-date".into(), amz_date),
-        (
-            "authorization".into(),
-            format!(
-                "AWS4-HMAC-SHA256 Credential={access_key_id}/{scope}, SignedHeaders=host;x-amz-date, Signature={sig}"
-            ),
-        ),
-    ]
+    signer.sign(method, host, raw_path, raw_query, body, now)
 }
 
 #[cfg(test)]
@@ -308,17 +333,12 @@ mod tests {
     #[test]
     fn sign_then_verify_roundtrip_and_tamper() {
         let now = chrono::Utc::now();
-        let hs = sign(
-            "AK",
-            "SK",
-            "us-east-1",
-            "GET",
-            "h:1",
-            "/x/y",
-            "q=1",
-            b"",
-            now,
-        );
+        let signer = Signer {
+            access_key_id: "AK",
+            secret: "SK",
+            region: "us-east-1",
+        };
+        let hs = signer.sign("GET", "h:1", "/x/y", "q=1", b"", now);
         let mut headers = HeaderMap::new();
         headers.insert("host", "h:1".parse().unwrap());
         for (k, v) in &hs {

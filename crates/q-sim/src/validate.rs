@@ -9,6 +9,9 @@ use serde_json::{Map, Value};
 
 use crate::error::{FieldError, QError};
 
+/// A model pattern, verbatim, with the Rust function implementing it.
+pub type Pattern = Option<(&'static str, fn(&str) -> bool)>;
+
 /// A string shape: length bounds and the model's pattern with a Rust check.
 pub struct StrRule {
     /// Shape name in the model.
@@ -18,7 +21,7 @@ pub struct StrRule {
     /// `max` of the model (`usize::MAX` when absent).
     pub max: usize,
     /// The model's `pattern`, verbatim, with the function that implements it.
-    pub pattern: Option<(&'static str, fn(&str) -> bool)>,
+    pub pattern: Pattern,
 }
 
 /// A list shape's length bounds.
@@ -102,12 +105,12 @@ fn segment_id(s: &str) -> bool {
     s.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-')
 }
 
-const ID36: Option<(&str, fn(&str) -> bool)> = Some(("[a-zA-Z0-9][a-zA-Z0-9-]{35}", id36));
-const NAME: Option<(&str, fn(&str) -> bool)> = Some(("[a-zA-Z0-9][a-zA-Z0-9_-]*", name_pat));
-const KEY: Option<(&str, fn(&str) -> bool)> = Some(("[a-zA-Z0-9_][a-zA-Z0-9_-]*", key_pat));
-const NOC: Option<(&str, fn(&str) -> bool)> = Some(("\\P{C}*", no_control));
-const ANY: Option<(&str, fn(&str) -> bool)> = Some(("[\\s\\S]*", any));
-const ARN: Option<(&str, fn(&str) -> bool)> = Some((
+const ID36: Pattern = Some(("[a-zA-Z0-9][a-zA-Z0-9-]{35}", id36));
+const NAME: Pattern = Some(("[a-zA-Z0-9][a-zA-Z0-9_-]*", name_pat));
+const KEY: Pattern = Some(("[a-zA-Z0-9_][a-zA-Z0-9_-]*", key_pat));
+const NOC: Pattern = Some(("\\P{C}*", no_control));
+const ANY: Pattern = Some(("[\\s\\S]*", any));
+const ARN: Pattern = Some((
     "arn:[a-z0-9-\\.]{1,63}:[a-z0-9-\\.]{0,63}:[a-z0-9-\\.]{0,63}:[a-z0-9-\\.]{0,63}:[^/].{0,1023}",
     arn,
 ));

@@ -46,9 +46,11 @@ async fn unknown_key_bad_signature_and_wrong_region_via_raw_http() {
     };
     let now = chrono::Utc::now();
     let (st, v) = send(q_sim::sigv4::sign(
-        "AKIDUNKNOWN",
-        "x",
-        "us-east-1",
+        &q_sim::sigv4::Signer {
+            access_key_id: "AKIDUNKNOWN",
+            secret: "x",
+            region: "us-east-1",
+        },
         "GET",
         &host,
         &path,
@@ -66,9 +68,11 @@ async fn unknown_key_bad_signature_and_wrong_region_via_raw_http() {
         "The security token included in the request is invalid."
     );
     let (st, v) = send(q_sim::sigv4::sign(
-        "AKIDBCQSIMEXAMPLE",
-        "wrong-secret",
-        "us-east-1",
+        &q_sim::sigv4::Signer {
+            access_key_id: "AKIDBCQSIMEXAMPLE",
+            secret: "wrong-secret",
+            region: "us-east-1",
+        },
         "GET",
         &host,
         &path,
@@ -84,9 +88,11 @@ async fn unknown_key_bad_signature_and_wrong_region_via_raw_http() {
     assert_eq!(v["message"], q_sim::error::BAD_SIGNATURE_MESSAGE);
     // Signed for another path: the canonical request differs.
     let (st, v) = send(q_sim::sigv4::sign(
-        "AKIDBCQSIMEXAMPLE",
-        "bcq-sim-secret-key",
-        "us-east-1",
+        &q_sim::sigv4::Signer {
+            access_key_id: "AKIDBCQSIMEXAMPLE",
+            secret: "bcq-sim-secret-key",
+            region: "us-east-1",
+        },
         "GET",
         &host,
         "/applications",
@@ -100,9 +106,11 @@ async fn unknown_key_bad_signature_and_wrong_region_via_raw_http() {
         (403, "InvalidSignatureException")
     );
     let (st, v) = send(q_sim::sigv4::sign(
-        "AKIDBCQSIMEXAMPLE",
-        "bcq-sim-secret-key",
-        "eu-west-1",
+        &q_sim::sigv4::Signer {
+            access_key_id: "AKIDBCQSIMEXAMPLE",
+            secret: "bcq-sim-secret-key",
+            region: "eu-west-1",
+        },
         "GET",
         &host,
         &path,
@@ -118,9 +126,11 @@ async fn unknown_key_bad_signature_and_wrong_region_via_raw_http() {
     assert!(v["message"].as_str().unwrap().contains("valid region"));
     let old = now - chrono::Duration::minutes(6);
     let (st, v) = send(q_sim::sigv4::sign(
-        "AKIDBCQSIMEXAMPLE",
-        "bcq-sim-secret-key",
-        "us-east-1",
+        &q_sim::sigv4::Signer {
+            access_key_id: "AKIDBCQSIMEXAMPLE",
+            secret: "bcq-sim-secret-key",
+            region: "us-east-1",
+        },
         "GET",
         &host,
         &path,
@@ -141,9 +151,11 @@ async fn unknown_key_bad_signature_and_wrong_region_via_raw_http() {
         "{v}"
     );
     let (st, _) = send(q_sim::sigv4::sign(
-        "AKIDBCQSIMEXAMPLE",
-        "bcq-sim-secret-key",
-        "us-east-1",
+        &q_sim::sigv4::Signer {
+            access_key_id: "AKIDBCQSIMEXAMPLE",
+            secret: "bcq-sim-secret-key",
+            region: "us-east-1",
+        },
         "GET",
         &host,
         &path,
@@ -164,9 +176,11 @@ async fn tampered_body_fails_signature() {
     let body = serde_json::to_vec(&serde_json::json!({"documents": [doc("a", "x")]})).unwrap();
     let mut rb = reqwest::Client::new().post(format!("{}{}", sim.endpoint(), path));
     for (k, v) in q_sim::sigv4::sign(
-        &c.access_key_id,
-        &c.secret_access_key,
-        &c.region,
+        &q_sim::sigv4::Signer {
+            access_key_id: &c.access_key_id,
+            secret: &c.secret_access_key,
+            region: &c.region,
+        },
         "POST",
         &sim.addr().to_string(),
         &path,
@@ -214,5 +228,33 @@ async fn sdk_with_wrong_credentials_gets_403_codes() {
         .await
         .unwrap();
     assert_eq!(ok.application_id(), Some(app.as_str()));
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn session_tokens_are_accepted() {
+    let sim = start(cfg()).await;
+    let c = sim.config().clone();
+    let conf = aws_sdk_qbusiness::Config::builder()
+        .behavior_version(aws_sdk_qbusiness::config::BehaviorVersion::latest())
+        .region(aws_sdk_qbusiness::config::Region::new(c.region.clone()))
+        .endpoint_url(sim.endpoint())
+        .credentials_provider(aws_sdk_qbusiness::config::Credentials::new(
+            &c.access_key_id,
+            &c.secret_access_key,
+            Some("session-token".into()),
+            None,
+            "test",
+        ))
+        .build();
+    let client = aws_sdk_qbusiness::Client::from_conf(conf);
+    let r = client
+        .get_index()
+        .application_id(&c.application_id)
+        .index_id(&c.index_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.index_id(), Some(c.index_id.as_str()));
     sim.stop().await;
 }

@@ -91,9 +91,11 @@ pub async fn call_raw(
         .header("content-type", "application/json");
     if signed {
         for (k, v) in q_sim::sigv4::sign(
-            &c.access_key_id,
-            &c.secret_access_key,
-            &c.region,
+            &q_sim::sigv4::Signer {
+                access_key_id: &c.access_key_id,
+                secret: &c.secret_access_key,
+                region: &c.region,
+            },
             method,
             &host,
             path,
