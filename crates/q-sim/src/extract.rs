@@ -51,6 +51,12 @@ pub fn extract(content_type: &str, bytes: &[u8]) -> Result<String, ExtractError>
         }
         "PLAIN_TEXT" | "MD" | "CSV" => utf8(content_type, bytes)?.to_string(),
         "RTF" => strip_rtf(utf8(content_type, bytes)?),
+        "MS_WORD" | "MS_EXCEL" | "PPT" => {
+            crate::ooxml::extract(content_type, bytes).map_err(|e| ExtractError::Malformed {
+                kind: content_type.to_string(),
+                detail: e.to_string(),
+            })?
+        }
         other => return Err(ExtractError::Unsupported(other.to_string())),
     };
     if text.len() > MAX_TEXT_BYTES {
@@ -245,6 +251,10 @@ mod tests {
         );
         assert!(matches!(
             extract("PPT", b"x"),
+            Err(ExtractError::Malformed { .. })
+        ));
+        assert!(matches!(
+            extract("XSLX", b"x"),
             Err(ExtractError::Unsupported(_))
         ));
         assert!(matches!(

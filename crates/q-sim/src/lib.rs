@@ -39,7 +39,7 @@
 //! - [`ops`] — one handler per operation (resources, jobs, documents, access).
 //! - [`state`] — applications, indices, data sources, documents, groups, jobs.
 //! - [`indexer`] — the background task moving documents and jobs through their statuses.
-//! - [`extract`], [`pdf`] — text extraction per content type.
+//! - [`extract`], [`pdf`], [`ooxml`] — text extraction per content type.
 //! - [`throttle`], [`faults`] — token buckets and fault injection.
 //! - [`control`] — the `/_sim` control API and its in-process mirror [`Control`].
 //! - [`persist`] — atomic JSON persistence.
@@ -51,6 +51,7 @@ pub mod error;
 pub mod extract;
 pub mod faults;
 pub mod indexer;
+pub mod ooxml;
 pub mod ops;
 pub mod pdf;
 pub mod persist;
