@@ -106,6 +106,14 @@ async fn extraction_per_content_type() {
             "XML",
             b"<customer><name>Trey Research</name></customer>",
         ),
+        typed(
+            "i.docx",
+            "MS_WORD",
+            &q_sim::ooxml::make_zip(&[(
+                "word/document.xml",
+                b"<w:p><w:t>Vendor 20000</w:t></w:p>",
+            )]),
+        ),
     ];
     assert_eq!(
         put(&sim, docs, None).await.body["failedDocuments"],
@@ -135,6 +143,7 @@ async fn extraction_per_content_type() {
     );
     assert_eq!(text("g.csv"), "no,name\n10000,Adatum");
     assert_eq!(text("h.xml"), "Trey Research");
+    assert_eq!(text("i.docx"), "Vendor 20000");
     assert!(dump.iter().all(|d| d.status == "INDEXED"));
     sim.stop().await;
 }
