@@ -45,6 +45,8 @@
 //! - [`persist`] — atomic JSON persistence.
 //! - [`error`] — [`QError`], rendered in the rest-json error format.
 
+#![warn(missing_docs)]
+
 pub mod config;
 pub mod control;
 pub mod error;
