@@ -88,6 +88,28 @@ impl EntityType {
         }
     }
 
+    /// Builds a type at runtime (the custom API page); leaked, lives for the process.
+    pub fn leak_custom(name: &str, set: &str, fields: &[(String, String)]) -> &'static EntityType {
+        let leak = |s: &str| -> &'static str { Box::leak(s.to_string().into_boxed_str()) };
+        let mut props = vec![Prop { name: "id", edm_type: "Edm.Guid", kind: Kind::Guid, max_len: None, nullable: false }];
+        for (n, ty) in fields {
+            let kind = match ty.as_str() {
+                "Edm.Decimal" => Kind::Decimal,
+                "Edm.Int32" => Kind::Int32,
+                "Edm.Int64" => Kind::Int64,
+                "Edm.Boolean" => Kind::Boolean,
+                "Edm.Date" => Kind::Date,
+                "Edm.Guid" => Kind::Guid,
+                "Edm.DateTimeOffset" => Kind::DateTime,
+                _ => Kind::String,
+            };
+            props.push(Prop { name: leak(n), edm_type: leak(ty), kind, max_len: None, nullable: true });
+        }
+        props.push(Prop { name: "lastModifiedDateTime", edm_type: "Edm.DateTimeOffset", kind: Kind::DateTime, max_len: None, nullable: true });
+        let index = props.iter().enumerate().map(|(i, p)| (p.name, i)).collect();
+        Box::leak(Box::new(EntityType { name: leak(name), set: leak(set), props, navs: Vec::new(), index }))
+    }
+
     /// The qualified name used in BC error messages (`Microsoft.NAV.salesInvoice`).
     pub fn qualified(&self) -> String {
         format!("Microsoft.NAV.{}", self.name)
