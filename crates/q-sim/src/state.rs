@@ -218,11 +218,13 @@ impl Job {
         m
     }
 
-    /// Records an outcome: an `Added` document stays `Added` when re-put in
-    /// the same job; `Failed` wins.
+    /// Records an outcome; the latest wins (a document rejected and then
+    /// re-put successfully in the same job counts as added or modified, not
+    /// failed), except that a document added by this job stays `Added` when
+    /// re-put.
     pub fn record(&mut self, doc_id: &str, o: Outcome) {
         let e = self.outcomes.entry(doc_id.to_string()).or_insert(o);
-        if !(*e == Outcome::Added && o == Outcome::Modified) && *e != Outcome::Failed {
+        if !(*e == Outcome::Added && o == Outcome::Modified) {
             *e = o;
         }
     }

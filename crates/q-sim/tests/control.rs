@@ -337,6 +337,7 @@ async fn check_document_access_allow_deny_groups_and_relations() {
             ]})),
             with_acl("deny-carol", json!({"accessControls": [{"principals": [group("sales", "ALLOW"), user("CAROL@x.com", "DENY")]}]})),
             doc("public", "x"),
+            with_acl("deny-only", json!({"accessControls": [{"principals": [user("eve@x.com", "DENY")]}]})),
         ],
         None,
     )
@@ -390,6 +391,11 @@ async fn check_document_access_allow_deny_groups_and_relations() {
         true
     );
     assert_eq!(check("anyone", "public").await.body["hasAccess"], true);
+    assert_eq!(check("anyone", "deny-only").await.body["hasAccess"], true);
+    assert_eq!(
+        check("eve@x.com", "deny-only").await.body["hasAccess"],
+        false
+    );
     let missing = check("anyone", "nope").await;
     assert_eq!(
         (missing.status, missing.body["resourceType"].as_str()),

@@ -212,3 +212,35 @@ async fn list_filters_and_paginates() {
     assert_eq!(none["history"], json!([]));
     sim.stop().await;
 }
+
+#[tokio::test]
+async fn a_document_retried_after_rejection_counts_once_as_added() {
+    let sim = start(cfg()).await;
+    let exec = start_job(&sim).await.body["executionId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    sim.control()
+        .add_fault(q_sim::FaultSpec {
+            operation: Some("BatchPutDocument".into()),
+            kind: "partial_failure".into(),
+            status: None,
+            count: Some(1),
+            latency_ms: None,
+            fail_documents: Some(1),
+            document_id_contains: None,
+        })
+        .unwrap();
+    let r = put(&sim, vec![doc("r1", "x"), doc("r2", "x")], Some(&exec)).await;
+    assert_eq!(r.body["failedDocuments"].as_array().unwrap().len(), 1);
+    let r = put(&sim, vec![doc("r1", "x")], Some(&exec)).await;
+    assert_eq!(r.body["failedDocuments"], json!([]));
+    stop_job(&sim).await;
+    settle(&sim).await;
+    let j = history(&sim, "").await["history"][0].clone();
+    assert_eq!(j["status"], "SUCCEEDED");
+    assert_eq!(j["metrics"]["documentsAdded"], "2");
+    assert_eq!(j["metrics"]["documentsFailed"], "0");
+    assert_eq!(j["metrics"]["documentsScanned"], "2");
+    sim.stop().await;
+}

@@ -6,7 +6,7 @@
 //! is satisfied when its ALLOW principals match under its `memberRelation`
 //! (default OR) and the controls combine under the top-level
 //! `memberRelation` (default OR). A document without `accessConfiguration`
-//! is public.
+//! or with only DENY principals, is readable by everyone not denied.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -133,8 +133,9 @@ pub fn evaluate(access: &Value, user: &str, groups: &BTreeSet<String>) -> (bool,
             deny_conds.push(json!({"memberRelation": relation(c), "users": du, "groups": dg}));
         }
     }
+    // Only DENY principals: everyone else may read the document.
     let allowed = if satisfied.is_empty() {
-        false
+        true
     } else if relation(access) == "AND" {
         satisfied.iter().all(|s| *s)
     } else {
