@@ -129,6 +129,54 @@ pub fn strip_markup(s: &str, html: bool) -> String {
     out.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// Named references beyond the XML five that business documents use.
+const NAMED: &[(&str, char)] = &[
+    ("eacute", 'é'),
+    ("egrave", 'è'),
+    ("ecirc", 'ê'),
+    ("agrave", 'à'),
+    ("aacute", 'á'),
+    ("acirc", 'â'),
+    ("auml", 'ä'),
+    ("ouml", 'ö'),
+    ("uuml", 'ü'),
+    ("Auml", 'Ä'),
+    ("Ouml", 'Ö'),
+    ("Uuml", 'Ü'),
+    ("Eacute", 'É'),
+    ("szlig", 'ß'),
+    ("ccedil", 'ç'),
+    ("aring", 'å'),
+    ("Aring", 'Å'),
+    ("oslash", 'ø'),
+    ("Oslash", 'Ø'),
+    ("aelig", 'æ'),
+    ("AElig", 'Æ'),
+    ("ntilde", 'ñ'),
+    ("iacute", 'í'),
+    ("oacute", 'ó'),
+    ("uacute", 'ú'),
+    ("mdash", '—'),
+    ("ndash", '–'),
+    ("hellip", '…'),
+    ("laquo", '«'),
+    ("raquo", '»'),
+    ("lsquo", '‘'),
+    ("rsquo", '’'),
+    ("ldquo", '“'),
+    ("rdquo", '”'),
+    ("bull", '•'),
+    ("middot", '·'),
+    ("trade", '™'),
+    ("reg", '®'),
+    ("deg", '°'),
+    ("pound", '£'),
+    ("yen", '¥'),
+    ("cent", '¢'),
+    ("sect", '§'),
+    ("times", '×'),
+];
+
 /// Decodes named (common) and numeric character references.
 pub fn decode_entities(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -151,6 +199,9 @@ pub fn decode_entities(s: &str) -> String {
             "nbsp" => Some(' '),
             "euro" => Some('€'),
             "copy" => Some('©'),
+            _ if NAMED.iter().any(|(n, _)| *n == ent) => {
+                NAMED.iter().find(|(n, _)| *n == ent).map(|(_, c)| *c)
+            }
             _ => {
                 if let Some(h) = ent.strip_prefix("#x").or_else(|| ent.strip_prefix("#X")) {
                     u32::from_str_radix(h, 16).ok().and_then(char::from_u32)
@@ -226,7 +277,7 @@ mod tests {
     #[test]
     fn html_strips_tags_scripts_and_entities() {
         let t = extract("HTML", b"<html><head><style>p{}</style><script>var x=1;</script></head><body><p>Caf&eacute; &amp; Tea &#8364;5 &lt;b&gt;</p></body></html>").unwrap();
-        assert_eq!(t, "Caf&eacute; & Tea €5 <b>");
+        assert_eq!(t, "Café & Tea €5 <b>");
     }
 
     #[test]
