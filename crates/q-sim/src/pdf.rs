@@ -315,7 +315,14 @@ fn literal(c: &[u8]) -> (Vec<u8>, usize) {
     (out, c.len())
 }
 
-/// Decodes string bytes: UTF-16BE with BOM, else PDFDocEncoding ≈ Latin-1.
+/// WinAnsiEncoding (Windows-1252) bytes 0x80–0x9F; the rest is Latin-1.
+const WIN_ANSI_80: [char; 32] = [
+    '€', '\u{81}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{8d}', 'Ž', '\u{8f}',
+    '\u{90}', '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{9d}', 'ž', 'Ÿ',
+];
+
+/// Decodes string bytes: UTF-16BE with BOM, else WinAnsiEncoding (what the
+/// standard fonts of generated documents, Business Central's included, use).
 fn decode(s: &[u8]) -> String {
     if s.starts_with(&[0xfe, 0xff]) {
         let u: Vec<u16> = s[2..]
@@ -324,7 +331,15 @@ fn decode(s: &[u8]) -> String {
             .collect();
         return String::from_utf16_lossy(&u);
     }
-    s.iter().map(|&b| b as char).collect()
+    s.iter()
+        .map(|&b| {
+            if (0x80..0xa0).contains(&b) {
+                WIN_ANSI_80[usize::from(b - 0x80)]
+            } else {
+                char::from(b)
+            }
+        })
+        .collect()
 }
 
 /// Builds a small valid one-page PDF showing `lines` (Helvetica), with the
@@ -403,6 +418,15 @@ mod tests {
     fn hand_written_tj_array_and_hex() {
         let pdf = b"%PDF-1.1\n1 0 obj\n<< /Length 60 >>\nstream\nBT [(Hel) -10 (lo) -500 (World)] TJ 0 -14 Td <414243> Tj ET\nendstream\nendobj\n%%EOF";
         assert_eq!(extract_text(pdf).unwrap(), "Hello World\nABC");
+    }
+
+    #[test]
+    fn win_ansi_and_escapes() {
+        let pdf = b"%PDF-1.4\n1 0 obj\n<< /Length 40 >>\nstream\nBT (M\xfcller \\(GmbH\\) \x80 5 \\101) Tj ET\nendstream\nendobj\n";
+        assert_eq!(
+            extract_text(pdf).unwrap(),
+            "M\u{fc}ller (GmbH) \u{20ac} 5 A"
+        );
     }
 
     #[test]
