@@ -346,6 +346,10 @@ async fn full_flow_through_the_sdk() {
         .application_id(&app_id)
         .index_id(&index_id)
         .data_source_id(&ds_id)
+        .start_time(DateTime::from_secs(1_600_000_000))
+        .end_time(DateTime::from_secs(4_000_000_000))
+        .status_filter(aws_sdk_qbusiness::types::DataSourceSyncJobStatus::Succeeded)
+        .max_results(10)
         .send()
         .await
         .unwrap();
