@@ -46,3 +46,36 @@ pub fn save(dir: &Path, state: &State) -> std::io::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn save_load_roundtrip_and_corrupt_file() {
+        let dir = std::env::temp_dir().join(format!("q-sim-persist-unit-{}", uuid::Uuid::new_v4()));
+        assert!(
+            load(&dir).unwrap().apps.is_empty(),
+            "missing file is an empty state"
+        );
+        let mut s = State::default();
+        s.ensure_precreated(
+            crate::config::DEFAULT_APPLICATION_ID,
+            crate::config::DEFAULT_INDEX_ID,
+            crate::config::DEFAULT_DATA_SOURCE_ID,
+        );
+        save(&dir, &s).unwrap();
+        let back = load(&dir).unwrap();
+        assert!(
+            back.apps[crate::config::DEFAULT_APPLICATION_ID]
+                .indices
+                .contains_key(crate::config::DEFAULT_INDEX_ID)
+        );
+        assert!(!dir.join(format!("{FILE_NAME}.tmp")).exists());
+        std::fs::write(state_path(&dir), b"{truncated").unwrap();
+        let e = load(&dir).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidData);
+        assert!(e.to_string().contains("corrupt state file"));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
