@@ -28,7 +28,20 @@
 //!   (`InvalidRequest`, `InternalError`), which the SDK parses into variants.
 //! - Deleted documents show DELETING, then DELETED, then disappear from ListDocuments.
 //! - A job is running (Start → 409) while SYNCING or SYNCING_INDEXING.
-//! - Stop with no running job → 409 ConflictException.
+//! - Stop with no running job → 409 ConflictException; a job stopped through
+//!   the control API (`stop-running`) ends ABORTED.
+//! - Job metrics count each document once, with its latest outcome (a document
+//!   rejected then re-put successfully is not failed; added then deleted in the
+//!   same job counts as deleted). A job ends SUCCEEDED, INCOMPLETE (some
+//!   failed) or FAILED (all failed).
+//! - Throttling: per-operation token buckets; AWS publishes no TPS quota, the
+//!   defaults (10/s for the batch calls) are assumptions.
+//! - Custom attributes are checked against the index's declarations when the
+//!   document is indexed (not at acceptance); failures surface in ListDocuments.
+//! - Without `contentType`, a blob starting with `%PDF-` is a PDF, anything else
+//!   plain text; `s3` content cannot be fetched and fails indexing.
+//! - Legacy binary Office files and PDFs whose fonts lack a ToUnicode map are
+//!   read as far as the simple extractors go.
 //!
 //! # Layout
 //! - [`config`] — [`QSimConfig`].
@@ -41,6 +54,7 @@
 //! - [`indexer`] — the background task moving documents and jobs through their statuses.
 //! - [`extract`], [`pdf`], [`ooxml`] — text extraction per content type.
 //! - [`throttle`], [`faults`] — token buckets and fault injection.
+//! - [`shared`] — state shared by handlers, indexer and control (counters, queue).
 //! - [`control`] — the `/_sim` control API and its in-process mirror [`Control`].
 //! - [`persist`] — atomic JSON persistence.
 //! - [`error`] — [`QError`], rendered in the rest-json error format.
