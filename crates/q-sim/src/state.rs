@@ -312,6 +312,10 @@ pub struct Group {
 pub struct State {
     /// Applications by id.
     pub apps: BTreeMap<String, App>,
+    /// Responses of Create* calls by `operation:clientToken`: the SDK fills
+    /// the idempotency token, and a retried create must not create twice.
+    #[serde(default)]
+    pub client_tokens: BTreeMap<String, Value>,
 }
 
 impl State {

@@ -472,3 +472,35 @@ async fn unknown_resources_are_404() {
     );
     sim.stop().await;
 }
+
+#[tokio::test]
+async fn create_calls_are_idempotent_per_client_token() {
+    let sim = start(cfg()).await;
+    let dss = format!("{}/datasources", index_path(&sim));
+    let body = json!({"displayName": "bc", "configuration": {"type": "CUSTOM", "version": "1.0.0"}, "clientToken": "tok-1"});
+    let a = call(&sim, "POST", &dss, "", Some(&body)).await;
+    let b = call(&sim, "POST", &dss, "", Some(&body)).await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.body["dataSourceId"], b.body["dataSourceId"]);
+    let other = json!({"displayName": "bc", "configuration": {"type": "CUSTOM", "version": "1.0.0"}, "clientToken": "tok-2"});
+    let c = call(&sim, "POST", &dss, "", Some(&other)).await;
+    assert_ne!(a.body["dataSourceId"], c.body["dataSourceId"]);
+    let app1 = call(
+        &sim,
+        "POST",
+        "/applications",
+        "",
+        Some(&json!({"displayName": "a", "clientToken": "t"})),
+    )
+    .await;
+    let app2 = call(
+        &sim,
+        "POST",
+        "/applications",
+        "",
+        Some(&json!({"displayName": "a", "clientToken": "t"})),
+    )
+    .await;
+    assert_eq!(app1.body["applicationId"], app2.body["applicationId"]);
+    sim.stop().await;
+}

@@ -6,8 +6,23 @@ use serde_json::{Value, json};
 use super::{APP, DS, INDEX, Req};
 use crate::error::QError;
 use crate::shared::Shared;
-use crate::state::{App, AttrConfig, DataSource, arn, new_index, now_secs};
+use crate::state::{App, AttrConfig, DataSource, State, arn, new_index, now_secs};
 use crate::validate::{Validator, parse_body};
+
+/// The earlier answer to a create with the same idempotency token.
+fn replay(state: &State, op: &str, token: Option<&str>) -> Option<Value> {
+    state
+        .client_tokens
+        .get(&format!("{op}:{}", token?))
+        .cloned()
+}
+
+/// Keeps a create's answer for its idempotency token.
+fn remember(state: &mut State, op: &str, token: Option<String>, out: &Value) {
+    if let Some(t) = token {
+        state.client_tokens.insert(format!("{op}:{t}"), out.clone());
+    }
+}
 
 fn tags(v: &mut Validator, body: &Value) {
     if let Some(l) = v.list("tags", body.get("tags"), "Tags", false) {
@@ -39,12 +54,15 @@ pub fn create_application(shared: &Shared, req: &Req) -> Result<Value, QError> {
         "IdentityType",
         false,
     );
-    v.string("clientToken", body.get("clientToken"), "ClientToken", false);
+    let token = v.string("clientToken", body.get("clientToken"), "ClientToken", false);
     tags(&mut v, &body);
     v.finish()?;
     let id = uuid::Uuid::new_v4().to_string();
     let now = now_secs();
     let mut inner = shared.lock();
+    if let Some(r) = replay(&inner.state, "CreateApplication", token.as_deref()) {
+        return Ok(r);
+    }
     inner.state.apps.insert(
         id.clone(),
         App {
@@ -58,10 +76,10 @@ pub fn create_application(shared: &Shared, req: &Req) -> Result<Value, QError> {
             indices: Default::default(),
         },
     );
+    let out = json!({"applicationId": id, "applicationArn": arn(&shared.cfg.region, &format!("application/{id}"))});
+    remember(&mut inner.state, "CreateApplication", token, &out);
     inner.dirty = true;
-    Ok(
-        json!({"applicationId": id, "applicationArn": arn(&shared.cfg.region, &format!("application/{id}"))}),
-    )
+    Ok(out)
 }
 
 /// GetApplication.
@@ -111,10 +129,13 @@ pub fn create_index(shared: &Shared, req: &Req) -> Result<Value, QError> {
                 "IndexCapacityInteger",
             )
         });
-    v.string("clientToken", body.get("clientToken"), "ClientToken", false);
+    let token = v.string("clientToken", body.get("clientToken"), "ClientToken", false);
     tags(&mut v, &body);
     v.finish()?;
     let mut inner = shared.lock();
+    if let Some(r) = replay(&inner.state, "CreateIndex", token.as_deref()) {
+        return Ok(r);
+    }
     let app_id = req.label("applicationId").to_string();
     let app = inner.state.app(&app_id)?;
     let id = uuid::Uuid::new_v4().to_string();
@@ -128,10 +149,10 @@ pub fn create_index(shared: &Shared, req: &Req) -> Result<Value, QError> {
             units,
         ),
     );
+    let out = json!({"indexId": id, "indexArn": arn(&shared.cfg.region, &format!("application/{app_id}/index/{id}"))});
+    remember(&mut inner.state, "CreateIndex", token, &out);
     inner.dirty = true;
-    Ok(
-        json!({"indexId": id, "indexArn": arn(&shared.cfg.region, &format!("application/{app_id}/index/{id}"))}),
-    )
+    Ok(out)
 }
 
 /// GetIndex.
@@ -290,7 +311,7 @@ pub fn create_data_source(shared: &Shared, req: &Req) -> Result<Value, QError> {
         "SyncSchedule",
         false,
     );
-    v.string("clientToken", body.get("clientToken"), "ClientToken", false);
+    let token = v.string("clientToken", body.get("clientToken"), "ClientToken", false);
     tags(&mut v, &body);
     let mut ds_type = String::new();
     if let Some(c) = v.object("configuration", body.get("configuration"), true) {
@@ -307,6 +328,9 @@ pub fn create_data_source(shared: &Shared, req: &Req) -> Result<Value, QError> {
     }
     v.finish()?;
     let mut inner = shared.lock();
+    if let Some(r) = replay(&inner.state, "CreateDataSource", token.as_deref()) {
+        return Ok(r);
+    }
     let app_id = req.label("applicationId").to_string();
     let index_id = req.label("indexId").to_string();
     let idx = inner.state.index(&app_id, &index_id)?;
@@ -327,10 +351,10 @@ pub fn create_data_source(shared: &Shared, req: &Req) -> Result<Value, QError> {
             jobs: Vec::new(),
         },
     );
+    let out = json!({"dataSourceId": id, "dataSourceArn": arn(&shared.cfg.region, &format!("application/{app_id}/index/{index_id}/data-source/{id}"))});
+    remember(&mut inner.state, "CreateDataSource", token, &out);
     inner.dirty = true;
-    Ok(
-        json!({"dataSourceId": id, "dataSourceArn": arn(&shared.cfg.region, &format!("application/{app_id}/index/{index_id}/data-source/{id}"))}),
-    )
+    Ok(out)
 }
 
 /// GetDataSource.
