@@ -122,6 +122,21 @@ async fn pdf_document_and_media_stream() {
     assert!(bytes.ends_with(b"%%EOF\n"));
     let text = String::from_utf8_lossy(&bytes);
     assert!(text.contains(inv["number"].as_str().unwrap()));
+    // If poppler's pdftotext is installed, the text must be extractable:
+    // invoice number, customer and every line description.
+    if std::process::Command::new("pdftotext").arg("-v").output().is_ok() {
+        let path = std::env::temp_dir().join(format!("bcsim-{}.pdf", std::process::id()));
+        std::fs::write(&path, &bytes).unwrap();
+        let out = std::process::Command::new("pdftotext").arg("-enc").arg("UTF-8").arg(&path).arg("-").output().unwrap();
+        let _ = std::fs::remove_file(&path);
+        let txt = String::from_utf8_lossy(&out.stdout);
+        assert!(txt.contains(inv["number"].as_str().unwrap()), "{txt}");
+        assert!(txt.contains(inv["customerName"].as_str().unwrap()), "{txt}");
+        let lines = get_json(&format!("{base}/salesInvoices({})/salesInvoiceLines", inv["id"].as_str().unwrap()), &tok).await;
+        for l in lines["value"].as_array().unwrap() {
+            assert!(txt.contains(l["description"].as_str().unwrap()), "{txt}");
+        }
+    }
     let single = get_json(&format!("{base}/salesInvoices({})/pdfDocument", inv["id"].as_str().unwrap()), &tok).await;
     assert_eq!(single["id"], inv["id"]);
     // Document attachments stream their content.
