@@ -84,14 +84,26 @@ async fn full_flow_through_the_sdk() {
         gi.document_attribute_configurations()[0].name(),
         Some("bc_entity")
     );
+    // The configuration document of the pre-created CUSTOM source, read back
+    // through GetDataSource, is reused to create a new one.
+    let pre = sim.config().clone();
+    let custom_config = c
+        .get_data_source()
+        .application_id(&pre.application_id)
+        .index_id(&pre.index_id)
+        .data_source_id(&pre.data_source_id)
+        .send()
+        .await
+        .unwrap()
+        .configuration()
+        .cloned()
+        .expect("configuration document");
     let ds = c
         .create_data_source()
         .application_id(&app_id)
         .index_id(&index_id)
         .display_name("bc")
-        .configuration(aws_smithy_types_doc(
-            r#"{"type":"CUSTOM","version":"1.0.0"}"#,
-        ))
+        .configuration(custom_config)
         .send()
         .await
         .unwrap();
@@ -375,23 +387,6 @@ async fn full_flow_through_the_sdk() {
         .unwrap();
     assert_eq!(list.document_detail_list().len(), 1);
     sim.stop().await;
-}
-
-fn aws_smithy_types_doc(json: &str) -> aws_smithy_types::Document {
-    fn conv(v: serde_json::Value) -> aws_smithy_types::Document {
-        use aws_smithy_types::{Document as D, Number};
-        match v {
-            serde_json::Value::Null => D::Null,
-            serde_json::Value::Bool(b) => D::Bool(b),
-            serde_json::Value::Number(n) => D::Number(Number::PosInt(n.as_u64().unwrap_or(0))),
-            serde_json::Value::String(s) => D::String(s),
-            serde_json::Value::Array(a) => D::Array(a.into_iter().map(conv).collect()),
-            serde_json::Value::Object(o) => {
-                D::Object(o.into_iter().map(|(k, v)| (k, conv(v))).collect())
-            }
-        }
-    }
-    conv(serde_json::from_str(json).unwrap())
 }
 
 #[tokio::test]
