@@ -2,7 +2,7 @@
 //! (lines, pdfDocument, customer/vendor), media streams, `$metadata`, and
 //! server-driven paging.
 
-use crate::datagen::{self, Ctx, BASE_MAX_LAST_MODIFIED};
+use crate::datagen::{self, BASE_MAX_LAST_MODIFIED, Ctx};
 use crate::error::BcError;
 use crate::filter::{self, Expr};
 use crate::query::{self, Options};
@@ -42,7 +42,9 @@ pub struct ApiResponse {
 fn seg(s: &str) -> Result<(&str, Option<&str>), BcError> {
     match s.find('(') {
         Some(i) if s.ends_with(')') => Ok((&s[..i], Some(&s[i + 1..s.len() - 1]))),
-        Some(_) => Err(BcError::BadRequest(format!("Bad Request - Error in query syntax at segment '{s}'"))),
+        Some(_) => Err(BcError::BadRequest(format!(
+            "Bad Request - Error in query syntax at segment '{s}'"
+        ))),
         None => Ok((s, None)),
     }
 }
@@ -52,22 +54,34 @@ fn parse_key(k: &str) -> Option<Uuid> {
 }
 
 fn not_found_segment(s: &str) -> BcError {
-    BcError::NotFound { code: "BadRequest_NotFound", message: format!("Resource not found for the segment '{s}'") }
+    BcError::NotFound {
+        code: "BadRequest_NotFound",
+        message: format!("Resource not found for the segment '{s}'"),
+    }
 }
 
 fn record_not_found(ty: &EntityType) -> BcError {
-    BcError::NotFound { code: "Internal_RecordNotFound", message: format!("The {} does not exist. Identification fields and values: Id", ty.name) }
+    BcError::NotFound {
+        code: "Internal_RecordNotFound",
+        message: format!(
+            "The {} does not exist. Identification fields and values: Id",
+            ty.name
+        ),
+    }
 }
 
 fn json(body: Vec<u8>, pref: Option<usize>) -> Response {
     let mut r = (StatusCode::OK, body).into_response();
     let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; odata.metadata=minimal; odata.streaming=true"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; odata.metadata=minimal; odata.streaming=true"),
+    );
     h.insert("OData-Version", HeaderValue::from_static("4.0"));
-    if let Some(n) = pref {
-        if let Ok(v) = HeaderValue::from_str(&format!("odata.maxpagesize={n}")) {
-            h.insert("Preference-Applied", v);
-        }
+    if let Some(n) = pref
+        && let Ok(v) = HeaderValue::from_str(&format!("odata.maxpagesize={n}"))
+    {
+        h.insert("Preference-Applied", v);
     }
     r
 }
@@ -79,28 +93,53 @@ fn bad(e: impl std::fmt::Display) -> BcError {
 /// Serves one BC API request (runs on a blocking thread: pages are CPU work).
 pub fn handle(sh: &Shared, req: ApiRequest<'_>) -> Result<ApiResponse, BcError> {
     let opts = query::parse(req.raw_query).map_err(bad)?;
-    let segs: Vec<(&str, Option<&str>)> = req.segments.iter().filter(|s| !s.is_empty()).map(|s| seg(s)).collect::<Result<_, _>>()?;
+    let segs: Vec<(&str, Option<&str>)> = req
+        .segments
+        .iter()
+        .filter(|s| !s.is_empty())
+        .map(|s| seg(s))
+        .collect::<Result<_, _>>()?;
     let env = &sh.envs[req.env];
     match segs.as_slice() {
         [] => {
-            let mut v: Vec<serde_json::Value> = vec![serde_json::json!({"name": "companies", "kind": "EntitySet", "url": "companies"})];
+            let mut v: Vec<serde_json::Value> = vec![
+                serde_json::json!({"name": "companies", "kind": "EntitySet", "url": "companies"}),
+            ];
             for t in &crate::schema::Schema::get().types {
                 if t.set != "companies" && !t.set.ends_with("Lines") && t.set != "pdfDocument" {
                     v.push(serde_json::json!({"name": t.set, "kind": "EntitySet", "url": t.set}));
                 }
             }
             let body = serde_json::json!({"@odata.context": format!("{}/$metadata", req.root), "value": v});
-            Ok(ApiResponse { response: json(body.to_string().into_bytes(), None), records: 0 })
+            Ok(ApiResponse {
+                response: json(body.to_string().into_bytes(), None),
+                records: 0,
+            })
         }
         [("$metadata", None)] => {
-            let custom = if req.custom { sh.cfg.custom_api.as_ref() } else { None };
+            let custom = if req.custom {
+                sh.cfg.custom_api.as_ref()
+            } else {
+                None
+            };
             let mut r = (StatusCode::OK, crate::schema::metadata_xml(custom)).into_response();
-            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
-            Ok(ApiResponse { response: r, records: 0 })
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/xml"),
+            );
+            Ok(ApiResponse {
+                response: r,
+                records: 0,
+            })
         }
         [("companies", key)] => {
             let ty = crate::schema::Schema::get().ty("company");
-            let recs: Vec<(u64, Record)> = env.companies.iter().enumerate().map(|(i, id)| (i as u64, sh.company_record(req.env, i, *id))).collect();
+            let recs: Vec<(u64, Record)> = env
+                .companies
+                .iter()
+                .enumerate()
+                .map(|(i, id)| (i as u64, sh.company_record(req.env, i, *id)))
+                .collect();
             match key {
                 None => {
                     let ctx_url = format!("{}/$metadata#companies", req.root);
@@ -109,20 +148,33 @@ pub fn handle(sh: &Shared, req: ApiRequest<'_>) -> Result<ApiResponse, BcError> 
                 }
                 Some(k) => {
                     let id = parse_key(k).ok_or_else(|| bad(format!("Invalid key '{k}'")))?;
-                    let (_, rec) = recs.into_iter().find(|(_, r)| r.vals[0] == Val::Guid(id)).ok_or_else(|| company_not_found())?;
+                    let (_, rec) = recs
+                        .into_iter()
+                        .find(|(_, r)| r.vals[0] == Val::Guid(id))
+                        .ok_or_else(company_not_found)?;
                     let mut out = Vec::with_capacity(1024);
                     out.extend_from_slice(b"{\"@odata.context\":");
-                    write_str(&mut out, &format!("{}/$metadata#companies/$entity", req.root));
+                    write_str(
+                        &mut out,
+                        &format!("{}/$metadata#companies/$entity", req.root),
+                    );
                     out.push(b',');
                     write_entity_body(&mut out, ty, &rec, &None);
                     out.push(b'}');
-                    Ok(ApiResponse { response: json(out, None), records: 1 })
+                    Ok(ApiResponse {
+                        response: json(out, None),
+                        records: 1,
+                    })
                 }
             }
         }
         [("companies", Some(ck)), rest @ ..] if !rest.is_empty() => {
             let cid = parse_key(ck).ok_or_else(company_not_found)?;
-            let ci = env.companies.iter().position(|c| *c == cid).ok_or_else(company_not_found)?;
+            let ci = env
+                .companies
+                .iter()
+                .position(|c| *c == cid)
+                .ok_or_else(company_not_found)?;
             let ctx = sh.ctx(req.env, ci);
             let croot = format!("{}/companies({})", req.root, cid);
             company_scoped(sh, &ctx, &req, &opts, &croot, rest)
@@ -132,37 +184,80 @@ pub fn handle(sh: &Shared, req: ApiRequest<'_>) -> Result<ApiResponse, BcError> 
 }
 
 fn company_not_found() -> BcError {
-    BcError::NotFound { code: "BadRequest_ResourceNotFound", message: "Resource not found for the segment 'companies'".into() }
+    BcError::NotFound {
+        code: "BadRequest_ResourceNotFound",
+        message: "Resource not found for the segment 'companies'".into(),
+    }
 }
 
-fn resolve_set(sh: &Shared, req: &ApiRequest<'_>, name: &str) -> Result<(&'static str, &'static EntityType), BcError> {
+fn resolve_set(
+    sh: &Shared,
+    req: &ApiRequest<'_>,
+    name: &str,
+) -> Result<(&'static str, &'static EntityType), BcError> {
     if req.custom {
-        let c = sh.cfg.custom_api.as_ref().ok_or_else(|| not_found_segment(name))?;
+        let c = sh
+            .cfg
+            .custom_api
+            .as_ref()
+            .ok_or_else(|| not_found_segment(name))?;
         if c.entity_set == name {
-            return Ok(("customApi", sh.store.ty("customApi").ok_or_else(|| not_found_segment(name))?));
+            return Ok((
+                "customApi",
+                sh.store
+                    .ty("customApi")
+                    .ok_or_else(|| not_found_segment(name))?,
+            ));
         }
         return Err(not_found_segment(name));
     }
-    let set = datagen::SETS.iter().find(|s| **s == name && !s.ends_with("Lines") && **s != "pdfDocument" && **s != "customApi");
+    let set = datagen::SETS.iter().find(|s| {
+        **s == name && !s.ends_with("Lines") && **s != "pdfDocument" && **s != "customApi"
+    });
     match set {
         Some(s) => Ok((s, sh.store.ty(s).ok_or_else(|| not_found_segment(name))?)),
         None => Err(not_found_segment(name)),
     }
 }
 
-fn company_scoped(sh: &Shared, ctx: &Ctx, req: &ApiRequest<'_>, opts: &Options, croot: &str, rest: &[(&str, Option<&str>)]) -> Result<ApiResponse, BcError> {
+fn company_scoped(
+    sh: &Shared,
+    ctx: &Ctx,
+    req: &ApiRequest<'_>,
+    opts: &Options,
+    croot: &str,
+    rest: &[(&str, Option<&str>)],
+) -> Result<ApiResponse, BcError> {
     let (set_name, key) = rest[0];
     let (set, ty) = resolve_set(sh, req, set_name)?;
-    let ctx_base = format!("{}/$metadata#companies({})/{}", req.root, croot.rsplit('(').next().unwrap_or("").trim_end_matches(')'), set_name);
+    let ctx_base = format!(
+        "{}/$metadata#companies({})/{}",
+        req.root,
+        croot.rsplit('(').next().unwrap_or("").trim_end_matches(')'),
+        set_name
+    );
     let Some(k) = key else {
         if rest.len() > 1 {
             return Err(not_found_segment(rest[1].0));
         }
-        return collection(sh, Some(ctx), set, ty, Source::Store, opts, req, &ctx_base, Some(croot));
+        return collection(
+            sh,
+            Some(ctx),
+            set,
+            ty,
+            Source::Store,
+            opts,
+            req,
+            &ctx_base,
+            Some(croot),
+        );
     };
     let id = parse_key(k).ok_or_else(|| bad(format!("Invalid key '{k}'")))?;
     let pos = position_of(ctx, set, &id).ok_or_else(|| record_not_found(ty))?;
-    let rec = sh.store.get(ctx, set, pos).ok_or_else(|| record_not_found(ty))?;
+    let rec = sh
+        .store
+        .get(ctx, set, pos)
+        .ok_or_else(|| record_not_found(ty))?;
     let eurl = format!("{croot}/{set_name}({id})");
     match &rest[1..] {
         [] => {
@@ -174,7 +269,10 @@ fn company_scoped(sh: &Shared, ctx: &Ctx, req: &ApiRequest<'_>, opts: &Options, 
             let exps = resolve_expands(sh, ty, &opts.expand)?;
             write_full(&mut out, sh, ctx, set, ty, pos, &rec, &sel, &exps, &eurl);
             out.push(b'}');
-            Ok(ApiResponse { response: json(out, None), records: 1 })
+            Ok(ApiResponse {
+                response: json(out, None),
+                records: 1,
+            })
         }
         [("pdfDocument", None)] if has_pdf(set) => {
             let mut out = Vec::new();
@@ -183,23 +281,49 @@ fn company_scoped(sh: &Shared, ctx: &Ctx, req: &ApiRequest<'_>, opts: &Options, 
             out.push(b',');
             write_pdf_entity(&mut out, set, &id, &eurl);
             out.push(b'}');
-            Ok(ApiResponse { response: json(out, None), records: 1 })
+            Ok(ApiResponse {
+                response: json(out, None),
+                records: 1,
+            })
         }
-        [("pdfDocument", None), ("pdfDocumentContent", None)] | [("pdfDocument", None), ("pdfDocumentContent", None), ("$value", None)] if has_pdf(set) => {
+        [("pdfDocument", None), ("pdfDocumentContent", None)]
+        | [
+            ("pdfDocument", None),
+            ("pdfDocumentContent", None),
+            ("$value", None),
+        ] if has_pdf(set) => {
             let bytes = render_pdf(sh, ctx, set, ty, pos, &rec);
             let mut r = (StatusCode::OK, bytes).into_response();
-            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/pdf"));
-            Ok(ApiResponse { response: r, records: 1 })
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/pdf"),
+            );
+            Ok(ApiResponse {
+                response: r,
+                records: 1,
+            })
         }
         [("attachmentContent", None)] if set == "documentAttachments" => {
             let mut r = (StatusCode::OK, datagen::attachment_content(ctx, pos)).into_response();
-            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
-            Ok(ApiResponse { response: r, records: 1 })
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            );
+            Ok(ApiResponse {
+                response: r,
+                records: 1,
+            })
         }
         [(nav, None)] if datagen::line_set(set) == Some(*nav) => {
             let nav: &'static str = datagen::line_set(set).unwrap_or("salesInvoiceLines");
             let lt = sh.store.ty(nav).ok_or_else(|| not_found_segment(nav))?;
-            let lines: Vec<(u64, Record)> = sh.store.lines(ctx, set, pos).into_iter().enumerate().map(|(i, r)| (i as u64, r)).collect();
+            let lines: Vec<(u64, Record)> = sh
+                .store
+                .lines(ctx, set, pos)
+                .into_iter()
+                .enumerate()
+                .map(|(i, r)| (i as u64, r))
+                .collect();
             let cu = format!("{ctx_base}({id})/{nav}");
             collection(sh, None, nav, lt, Source::Mem(lines), opts, req, &cu, None)
         }
@@ -208,7 +332,10 @@ fn company_scoped(sh: &Shared, ctx: &Ctx, req: &ApiRequest<'_>, opts: &Options, 
 }
 
 fn has_pdf(set: &str) -> bool {
-    matches!(set, "salesInvoices" | "salesQuotes" | "salesCreditMemos" | "purchaseInvoices")
+    matches!(
+        set,
+        "salesInvoices" | "salesQuotes" | "salesCreditMemos" | "purchaseInvoices"
+    )
 }
 
 /// Where a collection's records come from.
@@ -225,14 +352,23 @@ fn select(ty: &EntityType, sel: &Option<Vec<String>>) -> Result<Option<Vec<usize
         Some(names) => names
             .iter()
             .filter(|n| *n != "*")
-            .map(|n| ty.idx(n).ok_or_else(|| bad(format!("Could not find a property named '{n}' on type '{}'.", ty.qualified()))))
+            .map(|n| {
+                ty.idx(n).ok_or_else(|| {
+                    bad(format!(
+                        "Could not find a property named '{n}' on type '{}'.",
+                        ty.qualified()
+                    ))
+                })
+            })
             .collect::<Result<Vec<_>, _>>()
             .map(Some),
     }
 }
 
 fn parse_filter(ty: &EntityType, f: &Option<String>) -> Result<Option<Expr>, BcError> {
-    f.as_deref().map(|s| filter::parse(s, ty).map_err(bad)).transpose()
+    f.as_deref()
+        .map(|s| filter::parse(s, ty).map_err(bad))
+        .transpose()
 }
 
 fn cmp_val(a: &Val, b: &Val) -> Ordering {
@@ -262,18 +398,37 @@ enum ExpandKind {
     Party(&'static str),
 }
 
-fn resolve_expands(sh: &Shared, ty: &EntityType, exps: &[query::Expand]) -> Result<Vec<ResolvedExpand>, BcError> {
+fn resolve_expands(
+    sh: &Shared,
+    ty: &EntityType,
+    exps: &[query::Expand],
+) -> Result<Vec<ResolvedExpand>, BcError> {
     let mut out = Vec::new();
     for e in exps {
         let nav = ty.navs.iter().find(|n| n.name == e.name).ok_or_else(|| {
-            bad(format!("Could not find a property named '{}' on type '{}'.", e.name, ty.qualified()))
+            bad(format!(
+                "Could not find a property named '{}' on type '{}'.",
+                e.name,
+                ty.qualified()
+            ))
         })?;
         let (kind, target) = if nav.collection && nav.name.ends_with("Lines") {
             (ExpandKind::Lines, sh.store.ty(nav.name))
         } else if nav.name == "pdfDocument" {
             (ExpandKind::Pdf, None)
         } else if nav.name == "customer" || nav.name == "vendor" {
-            (ExpandKind::Party(if nav.name == "customer" { "customers" } else { "vendors" }), crate::schema::Schema::get().by_set(if nav.name == "customer" { "customers" } else { "vendors" }))
+            (
+                ExpandKind::Party(if nav.name == "customer" {
+                    "customers"
+                } else {
+                    "vendors"
+                }),
+                crate::schema::Schema::get().by_set(if nav.name == "customer" {
+                    "customers"
+                } else {
+                    "vendors"
+                }),
+            )
         } else {
             return Err(bad(format!("Expanding '{}' is not supported.", e.name)));
         };
@@ -281,32 +436,59 @@ fn resolve_expands(sh: &Shared, ty: &EntityType, exps: &[query::Expand]) -> Resu
             Some(t) => (select(t, &e.opts.select)?, parse_filter(t, &e.opts.filter)?),
             None => (None, None),
         };
-        out.push(ResolvedExpand { name: e.name.clone(), kind, sel, filter, top: e.opts.top, ty: target });
+        out.push(ResolvedExpand {
+            name: e.name.clone(),
+            kind,
+            sel,
+            filter,
+            top: e.opts.top,
+            ty: target,
+        });
     }
     Ok(out)
 }
 
 #[allow(clippy::too_many_arguments)]
 fn collection(
-    sh: &Shared, ctx: Option<&Ctx>, set: &'static str, ty: &'static EntityType, src: Source, opts: &Options, req: &ApiRequest<'_>,
-    context_url: &str, croot: Option<&str>,
+    sh: &Shared,
+    ctx: Option<&Ctx>,
+    set: &'static str,
+    ty: &'static EntityType,
+    src: Source,
+    opts: &Options,
+    req: &ApiRequest<'_>,
+    context_url: &str,
+    croot: Option<&str>,
 ) -> Result<ApiResponse, BcError> {
     let filt = parse_filter(ty, &opts.filter)?;
     let sel = select(ty, &opts.select)?;
     let exps = resolve_expands(sh, ty, &opts.expand)?;
     let mut order = Vec::new();
     for (n, desc) in &opts.orderby {
-        let i = ty.idx(n).ok_or_else(|| bad(format!("Could not find a property named '{n}' on type '{}'.", ty.qualified())))?;
+        let i = ty.idx(n).ok_or_else(|| {
+            bad(format!(
+                "Could not find a property named '{n}' on type '{}'.",
+                ty.qualified()
+            ))
+        })?;
         order.push((i, *desc));
     }
-    let page = req.max_page.map_or(sh.cfg.max_page_size, |n| n.clamp(1, sh.cfg.max_page_size));
+    let page = req
+        .max_page
+        .map_or(sh.cfg.max_page_size, |n| n.clamp(1, sh.cfg.max_page_size));
     // $top suppresses nextLink (BC): the page is capped at the server maximum.
     let limit = opts.top.map_or(page, |t| t.min(sh.cfg.max_page_size));
     let after: Option<Uuid> = match &opts.skiptoken {
-        Some(t) => Some(parse_key(t).ok_or_else(|| bad(format!("The skip token '{t}' is not valid.")))?),
+        Some(t) => {
+            Some(parse_key(t).ok_or_else(|| bad(format!("The skip token '{t}' is not valid.")))?)
+        }
         None => None,
     };
-    let mut skip = if after.is_some() { 0 } else { opts.skip.unwrap_or(0) };
+    let mut skip = if after.is_some() {
+        0
+    } else {
+        opts.skip.unwrap_or(0)
+    };
     let keep = |r: &Record| filt.as_ref().is_none_or(|f| filter::eval(f, r));
     let mut items: Vec<(u64, Record)> = Vec::new();
     let mut more = false;
@@ -333,26 +515,33 @@ fn collection(
         match (src, ctx) {
             (Source::Store, Some(ctx)) => {
                 let start = match after {
-                    Some(id) => position_of(ctx, set, &id).ok_or_else(|| bad("The skip token is not valid."))? + 1,
+                    Some(id) => {
+                        position_of(ctx, set, &id)
+                            .ok_or_else(|| bad("The skip token is not valid."))?
+                            + 1
+                    }
                     None => 0,
                 };
-                let overlay_only = filt.as_ref().and_then(|f| filter::lmd_lower_bound(f, ty)).is_some_and(|b| b >= BASE_MAX_LAST_MODIFIED);
+                let overlay_only = filt
+                    .as_ref()
+                    .and_then(|f| filter::lmd_lower_bound(f, ty))
+                    .is_some_and(|b| b >= BASE_MAX_LAST_MODIFIED);
                 if overlay_only {
                     // Incremental read: O(changes), the generated base is older than the bound.
                     for p in sh.store.overlay_positions(ctx, set, start) {
-                        if let Some(r) = sh.store.get(ctx, set, p) {
-                            if !push(p, r, &mut items) {
-                                break;
-                            }
+                        if let Some(r) = sh.store.get(ctx, set, p)
+                            && !push(p, r, &mut items)
+                        {
+                            break;
                         }
                     }
                 } else {
                     let end = sh.store.end(ctx, set);
                     for p in start..end {
-                        if let Some(r) = sh.store.get(ctx, set, p) {
-                            if !push(p, r, &mut items) {
-                                break;
-                            }
+                        if let Some(r) = sh.store.get(ctx, set, p)
+                            && !push(p, r, &mut items)
+                        {
+                            break;
                         }
                     }
                 }
@@ -373,7 +562,10 @@ fn collection(
         }
     } else {
         let all: Vec<(u64, Record)> = match (src, ctx) {
-            (Source::Store, Some(ctx)) => (0..sh.store.end(ctx, set)).filter_map(|p| sh.store.get(ctx, set, p).map(|r| (p, r))).filter(|(_, r)| keep(r)).collect(),
+            (Source::Store, Some(ctx)) => (0..sh.store.end(ctx, set))
+                .filter_map(|p| sh.store.get(ctx, set, p).map(|r| (p, r)))
+                .filter(|(_, r)| keep(r))
+                .collect(),
             (Source::Mem(v), _) => v.into_iter().filter(|(_, r)| keep(r)).collect(),
             _ => Vec::new(),
         };
@@ -389,7 +581,10 @@ fn collection(
             pa.cmp(pb)
         });
         let start = match after {
-            Some(id) => all.iter().position(|(_, r)| id_of(r) == id).map_or(all.len(), |i| i + 1),
+            Some(id) => all
+                .iter()
+                .position(|(_, r)| id_of(r) == id)
+                .map_or(all.len(), |i| i + 1),
             None => skip.min(all.len()),
         };
         skip = 0;
@@ -399,7 +594,11 @@ fn collection(
         items = all.drain(start..end).collect();
     }
     // BC sends a nextLink whenever a page is full (the next page may be empty).
-    let next = if opts.top.is_none() && (more || items.len() == limit) { items.last().map(|(_, r)| id_of(r)) } else { None };
+    let next = if opts.top.is_none() && (more || items.len() == limit) {
+        items.last().map(|(_, r)| id_of(r))
+    } else {
+        None
+    };
     let mut out = Vec::with_capacity(items.len() * 2048 + 256);
     out.extend_from_slice(b"{\"@odata.context\":");
     write_str(&mut out, context_url);
@@ -413,7 +612,9 @@ fn collection(
             out.push(b',');
         }
         out.push(b'{');
-        let eurl = croot.map(|c| format!("{c}/{set}({})", id_of(r))).unwrap_or_default();
+        let eurl = croot
+            .map(|c| format!("{c}/{set}({})", id_of(r)))
+            .unwrap_or_default();
         match ctx {
             Some(ctx) => write_full(&mut out, sh, ctx, set, ty, *pos, r, &sel, &exps, &eurl),
             None => write_entity_body(&mut out, ty, r, &sel),
@@ -423,13 +624,24 @@ fn collection(
     out.push(b']');
     if let Some(id) = next {
         let base = query::without_paging(req.raw_query);
-        let link = format!("{}{}{}aid=FIN&$skiptoken={id}", req_url(req, context_url), if base.is_empty() { "?" } else { "?" }, if base.is_empty() { String::new() } else { format!("{base}&") });
+        let link = format!(
+            "{}?{}aid=FIN&$skiptoken={id}",
+            req_url(req, context_url),
+            if base.is_empty() {
+                String::new()
+            } else {
+                format!("{base}&")
+            }
+        );
         out.extend_from_slice(b",\"@odata.nextLink\":");
         write_str(&mut out, &link);
     }
     out.push(b'}');
     let n = items.len();
-    Ok(ApiResponse { response: json(out, req.max_page.map(|_| page)), records: n })
+    Ok(ApiResponse {
+        response: json(out, req.max_page.map(|_| page)),
+        records: n,
+    })
 }
 
 /// The request URL without query, rebuilt from the context URL
@@ -444,7 +656,13 @@ fn write_entity_body(out: &mut Vec<u8>, ty: &EntityType, r: &Record, sel: &Optio
     write_props(out, ty, r, sel, "");
 }
 
-fn write_props(out: &mut Vec<u8>, ty: &EntityType, r: &Record, sel: &Option<Vec<usize>>, eurl: &str) {
+fn write_props(
+    out: &mut Vec<u8>,
+    ty: &EntityType,
+    r: &Record,
+    sel: &Option<Vec<usize>>,
+    eurl: &str,
+) {
     let id = match r.vals[0] {
         Val::Guid(g) => g,
         _ => Uuid::nil(),
@@ -473,7 +691,18 @@ fn write_props(out: &mut Vec<u8>, ty: &EntityType, r: &Record, sel: &Option<Vec<
 }
 
 #[allow(clippy::too_many_arguments)]
-fn write_full(out: &mut Vec<u8>, sh: &Shared, ctx: &Ctx, set: &'static str, ty: &EntityType, pos: u64, r: &Record, sel: &Option<Vec<usize>>, exps: &[ResolvedExpand], eurl: &str) {
+fn write_full(
+    out: &mut Vec<u8>,
+    sh: &Shared,
+    ctx: &Ctx,
+    set: &'static str,
+    ty: &EntityType,
+    pos: u64,
+    r: &Record,
+    sel: &Option<Vec<usize>>,
+    exps: &[ResolvedExpand],
+    eurl: &str,
+) {
     write_props(out, ty, r, sel, eurl);
     for e in exps {
         out.extend_from_slice(b",\"");
@@ -511,9 +740,15 @@ fn write_full(out: &mut Vec<u8>, sh: &Shared, ctx: &Ctx, set: &'static str, ty: 
                 out.push(b'}');
             }
             ExpandKind::Party(pset) => {
-                let field = if *pset == "customers" { "customerId" } else { "vendorId" };
+                let field = if *pset == "customers" {
+                    "customerId"
+                } else {
+                    "vendorId"
+                };
                 let party = ty.idx(field).and_then(|i| match r.vals[i] {
-                    Val::Guid(g) => position_of(ctx, pset, &g).and_then(|p| sh.store.get(ctx, pset, p)),
+                    Val::Guid(g) => {
+                        position_of(ctx, pset, &g).and_then(|p| sh.store.get(ctx, pset, p))
+                    }
                     _ => None,
                 });
                 match (party, e.ty) {
@@ -541,48 +776,102 @@ fn parent_type(set: &str) -> &'static str {
 fn write_pdf_entity(out: &mut Vec<u8>, set: &str, id: &Uuid, eurl: &str) {
     // BC's pdfDocument: id and parentId are both the document id.
     let link = format!("{eurl}/pdfDocument/pdfDocumentContent");
-    out.extend_from_slice(format!("\"id\":\"{id}\",\"parentId\":\"{id}\",\"parentType\":\"{}\"", parent_type(set)).as_bytes());
+    out.extend_from_slice(
+        format!(
+            "\"id\":\"{id}\",\"parentId\":\"{id}\",\"parentType\":\"{}\"",
+            parent_type(set)
+        )
+        .as_bytes(),
+    );
     for a in ["mediaEditLink", "mediaReadLink"] {
         out.extend_from_slice(format!(",\"pdfDocumentContent@odata.{a}\":").as_bytes());
         write_str(out, &link);
     }
 }
 
-fn render_pdf(sh: &Shared, ctx: &Ctx, set: &'static str, ty: &EntityType, pos: u64, rec: &Record) -> Vec<u8> {
-    let g = |n: &str| ty.idx(n).map(|i| {
-        let mut v = Vec::new();
-        write_val(&mut v, &rec.vals[i]);
-        String::from_utf8_lossy(&v).trim_matches('"').to_string()
-    }).unwrap_or_default();
+fn render_pdf(
+    sh: &Shared,
+    ctx: &Ctx,
+    set: &'static str,
+    ty: &EntityType,
+    pos: u64,
+    rec: &Record,
+) -> Vec<u8> {
+    let g = |n: &str| {
+        ty.idx(n)
+            .map(|i| {
+                let mut v = Vec::new();
+                write_val(&mut v, &rec.vals[i]);
+                String::from_utf8_lossy(&v).trim_matches('"').to_string()
+            })
+            .unwrap_or_default()
+    };
     let title = match set {
         "salesQuotes" => "Sales Quote",
         "salesCreditMemos" => "Sales Credit Memo",
         "purchaseInvoices" => "Purchase Invoice",
         _ => "Sales Invoice",
     };
-    let party = if set.starts_with("purchase") { g("vendorName") } else { g("customerName") };
+    let party = if set.starts_with("purchase") {
+        g("vendorName")
+    } else {
+        g("customerName")
+    };
     let mut lines = vec![
-        format!("{} - {}", datagen::company_name(ctx.company as usize), title),
+        format!(
+            "{} - {}",
+            datagen::company_name(ctx.company as usize),
+            title
+        ),
         format!("{title} No. {}", g("number")),
         format!("Customer: {party}"),
-        format!("Date: {}", ["invoiceDate", "documentDate", "creditMemoDate"].iter().map(|f| g(f)).find(|s| !s.is_empty()).unwrap_or_default()),
+        format!(
+            "Date: {}",
+            ["invoiceDate", "documentDate", "creditMemoDate"]
+                .iter()
+                .map(|f| g(f))
+                .find(|s| !s.is_empty())
+                .unwrap_or_default()
+        ),
         String::new(),
         "Description | Quantity | Unit Price | Amount".into(),
     ];
     if let Some(lt) = datagen::line_set(set).and_then(|l| sh.store.ty(l)) {
         for l in sh.store.lines(ctx, set, pos) {
-            let v = |n: &str| lt.idx(n).map(|i| {
-                let mut b = Vec::new();
-                write_val(&mut b, &l.vals[i]);
-                String::from_utf8_lossy(&b).trim_matches('"').to_string()
-            }).unwrap_or_default();
-            let price = ["unitPrice", "unitCost", "directUnitCost"].iter().map(|f| v(f)).find(|s| !s.is_empty()).unwrap_or_default();
-            lines.push(format!("{} | {} | {} | {}", v("description"), v("quantity"), price, v("amountExcludingTax")));
+            let v = |n: &str| {
+                lt.idx(n)
+                    .map(|i| {
+                        let mut b = Vec::new();
+                        write_val(&mut b, &l.vals[i]);
+                        String::from_utf8_lossy(&b).trim_matches('"').to_string()
+                    })
+                    .unwrap_or_default()
+            };
+            let price = ["unitPrice", "unitCost", "directUnitCost"]
+                .iter()
+                .map(|f| v(f))
+                .find(|s| !s.is_empty())
+                .unwrap_or_default();
+            lines.push(format!(
+                "{} | {} | {} | {}",
+                v("description"),
+                v("quantity"),
+                price,
+                v("amountExcludingTax")
+            ));
         }
     }
     lines.push(String::new());
-    lines.push(format!("Total excl. tax: {} {}", g("totalAmountExcludingTax"), g("currencyCode")));
+    lines.push(format!(
+        "Total excl. tax: {} {}",
+        g("totalAmountExcludingTax"),
+        g("currencyCode")
+    ));
     lines.push(format!("Tax: {}", g("totalTaxAmount")));
-    lines.push(format!("Total incl. tax: {} {}", g("totalAmountIncludingTax"), g("currencyCode")));
+    lines.push(format!(
+        "Total incl. tax: {} {}",
+        g("totalAmountIncludingTax"),
+        g("currencyCode")
+    ));
     crate::pdf::text_pdf(&lines)
 }

@@ -48,7 +48,9 @@ impl TokenProblem {
     /// The description BC puts in `WWW-Authenticate`.
     pub fn description(self) -> &'static str {
         match self {
-            TokenProblem::Missing => "The authentication failed because no access token was provided",
+            TokenProblem::Missing => {
+                "The authentication failed because no access token was provided"
+            }
             TokenProblem::Malformed => "The access token is malformed",
             TokenProblem::Foreign => "The access token signature is invalid",
             TokenProblem::Expired => "The access token is expired",
@@ -69,7 +71,11 @@ impl Tokens {
     pub fn new() -> Tokens {
         let mut key = [0u8; 32];
         rand::Rng::fill(&mut rand::thread_rng(), &mut key);
-        Tokens { key, seq: AtomicU64::new(1), revoked_below: AtomicU64::new(0) }
+        Tokens {
+            key,
+            seq: AtomicU64::new(1),
+            revoked_below: AtomicU64::new(0),
+        }
     }
 
     fn sign(&self, data: &str) -> String {
@@ -100,19 +106,28 @@ impl Tokens {
 
     /// Makes every token issued so far invalid.
     pub fn revoke_all(&self) {
-        self.revoked_below.store(self.seq.load(Ordering::SeqCst), Ordering::SeqCst);
+        self.revoked_below
+            .store(self.seq.load(Ordering::SeqCst), Ordering::SeqCst);
     }
 
     /// Validates an `Authorization` header value.
     pub fn validate(&self, auth: Option<&str>) -> Result<Caller, TokenProblem> {
         let auth = auth.ok_or(TokenProblem::Missing)?;
-        let tok = auth.strip_prefix("Bearer ").ok_or(TokenProblem::Malformed)?.trim();
+        let tok = auth
+            .strip_prefix("Bearer ")
+            .ok_or(TokenProblem::Malformed)?
+            .trim();
         let mut parts = tok.split('.');
-        let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        let (Some(h), Some(p), Some(s), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
             return Err(TokenProblem::Malformed);
         };
-        let payload: serde_json::Value =
-            B64.decode(p).ok().and_then(|b| serde_json::from_slice(&b).ok()).ok_or(TokenProblem::Malformed)?;
+        let payload: serde_json::Value = B64
+            .decode(p)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or(TokenProblem::Malformed)?;
         if self.sign(&format!("{h}.{p}")) != s {
             return Err(TokenProblem::Foreign);
         }
@@ -123,7 +138,9 @@ impl Tokens {
         if payload["n"].as_u64().unwrap_or(0) < self.revoked_below.load(Ordering::SeqCst) {
             return Err(TokenProblem::Revoked);
         }
-        Ok(Caller { app_id: payload["appid"].as_str().unwrap_or_default().to_string() })
+        Ok(Caller {
+            app_id: payload["appid"].as_str().unwrap_or_default().to_string(),
+        })
     }
 }
 
@@ -144,7 +161,12 @@ pub struct EntraError {
 
 impl EntraError {
     fn new(status: StatusCode, error: &'static str, code: u32, description: String) -> EntraError {
-        EntraError { status, error, code, description }
+        EntraError {
+            status,
+            error,
+            code,
+            description,
+        }
     }
 }
 
@@ -153,7 +175,9 @@ impl IntoResponse for EntraError {
         let trace = uuid::Uuid::new_v4();
         let corr = uuid::Uuid::new_v4();
         let ts = chrono::Utc::now().format("%Y-%m-%d %H:%M:%SZ").to_string();
-        let tsz = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+        let tsz = chrono::Utc::now()
+            .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+            .to_string();
         let body = serde_json::json!({
             "error": self.error,
             "error_description": format!("AADSTS{}: {}\r\nTrace ID: {trace}\r\nCorrelation ID: {corr}\r\nTimestamp: {ts}", self.code, self.description),
@@ -164,27 +188,44 @@ impl IntoResponse for EntraError {
             "error_uri": format!("https://login.microsoftonline.com/error?code={}", self.code),
         });
         let mut r = (self.status, body.to_string()).into_response();
-        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
         r
     }
 }
 
 /// Handles `POST /{tenant}/oauth2/v2.0/token`.
-pub fn token_endpoint(cfg: &SimConfig, tokens: &Tokens, base_url: &str, tenant: &str, body: &[u8]) -> Response {
+pub fn token_endpoint(
+    cfg: &SimConfig,
+    tokens: &Tokens,
+    base_url: &str,
+    tenant: &str,
+    body: &[u8],
+) -> Response {
     match token_inner(cfg, tokens, base_url, tenant, body) {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
 }
 
-fn token_inner(cfg: &SimConfig, tokens: &Tokens, base_url: &str, tenant: &str, body: &[u8]) -> Result<Response, EntraError> {
+fn token_inner(
+    cfg: &SimConfig,
+    tokens: &Tokens,
+    base_url: &str,
+    tenant: &str,
+    body: &[u8],
+) -> Result<Response, EntraError> {
     let form: HashMap<String, String> = url::form_urlencoded::parse(body).into_owned().collect();
     if !tenant.eq_ignore_ascii_case(&cfg.tenant) {
         return Err(EntraError::new(
             StatusCode::BAD_REQUEST,
             "invalid_request",
             90002,
-            format!("Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant."),
+            format!(
+                "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant."
+            ),
         ));
     }
     let grant = form.get("grant_type").map(String::as_str).unwrap_or("");
@@ -202,17 +243,24 @@ fn token_inner(cfg: &SimConfig, tokens: &Tokens, base_url: &str, tenant: &str, b
             StatusCode::BAD_REQUEST,
             "unauthorized_client",
             700016,
-            format!("Application with identifier '{client}' was not found in the directory '{tenant}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant."),
+            format!(
+                "Application with identifier '{client}' was not found in the directory '{tenant}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant."
+            ),
         ));
     }
     let scope = form.get("scope").map(String::as_str).unwrap_or("");
     let own_scope = format!("{base_url}/.default");
-    if scope != BC_SCOPE && scope != own_scope && scope != "https://api.businesscentral.dynamics.com//.default" {
+    if scope != BC_SCOPE
+        && scope != own_scope
+        && scope != "https://api.businesscentral.dynamics.com//.default"
+    {
         return Err(EntraError::new(
             StatusCode::BAD_REQUEST,
             "invalid_scope",
             70011,
-            format!("The provided request must include a 'scope' input parameter. The provided value for the input parameter 'scope' is not valid. The scope {scope} is not valid."),
+            format!(
+                "The provided request must include a 'scope' input parameter. The provided value for the input parameter 'scope' is not valid. The scope {scope} is not valid."
+            ),
         ));
     }
     if let Some(assertion) = form.get("client_assertion") {
@@ -220,10 +268,21 @@ fn token_inner(cfg: &SimConfig, tokens: &Tokens, base_url: &str, tenant: &str, b
         let typ_ok = form.get("client_assertion_type").map(String::as_str)
             == Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
         if !typ_ok {
-            return Err(EntraError::new(StatusCode::UNAUTHORIZED, "invalid_client", 700027, "The client_assertion_type is not supported.".into()));
+            return Err(EntraError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                700027,
+                "The client_assertion_type is not supported.".into(),
+            ));
         }
-        verify_assertion(cfg, assertion, &token_url, tenant)
-            .map_err(|why| EntraError::new(StatusCode::UNAUTHORIZED, "invalid_client", 700027, format!("Client assertion failed signature validation. {why}")))?;
+        verify_assertion(cfg, assertion, &token_url, tenant).map_err(|why| {
+            EntraError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                700027,
+                format!("Client assertion failed signature validation. {why}"),
+            )
+        })?;
     } else {
         let secret = form.get("client_secret").map(String::as_str).unwrap_or("");
         if secret != cfg.client_secret {
@@ -231,7 +290,10 @@ fn token_inner(cfg: &SimConfig, tokens: &Tokens, base_url: &str, tenant: &str, b
                 StatusCode::UNAUTHORIZED,
                 "invalid_client",
                 7000215,
-                format!("Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{}'.", cfg.client_id),
+                format!(
+                    "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{}'.",
+                    cfg.client_id
+                ),
             ));
         }
     }
@@ -241,21 +303,34 @@ fn token_inner(cfg: &SimConfig, tokens: &Tokens, base_url: &str, tenant: &str, b
         "access_token": tokens.issue(cfg),
     });
     let mut r = (StatusCode::OK, body.to_string()).into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
     Ok(r)
 }
 
 /// Verifies an RS256 client assertion against the registered certificates.
-fn verify_assertion(cfg: &SimConfig, jwt: &str, token_url: &str, tenant: &str) -> Result<(), String> {
+fn verify_assertion(
+    cfg: &SimConfig,
+    jwt: &str,
+    token_url: &str,
+    tenant: &str,
+) -> Result<(), String> {
     use rsa::pkcs1v15::{Signature, VerifyingKey};
     use rsa::pkcs8::DecodePublicKey;
     use rsa::signature::Verifier;
     let mut parts = jwt.split('.');
-    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err("the assertion is not a JWT".into());
     };
-    let header: serde_json::Value =
-        B64.decode(h).ok().and_then(|b| serde_json::from_slice(&b).ok()).ok_or("bad header")?;
+    let header: serde_json::Value = B64
+        .decode(h)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or("bad header")?;
     if header["alg"] != "RS256" {
         return Err("alg must be RS256".into());
     }
@@ -264,16 +339,29 @@ fn verify_assertion(cfg: &SimConfig, jwt: &str, token_url: &str, tenant: &str) -
         cfg.certificates.iter().find(|c| c.thumbprint_sha1 == tp)
     } else if let Some(x5t) = header["x5t#S256"].as_str() {
         let tp = B64.decode(x5t).map_err(|_| "bad x5t#S256")?;
-        cfg.certificates.iter().find(|c| c.thumbprint_sha256.as_deref() == Some(&tp[..]))
+        cfg.certificates
+            .iter()
+            .find(|c| c.thumbprint_sha256.as_deref() == Some(&tp[..]))
     } else {
         None
     }
     .ok_or("Key was not found")?;
-    let key = rsa::RsaPublicKey::from_public_key_pem(&cert.public_key_pem).map_err(|_| "bad registered key")?;
-    let sig = Signature::try_from(B64.decode(s).map_err(|_| "bad signature encoding")?.as_slice()).map_err(|_| "bad signature")?;
-    VerifyingKey::<Sha256>::new(key).verify(format!("{h}.{p}").as_bytes(), &sig).map_err(|_| "Signature is invalid")?;
-    let claims: serde_json::Value =
-        B64.decode(p).ok().and_then(|b| serde_json::from_slice(&b).ok()).ok_or("bad claims")?;
+    let key = rsa::RsaPublicKey::from_public_key_pem(&cert.public_key_pem)
+        .map_err(|_| "bad registered key")?;
+    let sig = Signature::try_from(
+        B64.decode(s)
+            .map_err(|_| "bad signature encoding")?
+            .as_slice(),
+    )
+    .map_err(|_| "bad signature")?;
+    VerifyingKey::<Sha256>::new(key)
+        .verify(format!("{h}.{p}").as_bytes(), &sig)
+        .map_err(|_| "Signature is invalid")?;
+    let claims: serde_json::Value = B64
+        .decode(p)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or("bad claims")?;
     let aud = claims["aud"].as_str().unwrap_or("");
     let ms_aud = format!("https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token");
     if aud != token_url && aud != ms_aud {

@@ -53,30 +53,75 @@ impl Control {
         Control { sh }
     }
 
-    fn resolve(&self, env: &str, company: &str, set: &str) -> Result<(Ctx, &'static str), ControlError> {
-        let e = self.sh.env_index(env).ok_or_else(|| ControlError::Environment(env.into()))?;
-        let cid: Uuid = company.parse().map_err(|_| ControlError::Company(company.into()))?;
-        let c = self.sh.envs[e].companies.iter().position(|x| *x == cid).ok_or_else(|| ControlError::Company(company.into()))?;
-        let set = self.sh.cfg.custom_api.as_ref().filter(|c| c.entity_set == set).map(|_| "customApi").or_else(|| {
-            datagen::SETS.iter().copied().find(|s| *s == set && !s.ends_with("Lines") && *s != "pdfDocument" && *s != "customApi")
-        });
+    fn resolve(
+        &self,
+        env: &str,
+        company: &str,
+        set: &str,
+    ) -> Result<(Ctx, &'static str), ControlError> {
+        let e = self
+            .sh
+            .env_index(env)
+            .ok_or_else(|| ControlError::Environment(env.into()))?;
+        let cid: Uuid = company
+            .parse()
+            .map_err(|_| ControlError::Company(company.into()))?;
+        let c = self.sh.envs[e]
+            .companies
+            .iter()
+            .position(|x| *x == cid)
+            .ok_or_else(|| ControlError::Company(company.into()))?;
+        let set = self
+            .sh
+            .cfg
+            .custom_api
+            .as_ref()
+            .filter(|c| c.entity_set == set)
+            .map(|_| "customApi")
+            .or_else(|| {
+                datagen::SETS.iter().copied().find(|s| {
+                    *s == set && !s.ends_with("Lines") && *s != "pdfDocument" && *s != "customApi"
+                })
+            });
         let set = set.ok_or_else(|| ControlError::EntitySet(set.unwrap_or_default().into()))?;
         Ok((self.sh.ctx(e, c), set))
     }
 
     fn entity(&self, ctx: &Ctx, set: &'static str, pos: u64) -> Result<Value, ControlError> {
-        let t = self.sh.store.ty(set).ok_or_else(|| ControlError::EntitySet(set.into()))?;
-        let r = self.sh.store.get(ctx, set, pos).ok_or(StoreError::NotFound(ctx.id(datagen::set_code(set).unwrap_or(0), pos, 0)))?;
+        let t = self
+            .sh
+            .store
+            .ty(set)
+            .ok_or_else(|| ControlError::EntitySet(set.into()))?;
+        let r = self
+            .sh
+            .store
+            .get(ctx, set, pos)
+            .ok_or(StoreError::NotFound(ctx.id(
+                datagen::set_code(set).unwrap_or(0),
+                pos,
+                0,
+            )))?;
         Ok(record_json(t, &r))
     }
 
-    fn fields(set: &'static str, store: &Store, fields: &Value) -> Result<Vec<(usize, Val)>, ControlError> {
-        let t = store.ty(set).ok_or_else(|| ControlError::EntitySet(set.into()))?;
+    fn fields(
+        set: &'static str,
+        store: &Store,
+        fields: &Value,
+    ) -> Result<Vec<(usize, Val)>, ControlError> {
+        let t = store
+            .ty(set)
+            .ok_or_else(|| ControlError::EntitySet(set.into()))?;
         let empty = serde_json::Map::new();
         let m = match fields {
             Value::Object(m) => m,
             Value::Null => &empty,
-            _ => return Err(ControlError::Body("expected a JSON object of fields".into())),
+            _ => {
+                return Err(ControlError::Body(
+                    "expected a JSON object of fields".into(),
+                ));
+            }
         };
         Ok(Store::patch_from_json(t, m)?)
     }
@@ -108,7 +153,13 @@ impl Control {
     }
 
     /// Creates a record; the server fills id, number (if not given), lastModifiedDateTime, etag.
-    pub fn create(&self, env: &str, company: &str, set: &str, fields: &Value) -> Result<Value, ControlError> {
+    pub fn create(
+        &self,
+        env: &str,
+        company: &str,
+        set: &str,
+        fields: &Value,
+    ) -> Result<Value, ControlError> {
         let (ctx, set) = self.resolve(env, company, set)?;
         let patch = Self::fields(set, &self.sh.store, fields)?;
         let pos = self.sh.store.create(&ctx, set, patch);
@@ -116,9 +167,18 @@ impl Control {
     }
 
     /// Updates a record (moves lastModifiedDateTime, changes the etag).
-    pub fn update(&self, env: &str, company: &str, set: &str, id: &str, fields: &Value) -> Result<Value, ControlError> {
+    pub fn update(
+        &self,
+        env: &str,
+        company: &str,
+        set: &str,
+        id: &str,
+        fields: &Value,
+    ) -> Result<Value, ControlError> {
         let (ctx, set) = self.resolve(env, company, set)?;
-        let id: Uuid = id.parse().map_err(|_| ControlError::Body(format!("bad id '{id}'")))?;
+        let id: Uuid = id
+            .parse()
+            .map_err(|_| ControlError::Body(format!("bad id '{id}'")))?;
         let pos = position_of(&ctx, set, &id).ok_or(StoreError::NotFound(id))?;
         let patch = Self::fields(set, &self.sh.store, fields)?;
         if !self.sh.store.update(&ctx, set, pos, patch) {
@@ -128,9 +188,17 @@ impl Control {
     }
 
     /// Deletes a record.
-    pub fn delete(&self, env: &str, company: &str, set: &str, id: &str) -> Result<(), ControlError> {
+    pub fn delete(
+        &self,
+        env: &str,
+        company: &str,
+        set: &str,
+        id: &str,
+    ) -> Result<(), ControlError> {
         let (ctx, set) = self.resolve(env, company, set)?;
-        let id: Uuid = id.parse().map_err(|_| ControlError::Body(format!("bad id '{id}'")))?;
+        let id: Uuid = id
+            .parse()
+            .map_err(|_| ControlError::Body(format!("bad id '{id}'")))?;
         let pos = position_of(&ctx, set, &id).ok_or(StoreError::NotFound(id))?;
         if !self.sh.store.delete(&ctx, set, pos) {
             return Err(StoreError::NotFound(id).into());
@@ -140,26 +208,57 @@ impl Control {
 
     /// Edits one line (`sequence` = 10000, 20000, ...) of a document without
     /// moving the header's lastModifiedDateTime; returns the line.
-    pub fn edit_line(&self, env: &str, company: &str, set: &str, id: &str, sequence: u64, fields: &Value) -> Result<Value, ControlError> {
+    pub fn edit_line(
+        &self,
+        env: &str,
+        company: &str,
+        set: &str,
+        id: &str,
+        sequence: u64,
+        fields: &Value,
+    ) -> Result<Value, ControlError> {
         let (ctx, set) = self.resolve(env, company, set)?;
         let lset = datagen::line_set(set).ok_or_else(|| ControlError::EntitySet(set.into()))?;
-        let id: Uuid = id.parse().map_err(|_| ControlError::Body(format!("bad id '{id}'")))?;
+        let id: Uuid = id
+            .parse()
+            .map_err(|_| ControlError::Body(format!("bad id '{id}'")))?;
         let pos = position_of(&ctx, set, &id).ok_or(StoreError::NotFound(id))?;
-        let idx = (sequence / 10_000).checked_sub(1).ok_or_else(|| ControlError::Body("sequence must be 10000, 20000, ...".into()))?;
+        let idx = (sequence / 10_000)
+            .checked_sub(1)
+            .ok_or_else(|| ControlError::Body("sequence must be 10000, 20000, ...".into()))?;
         let patch = Self::fields(lset, &self.sh.store, fields)?;
         if !self.sh.store.edit_line(&ctx, set, pos, idx, patch) {
             return Err(StoreError::NotFound(id).into());
         }
-        let lt = self.sh.store.ty(lset).ok_or_else(|| ControlError::EntitySet(lset.into()))?;
-        let line = self.sh.store.lines(&ctx, set, pos).into_iter().nth(idx as usize).ok_or(StoreError::NotFound(id))?;
+        let lt = self
+            .sh
+            .store
+            .ty(lset)
+            .ok_or_else(|| ControlError::EntitySet(lset.into()))?;
+        let line = self
+            .sh
+            .store
+            .lines(&ctx, set, pos)
+            .into_iter()
+            .nth(idx as usize)
+            .ok_or(StoreError::NotFound(id))?;
         Ok(record_json(lt, &line))
     }
 
     /// Updates `count` (or `fraction` of) records spread evenly over the set; returns their ids.
-    pub fn touch(&self, env: &str, company: &str, set: &str, t: &Touch) -> Result<Vec<Uuid>, ControlError> {
+    pub fn touch(
+        &self,
+        env: &str,
+        company: &str,
+        set: &str,
+        t: &Touch,
+    ) -> Result<Vec<Uuid>, ControlError> {
         let (ctx, set) = self.resolve(env, company, set)?;
         let end = self.sh.store.end(&ctx, set);
-        let n = t.count.unwrap_or_else(|| (t.fraction.unwrap_or(0.0) * end as f64).round() as u64).min(end);
+        let n = t
+            .count
+            .unwrap_or_else(|| (t.fraction.unwrap_or(0.0) * end as f64).round() as u64)
+            .min(end);
         let mut ids = Vec::with_capacity(n as usize);
         if n == 0 {
             return Ok(ids);
@@ -197,7 +296,11 @@ impl Control {
 
     /// Request counters.
     pub fn counts(&self) -> Counts {
-        self.sh.counts.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.sh
+            .counts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Resets the counters.
@@ -229,7 +332,10 @@ pub fn record_json(t: &crate::schema::EntityType, r: &Record) -> Value {
 
 fn err(e: ControlError) -> Response {
     let status = match &e {
-        ControlError::Store(StoreError::NotFound(_)) | ControlError::Environment(_) | ControlError::Company(_) | ControlError::EntitySet(_) => StatusCode::NOT_FOUND,
+        ControlError::Store(StoreError::NotFound(_))
+        | ControlError::Environment(_)
+        | ControlError::Company(_)
+        | ControlError::EntitySet(_) => StatusCode::NOT_FOUND,
         _ => StatusCode::BAD_REQUEST,
     };
     (status, axum::Json(json!({"error": e.to_string()}))).into_response()
@@ -245,27 +351,54 @@ fn ok(v: Result<Value, ControlError>, status: StatusCode) -> Response {
 /// Serves `/_sim/...`.
 pub fn http(sh: &Arc<Shared>, method: &Method, path: &str, body: &[u8]) -> Response {
     let c = Control::new(sh.clone());
-    let segs: Vec<&str> = path.trim_start_matches("/_sim").trim_matches('/').split('/').collect();
+    let segs: Vec<&str> = path
+        .trim_start_matches("/_sim")
+        .trim_matches('/')
+        .split('/')
+        .collect();
     let body_json = || -> Result<Value, ControlError> {
-        if body.is_empty() { Ok(Value::Null) } else { serde_json::from_slice(body).map_err(|e| ControlError::Body(e.to_string())) }
+        if body.is_empty() {
+            Ok(Value::Null)
+        } else {
+            serde_json::from_slice(body).map_err(|e| ControlError::Body(e.to_string()))
+        }
     };
     match (method.as_str(), segs.as_slice()) {
         ("GET", ["info"]) => axum::Json(c.info()).into_response(),
-        ("POST", ["records", env, co, set]) => ok(body_json().and_then(|b| c.create(env, co, set, &b)), StatusCode::CREATED),
-        ("PATCH", ["records", env, co, set, id]) => ok(body_json().and_then(|b| c.update(env, co, set, id, &b)), StatusCode::OK),
+        ("POST", ["records", env, co, set]) => ok(
+            body_json().and_then(|b| c.create(env, co, set, &b)),
+            StatusCode::CREATED,
+        ),
+        ("PATCH", ["records", env, co, set, id]) => ok(
+            body_json().and_then(|b| c.update(env, co, set, id, &b)),
+            StatusCode::OK,
+        ),
         ("DELETE", ["records", env, co, set, id]) => match c.delete(env, co, set, id) {
             Ok(()) => StatusCode::NO_CONTENT.into_response(),
             Err(e) => err(e),
         },
         ("PATCH", ["records", env, co, set, id, "lines", seq]) => {
-            let seq = seq.parse::<u64>().map_err(|_| ControlError::Body(format!("bad sequence '{seq}'")));
-            ok(seq.and_then(|s| body_json().and_then(|b| c.edit_line(env, co, set, id, s, &b))), StatusCode::OK)
+            let seq = seq
+                .parse::<u64>()
+                .map_err(|_| ControlError::Body(format!("bad sequence '{seq}'")));
+            ok(
+                seq.and_then(|s| body_json().and_then(|b| c.edit_line(env, co, set, id, s, &b))),
+                StatusCode::OK,
+            )
         }
         ("POST", ["touch", env, co, set]) => {
-            let t = body_json().and_then(|b| serde_json::from_value::<Touch>(b).map_err(|e| ControlError::Body(e.to_string())));
-            ok(t.and_then(|t| c.touch(env, co, set, &t)).map(|ids| json!({"ids": ids})), StatusCode::OK)
+            let t = body_json().and_then(|b| {
+                serde_json::from_value::<Touch>(b).map_err(|e| ControlError::Body(e.to_string()))
+            });
+            ok(
+                t.and_then(|t| c.touch(env, co, set, &t))
+                    .map(|ids| json!({"ids": ids})),
+                StatusCode::OK,
+            )
         }
-        ("POST", ["faults"]) => match body_json().and_then(|b| serde_json::from_value::<Fault>(b).map_err(|e| ControlError::Body(e.to_string()))) {
+        ("POST", ["faults"]) => match body_json().and_then(|b| {
+            serde_json::from_value::<Fault>(b).map_err(|e| ControlError::Body(e.to_string()))
+        }) {
             Ok(f) => {
                 c.add_fault(f);
                 StatusCode::NO_CONTENT.into_response()
@@ -281,6 +414,10 @@ pub fn http(sh: &Arc<Shared>, method: &Method, path: &str, body: &[u8]) -> Respo
             c.reset_counts();
             StatusCode::NO_CONTENT.into_response()
         }
-        _ => (StatusCode::NOT_FOUND, axum::Json(json!({"error": format!("no control route {method} {path}")}))).into_response(),
+        _ => (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({"error": format!("no control route {method} {path}")})),
+        )
+            .into_response(),
     }
 }

@@ -16,18 +16,39 @@ use uuid::Uuid;
 
 /// Entity sets with generated data, in set-code order (code = index + 1).
 pub const SETS: &[&str] = &[
-    "salesInvoices", "salesOrders", "salesQuotes", "salesCreditMemos", "purchaseInvoices",
-    "purchaseOrders", "customers", "vendors", "items", "contacts", "employees",
-    "generalLedgerEntries", "projects", "companyInformation", "documentAttachments",
-    "salesInvoiceLines", "salesOrderLines", "salesQuoteLines", "salesCreditMemoLines",
-    "purchaseInvoiceLines", "purchaseOrderLines", "pdfDocument", "customApi",
+    "salesInvoices",
+    "salesOrders",
+    "salesQuotes",
+    "salesCreditMemos",
+    "purchaseInvoices",
+    "purchaseOrders",
+    "customers",
+    "vendors",
+    "items",
+    "contacts",
+    "employees",
+    "generalLedgerEntries",
+    "projects",
+    "companyInformation",
+    "documentAttachments",
+    "salesInvoiceLines",
+    "salesOrderLines",
+    "salesQuoteLines",
+    "salesCreditMemoLines",
+    "purchaseInvoiceLines",
+    "purchaseOrderLines",
+    "pdfDocument",
+    "customApi",
 ];
 
 /// Document sets and their line set.
 pub const DOCS: &[(&str, &str)] = &[
-    ("salesInvoices", "salesInvoiceLines"), ("salesOrders", "salesOrderLines"),
-    ("salesQuotes", "salesQuoteLines"), ("salesCreditMemos", "salesCreditMemoLines"),
-    ("purchaseInvoices", "purchaseInvoiceLines"), ("purchaseOrders", "purchaseOrderLines"),
+    ("salesInvoices", "salesInvoiceLines"),
+    ("salesOrders", "salesOrderLines"),
+    ("salesQuotes", "salesQuoteLines"),
+    ("salesCreditMemos", "salesCreditMemoLines"),
+    ("purchaseInvoices", "purchaseInvoiceLines"),
+    ("purchaseOrders", "purchaseOrderLines"),
 ];
 
 /// Latest `lastModifiedDateTime` of any generated (never changed) record:
@@ -63,7 +84,10 @@ pub struct Ctx {
 }
 
 fn mix(mut h: u64, x: u64) -> u64 {
-    h ^= x.wrapping_add(0x9e37_79b9_7f4a_7c15).wrapping_add(h << 6).wrapping_add(h >> 2);
+    h ^= x
+        .wrapping_add(0x9e37_79b9_7f4a_7c15)
+        .wrapping_add(h << 6)
+        .wrapping_add(h >> 2);
     h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb) ^ (h >> 31)
 }
@@ -75,7 +99,9 @@ impl Ctx {
         match set {
             "salesInvoices" => n,
             "salesOrders" => (n / 4).max(5),
-            "salesQuotes" | "salesCreditMemos" | "purchaseInvoices" | "purchaseOrders" => (n / 10).max(5),
+            "salesQuotes" | "salesCreditMemos" | "purchaseInvoices" | "purchaseOrders" => {
+                (n / 10).max(5)
+            }
             "customers" | "contacts" => (n / 10).clamp(10, 10_000),
             "vendors" => (n / 40).clamp(5, 2_000),
             "items" => (n / 20).clamp(10, 5_000),
@@ -90,13 +116,23 @@ impl Ctx {
     }
 
     fn rng(&self, code: u16, pos: u64, sub: u64) -> ChaCha8Rng {
-        let h = mix(mix(mix(mix(self.seed, u64::from(self.company)), u64::from(code)), pos), sub);
+        let h = mix(
+            mix(
+                mix(mix(self.seed, u64::from(self.company)), u64::from(code)),
+                pos,
+            ),
+            sub,
+        );
         ChaCha8Rng::seed_from_u64(h)
     }
 
     /// The id of record `pos` of a set (see the module doc for the layout).
     pub fn id(&self, code: u16, pos: u64, sub: u16) -> Uuid {
-        let h = mix(mix(self.seed, u64::from(code) << 32 | u64::from(self.company)), pos).to_be_bytes();
+        let h = mix(
+            mix(self.seed, u64::from(code) << 32 | u64::from(self.company)),
+            pos,
+        )
+        .to_be_bytes();
         let mut b = [0u8; 16];
         b[0..4].copy_from_slice(&(pos as u32).to_be_bytes());
         b[4..6].copy_from_slice(&code.to_be_bytes());
@@ -131,12 +167,20 @@ impl Ctx {
             id: self.id(code, idx, 0),
             number: format!("{}", if code == 8 { 40000 } else { 10000 } + idx * 10),
             name,
-            address: format!("{} {}", r.gen_range(1..400), STREETS[r.gen_range(0..STREETS.len())]),
+            address: format!(
+                "{} {}",
+                r.gen_range(1..400),
+                STREETS[r.gen_range(0..STREETS.len())]
+            ),
             city,
             state,
             country,
             post: format!("{pc}{:02}", r.gen_range(0..100)),
-            contact: format!("{} {}", FIRST[r.gen_range(0..FIRST.len())], LAST[r.gen_range(0..LAST.len())]),
+            contact: format!(
+                "{} {}",
+                FIRST[r.gen_range(0..FIRST.len())],
+                LAST[r.gen_range(0..LAST.len())]
+            ),
         }
     }
 
@@ -176,7 +220,11 @@ impl Ctx {
     /// Number of lines of a generated document.
     pub fn line_count(&self, doc_set: &str, pos: u64) -> u64 {
         let code = set_code(doc_set).unwrap_or(0);
-        mix(mix(self.seed, u64::from(code) * 7919 + u64::from(self.company)), pos) % 6 + 1
+        mix(
+            mix(self.seed, u64::from(code) * 7919 + u64::from(self.company)),
+            pos,
+        ) % 6
+            + 1
     }
 
     /// Generates line `seq_idx` (0-based) of document `pos`.
@@ -194,14 +242,29 @@ impl Ctx {
         let amount = round2(q * it.price);
         let pct = self.tax_percent();
         let tax = round2(amount * pct / 100.0);
-        put(&mut rec, t, "id", Val::Guid(self.id(lcode, pos, seq_idx as u16 + 1)));
+        put(
+            &mut rec,
+            t,
+            "id",
+            Val::Guid(self.id(lcode, pos, seq_idx as u16 + 1)),
+        );
         put(&mut rec, t, "documentId", Val::Guid(self.id(dcode, pos, 0)));
-        put(&mut rec, t, "sequence", Val::Int(((seq_idx + 1) * 10000) as i64));
+        put(
+            &mut rec,
+            t,
+            "sequence",
+            Val::Int(((seq_idx + 1) * 10000) as i64),
+        );
         put(&mut rec, t, "itemId", Val::Guid(it.id));
         put(&mut rec, t, "lineType", Val::Enum("Item"));
         put(&mut rec, t, "lineObjectNumber", Val::Str(it.number));
         put(&mut rec, t, "description", Val::Str(it.desc));
-        put(&mut rec, t, "unitOfMeasureId", Val::Guid(self.id(30, (it.uom.len() as u64) & 0xff, 0)));
+        put(
+            &mut rec,
+            t,
+            "unitOfMeasureId",
+            Val::Guid(self.id(30, (it.uom.len() as u64) & 0xff, 0)),
+        );
         put(&mut rec, t, "unitOfMeasureCode", Val::S(it.uom));
         put(&mut rec, t, "quantity", Val::Dec(q));
         for p in ["unitPrice", "unitCost", "directUnitCost"] {
@@ -211,10 +274,20 @@ impl Ctx {
         put(&mut rec, t, "taxCode", Val::Str(format!("{pct}%")));
         put(&mut rec, t, "taxPercent", Val::Dec(pct));
         put(&mut rec, t, "totalTaxAmount", Val::Dec(tax));
-        put(&mut rec, t, "amountIncludingTax", Val::Dec(round2(amount + tax)));
+        put(
+            &mut rec,
+            t,
+            "amountIncludingTax",
+            Val::Dec(round2(amount + tax)),
+        );
         put(&mut rec, t, "netAmount", Val::Dec(amount));
         put(&mut rec, t, "netTaxAmount", Val::Dec(tax));
-        put(&mut rec, t, "netAmountIncludingTax", Val::Dec(round2(amount + tax)));
+        put(
+            &mut rec,
+            t,
+            "netAmountIncludingTax",
+            Val::Dec(round2(amount + tax)),
+        );
         let d = date_of(BASE_MIN_LAST_MODIFIED + (pos as i64 % 900) * 86_400_000);
         put(&mut rec, t, "shipmentDate", Val::Date(d));
         put(&mut rec, t, "expectedReceiptDate", Val::Date(d));
@@ -232,8 +305,12 @@ impl Ctx {
         let amount = round2(q * price);
         let tax = round2(amount * pct / 100.0);
         for (p, v) in [
-            ("amountExcludingTax", amount), ("totalTaxAmount", tax), ("amountIncludingTax", round2(amount + tax)),
-            ("netAmount", amount), ("netTaxAmount", tax), ("netAmountIncludingTax", round2(amount + tax)),
+            ("amountExcludingTax", amount),
+            ("totalTaxAmount", tax),
+            ("amountIncludingTax", round2(amount + tax)),
+            ("netAmount", amount),
+            ("netTaxAmount", tax),
+            ("netAmountIncludingTax", round2(amount + tax)),
         ] {
             put(rec, t, p, Val::Dec(v));
         }
@@ -257,7 +334,16 @@ impl Ctx {
         match set {
             "customers" | "vendors" | "contacts" => {
                 let p = self.party(if set == "vendors" { 8 } else { 7 }, pos);
-                put(&mut rec, t, "number", Val::Str(if set == "contacts" { format!("CT{:06}", pos + 1) } else { p.number }));
+                put(
+                    &mut rec,
+                    t,
+                    "number",
+                    Val::Str(if set == "contacts" {
+                        format!("CT{:06}", pos + 1)
+                    } else {
+                        p.number
+                    }),
+                );
                 put(&mut rec, t, "displayName", Val::Str(p.name.clone()));
                 put(&mut rec, t, "type", Val::Enum("Company"));
                 put(&mut rec, t, "addressLine1", Val::Str(p.address));
@@ -265,32 +351,100 @@ impl Ctx {
                 put(&mut rec, t, "state", Val::S(p.state));
                 put(&mut rec, t, "country", Val::S(p.country));
                 put(&mut rec, t, "postalCode", Val::Str(p.post));
-                put(&mut rec, t, "email", Val::Str(format!("info{pos}@example.com")));
-                put(&mut rec, t, "phoneNumber", Val::Str(format!("+1 555 {:04}", pos % 10000)));
-                put(&mut rec, t, "salespersonCode", Val::S(SALES[pos as usize % SALES.len()]));
+                put(
+                    &mut rec,
+                    t,
+                    "email",
+                    Val::Str(format!("info{pos}@example.com")),
+                );
+                put(
+                    &mut rec,
+                    t,
+                    "phoneNumber",
+                    Val::Str(format!("+1 555 {:04}", pos % 10000)),
+                );
+                put(
+                    &mut rec,
+                    t,
+                    "salespersonCode",
+                    Val::S(SALES[pos as usize % SALES.len()]),
+                );
                 put(&mut rec, t, "currencyCode", Val::S(self.currency()));
                 put(&mut rec, t, "taxLiable", Val::Bool(r.gen_bool(0.7)));
-                put(&mut rec, t, "balanceDue", Val::Dec(f64::from(r.gen_range(0..500_000u32)) / 100.0));
-                put(&mut rec, t, "balance", Val::Dec(f64::from(r.gen_range(0..500_000u32)) / 100.0));
-                put(&mut rec, t, "creditLimit", Val::Dec(f64::from(r.gen_range(0..20u32)) * 1000.0));
+                put(
+                    &mut rec,
+                    t,
+                    "balanceDue",
+                    Val::Dec(f64::from(r.gen_range(0..500_000u32)) / 100.0),
+                );
+                put(
+                    &mut rec,
+                    t,
+                    "balance",
+                    Val::Dec(f64::from(r.gen_range(0..500_000u32)) / 100.0),
+                );
+                put(
+                    &mut rec,
+                    t,
+                    "creditLimit",
+                    Val::Dec(f64::from(r.gen_range(0..20u32)) * 1000.0),
+                );
                 put(&mut rec, t, "companyName", Val::Str(p.name.clone()));
-                put(&mut rec, t, "searchName", Val::Str(p.name.to_uppercase().chars().take(100).collect()));
-                put(&mut rec, t, "contactBusinessRelation", Val::Enum("Customer"));
+                put(
+                    &mut rec,
+                    t,
+                    "searchName",
+                    Val::Str(p.name.to_uppercase().chars().take(100).collect()),
+                );
+                put(
+                    &mut rec,
+                    t,
+                    "contactBusinessRelation",
+                    Val::Enum("Customer"),
+                );
                 put(&mut rec, t, "lastInteractionDate", Val::Date(day));
                 if pos % 17 == 3 {
-                    put(&mut rec, t, "blocked", Val::Enum(if set == "vendors" { "Payment" } else { "Invoice" }));
+                    put(
+                        &mut rec,
+                        t,
+                        "blocked",
+                        Val::Enum(if set == "vendors" {
+                            "Payment"
+                        } else {
+                            "Invoice"
+                        }),
+                    );
                 }
             }
             "items" => {
                 let it = self.item_basics(pos);
                 put(&mut rec, t, "number", Val::Str(it.number));
                 put(&mut rec, t, "displayName", Val::Str(it.desc));
-                put(&mut rec, t, "type", Val::Enum(if pos % 7 == 0 { "Service" } else { "Inventory" }));
+                put(
+                    &mut rec,
+                    t,
+                    "type",
+                    Val::Enum(if pos.is_multiple_of(7) {
+                        "Service"
+                    } else {
+                        "Inventory"
+                    }),
+                );
                 put(&mut rec, t, "unitPrice", Val::Dec(it.price));
                 put(&mut rec, t, "unitCost", Val::Dec(round2(it.price * 0.6)));
-                put(&mut rec, t, "inventory", Val::Dec(f64::from(r.gen_range(0..500u32))));
+                put(
+                    &mut rec,
+                    t,
+                    "inventory",
+                    Val::Dec(f64::from(r.gen_range(0..500u32))),
+                );
                 put(&mut rec, t, "baseUnitOfMeasureCode", Val::S(it.uom));
-                put(&mut rec, t, "gtin", Val::Str(format!("{:013}", 4_000_000_000_000 + pos)));
+                put(
+                    &mut rec,
+                    t,
+                    "gtin",
+                    Val::Str(format!("{:013}", 4_000_000_000_000 + pos)),
+                );
             }
             "employees" => {
                 let g = FIRST[r.gen_range(0..FIRST.len())];
@@ -299,40 +453,134 @@ impl Ctx {
                 put(&mut rec, t, "displayName", Val::Str(format!("{g} {l}")));
                 put(&mut rec, t, "givenName", Val::S(g));
                 put(&mut rec, t, "surname", Val::S(l));
-                put(&mut rec, t, "jobTitle", Val::S(JOBS[pos as usize % JOBS.len()]));
-                put(&mut rec, t, "email", Val::Str(format!("employee{pos}@cronus.example")));
+                put(
+                    &mut rec,
+                    t,
+                    "jobTitle",
+                    Val::S(JOBS[pos as usize % JOBS.len()]),
+                );
+                put(
+                    &mut rec,
+                    t,
+                    "email",
+                    Val::Str(format!("employee{pos}@cronus.example")),
+                );
                 put(&mut rec, t, "status", Val::Enum("Active"));
                 put(&mut rec, t, "employmentDate", Val::Date(day));
-                put(&mut rec, t, "birthDate", Val::Date(NaiveDate::from_ymd_opt(1970 + (pos % 30) as i32, 3, 14).unwrap_or_default()));
+                put(
+                    &mut rec,
+                    t,
+                    "birthDate",
+                    Val::Date(
+                        NaiveDate::from_ymd_opt(1970 + (pos % 30) as i32, 3, 14)
+                            .unwrap_or_default(),
+                    ),
+                );
             }
             "projects" => {
-                put(&mut rec, t, "number", Val::Str(format!("JOB{:05}", pos + 1)));
-                put(&mut rec, t, "displayName", Val::Str(format!("Einrichtung {} – phase {}", COMPANY_NAMES[pos as usize % COMPANY_NAMES.len()], pos % 4 + 1)));
+                put(
+                    &mut rec,
+                    t,
+                    "number",
+                    Val::Str(format!("JOB{:05}", pos + 1)),
+                );
+                put(
+                    &mut rec,
+                    t,
+                    "displayName",
+                    Val::Str(format!(
+                        "Einrichtung {} – phase {}",
+                        COMPANY_NAMES[pos as usize % COMPANY_NAMES.len()],
+                        pos % 4 + 1
+                    )),
+                );
             }
             "generalLedgerEntries" => {
                 put(&mut rec, t, "entryNumber", Val::Int(pos as i64 + 1));
                 put(&mut rec, t, "postingDate", Val::Date(day));
-                put(&mut rec, t, "documentNumber", Val::Str(format!("{}", 103_001 + pos / 2)));
-                put(&mut rec, t, "documentType", Val::Enum(if pos % 5 == 0 { "Payment" } else { "Invoice" }));
-                put(&mut rec, t, "accountNumber", Val::Str(format!("{}", 10_000 + (pos % 80) * 100)));
-                put(&mut rec, t, "description", Val::S(GL_DESC[pos as usize % GL_DESC.len()]));
+                put(
+                    &mut rec,
+                    t,
+                    "documentNumber",
+                    Val::Str(format!("{}", 103_001 + pos / 2)),
+                );
+                put(
+                    &mut rec,
+                    t,
+                    "documentType",
+                    Val::Enum(if pos.is_multiple_of(5) {
+                        "Payment"
+                    } else {
+                        "Invoice"
+                    }),
+                );
+                put(
+                    &mut rec,
+                    t,
+                    "accountNumber",
+                    Val::Str(format!("{}", 10_000 + (pos % 80) * 100)),
+                );
+                put(
+                    &mut rec,
+                    t,
+                    "description",
+                    Val::S(GL_DESC[pos as usize % GL_DESC.len()]),
+                );
                 let amt = f64::from(r.gen_range(100..1_000_000u32)) / 100.0;
-                put(&mut rec, t, if pos % 2 == 0 { "debitAmount" } else { "creditAmount" }, Val::Dec(amt));
+                put(
+                    &mut rec,
+                    t,
+                    if pos.is_multiple_of(2) {
+                        "debitAmount"
+                    } else {
+                        "creditAmount"
+                    },
+                    Val::Dec(amt),
+                );
             }
             "companyInformation" => {
                 let name = company_name(self.company as usize);
                 put(&mut rec, t, "displayName", Val::Str(name));
                 put(&mut rec, t, "addressLine1", Val::S("5 The Ring"));
-                put(&mut rec, t, "city", Val::S(if self.company == 0 { "Atlanta" } else { "München" }));
-                put(&mut rec, t, "country", Val::S(if self.company == 0 { "US" } else { "DE" }));
+                put(
+                    &mut rec,
+                    t,
+                    "city",
+                    Val::S(if self.company == 0 {
+                        "Atlanta"
+                    } else {
+                        "München"
+                    }),
+                );
+                put(
+                    &mut rec,
+                    t,
+                    "country",
+                    Val::S(if self.company == 0 { "US" } else { "DE" }),
+                );
                 put(&mut rec, t, "currencyCode", Val::S(self.currency()));
-                put(&mut rec, t, "currentFiscalYearStartDate", Val::Date(NaiveDate::from_ymd_opt(2025, 1, 1).unwrap_or_default()));
+                put(
+                    &mut rec,
+                    t,
+                    "currentFiscalYearStartDate",
+                    Val::Date(NaiveDate::from_ymd_opt(2025, 1, 1).unwrap_or_default()),
+                );
                 put(&mut rec, t, "industry", Val::S("Furniture"));
             }
             "documentAttachments" => {
                 let inv = pos * 7 % self.base_count("salesInvoices").max(1);
-                put(&mut rec, t, "fileName", Val::Str(format!("delivery-note-{}.txt", inv + 1)));
-                put(&mut rec, t, "byteSize", Val::Int(attachment_content(self, pos).len() as i64));
+                put(
+                    &mut rec,
+                    t,
+                    "fileName",
+                    Val::Str(format!("delivery-note-{}.txt", inv + 1)),
+                );
+                put(
+                    &mut rec,
+                    t,
+                    "byteSize",
+                    Val::Int(attachment_content(self, pos).len() as i64),
+                );
                 put(&mut rec, t, "parentType", Val::Enum("Sales_x0020_Invoice"));
                 put(&mut rec, t, "parentId", Val::Guid(self.id(1, inv, 0)));
                 put(&mut rec, t, "documentFlowSales", Val::Bool(true));
@@ -343,7 +591,15 @@ impl Ctx {
         Some(rec)
     }
 
-    fn doc_header(&self, t: &EntityType, rec: &mut Record, r: &mut ChaCha8Rng, set: &str, pos: u64, lines: &[Record]) {
+    fn doc_header(
+        &self,
+        t: &EntityType,
+        rec: &mut Record,
+        r: &mut ChaCha8Rng,
+        set: &str,
+        pos: u64,
+        lines: &[Record],
+    ) {
         let purchase = set.starts_with("purchase");
         let lmd = match rec.get(t, "lastModifiedDateTime") {
             Val::Dt(x) => *x,
@@ -367,22 +623,54 @@ impl Ctx {
                 _ => ("Paid", true),
             },
             "salesQuotes" => (["Draft", "Sent", "Accepted"][roll as usize % 3], false),
-            _ => (["Draft", "In_x0020_Review", "Open"][roll as usize % 3], false),
+            _ => (
+                ["Draft", "In_x0020_Review", "Open"][roll as usize % 3],
+                false,
+            ),
         };
         // Number series: drafts carry the unposted series (S-INV…), posted documents
         // the posted series (103001…), as in the CRONUS demo company.
         let prefix = match set {
-            "salesInvoices" => if posted { "" } else { "S-INV" },
+            "salesInvoices" => {
+                if posted {
+                    ""
+                } else {
+                    "S-INV"
+                }
+            }
             "salesOrders" => "S-ORD",
             "salesQuotes" => "S-QUO",
-            "salesCreditMemos" => if posted { "PS-CR" } else { "S-CR" },
-            "purchaseInvoices" => if posted { "PP-INV" } else { "P-INV" },
+            "salesCreditMemos" => {
+                if posted {
+                    "PS-CR"
+                } else {
+                    "S-CR"
+                }
+            }
+            "purchaseInvoices" => {
+                if posted {
+                    "PP-INV"
+                } else {
+                    "P-INV"
+                }
+            }
             _ => "P-ORD",
         };
         let base = if prefix.is_empty() { 103_001 } else { 100_001 };
-        put(rec, t, "number", Val::Str(format!("{prefix}{}", base + pos)));
+        put(
+            rec,
+            t,
+            "number",
+            Val::Str(format!("{prefix}{}", base + pos)),
+        );
         put(rec, t, "status", Val::Enum(status));
-        for p in ["invoiceDate", "orderDate", "documentDate", "creditMemoDate", "postingDate"] {
+        for p in [
+            "invoiceDate",
+            "orderDate",
+            "documentDate",
+            "creditMemoDate",
+            "postingDate",
+        ] {
             put(rec, t, p, Val::Date(day));
         }
         let due = day.checked_add_days(Days::new(30)).unwrap_or(day);
@@ -390,7 +678,12 @@ impl Ctx {
         put(rec, t, "validUntilDate", Val::Date(due));
         if purchase {
             let p = self.party(8, r.gen_range(0..self.base_count("vendors")));
-            put(rec, t, "vendorInvoiceNumber", Val::Str(format!("VI-{}", 5000 + pos)));
+            put(
+                rec,
+                t,
+                "vendorInvoiceNumber",
+                Val::Str(format!("VI-{}", 5000 + pos)),
+            );
             for (f, v) in [("vendorId", &p.id), ("payToVendorId", &p.id)] {
                 put(rec, t, f, Val::Guid(*v));
             }
@@ -404,7 +697,12 @@ impl Ctx {
             for pre in ["buyFrom", "payTo"] {
                 address(rec, t, pre, &p);
             }
-            put(rec, t, "purchaser", Val::S(SALES[pos as usize % SALES.len()]));
+            put(
+                rec,
+                t,
+                "purchaser",
+                Val::S(SALES[pos as usize % SALES.len()]),
+            );
         } else {
             let p = self.party(7, r.gen_range(0..self.base_count("customers")));
             for f in ["customerId", "billToCustomerId"] {
@@ -420,14 +718,40 @@ impl Ctx {
             for pre in ["sellTo", "billTo", "shipTo"] {
                 address(rec, t, pre, &p);
             }
-            put(rec, t, "salesperson", Val::S(SALES[pos as usize % SALES.len()]));
-            put(rec, t, "externalDocumentNumber", Val::Str(if pos % 3 == 0 { format!("PO-{}", 70_000 + pos) } else { String::new() }));
-            put(rec, t, "email", Val::Str(format!("ap{}@example.com", pos % 1000)));
+            put(
+                rec,
+                t,
+                "salesperson",
+                Val::S(SALES[pos as usize % SALES.len()]),
+            );
+            put(
+                rec,
+                t,
+                "externalDocumentNumber",
+                Val::Str(if pos.is_multiple_of(3) {
+                    format!("PO-{}", 70_000 + pos)
+                } else {
+                    String::new()
+                }),
+            );
+            put(
+                rec,
+                t,
+                "email",
+                Val::Str(format!("ap{}@example.com", pos % 1000)),
+            );
         }
         put(rec, t, "currencyCode", Val::S(self.currency()));
-        put(rec, t, "shortcutDimension1Code", Val::S(if purchase { "ADM" } else { "SALES" }));
+        put(
+            rec,
+            t,
+            "shortcutDimension1Code",
+            Val::S(if purchase { "ADM" } else { "SALES" }),
+        );
         put(rec, t, "discountAppliedBeforeTax", Val::Bool(true));
-        let lt = Schema::get().by_set(line_set(set).unwrap_or("salesInvoiceLines")).expect("line type");
+        let lt = Schema::get()
+            .by_set(line_set(set).unwrap_or("salesInvoiceLines"))
+            .expect("line type");
         let (ex, tax, inc) = totals(lt, lines);
         put(rec, t, "totalAmountExcludingTax", Val::Dec(ex));
         put(rec, t, "totalTaxAmount", Val::Dec(tax));
@@ -441,16 +765,28 @@ impl Ctx {
 pub fn totals(t: &EntityType, lines: &[Record]) -> (f64, f64, f64) {
     let mut cents = [0i64; 3];
     for l in lines {
-        for (i, f) in ["amountExcludingTax", "totalTaxAmount", "amountIncludingTax"].iter().enumerate() {
+        for (i, f) in ["amountExcludingTax", "totalTaxAmount", "amountIncludingTax"]
+            .iter()
+            .enumerate()
+        {
             cents[i] += (l.get(t, f).as_f64().unwrap_or(0.0) * 100.0).round() as i64;
         }
     }
-    (cents[0] as f64 / 100.0, cents[1] as f64 / 100.0, cents[2] as f64 / 100.0)
+    (
+        cents[0] as f64 / 100.0,
+        cents[1] as f64 / 100.0,
+        cents[2] as f64 / 100.0,
+    )
 }
 
 /// Text content of a generated document attachment.
 pub fn attachment_content(ctx: &Ctx, pos: u64) -> Vec<u8> {
-    format!("Delivery note {}\r\nCompany: {}\r\nReceived in good order.\r\n", pos + 1, company_name(ctx.company as usize)).into_bytes()
+    format!(
+        "Delivery note {}\r\nCompany: {}\r\nReceived in good order.\r\n",
+        pos + 1,
+        company_name(ctx.company as usize)
+    )
+    .into_bytes()
 }
 
 /// Company display name of company `i` (non-ASCII on purpose).
@@ -470,7 +806,12 @@ pub fn put(rec: &mut Record, t: &EntityType, name: &str, v: Val) {
 }
 
 fn address(rec: &mut Record, t: &EntityType, pre: &str, p: &Party) {
-    put(rec, t, &format!("{pre}AddressLine1"), Val::Str(p.address.clone()));
+    put(
+        rec,
+        t,
+        &format!("{pre}AddressLine1"),
+        Val::Str(p.address.clone()),
+    );
     put(rec, t, &format!("{pre}City"), Val::S(p.city));
     put(rec, t, &format!("{pre}Country"), Val::S(p.country));
     put(rec, t, &format!("{pre}State"), Val::S(p.state));
@@ -478,7 +819,9 @@ fn address(rec: &mut Record, t: &EntityType, pre: &str, p: &Party) {
 }
 
 fn date_of(ms: i64) -> NaiveDate {
-    DateTime::from_timestamp_millis(ms).unwrap_or_default().date_naive()
+    DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .date_naive()
 }
 
 struct Party {
@@ -506,7 +849,13 @@ mod tests {
     use super::*;
 
     fn ctx() -> Ctx {
-        Ctx { seed: 42, env: 0, company: 1, scale: 1000, custom_count: 5 }
+        Ctx {
+            seed: 42,
+            env: 0,
+            company: 1,
+            scale: 1000,
+            custom_count: 5,
+        }
     }
 
     #[test]
@@ -525,13 +874,17 @@ mod tests {
         let c = ctx();
         let t = Schema::get().by_set("salesInvoices").unwrap();
         for pos in 0..50 {
-            let lines: Vec<Record> = (0..c.line_count("salesInvoices", pos)).map(|i| c.line("salesInvoices", pos, i)).collect();
+            let lines: Vec<Record> = (0..c.line_count("salesInvoices", pos))
+                .map(|i| c.line("salesInvoices", pos, i))
+                .collect();
             let inv = c.record("salesInvoices", pos, &lines).unwrap();
             let lt = Schema::get().by_set("salesInvoiceLines").unwrap();
             let (ex, _, inc) = totals(lt, &lines);
             assert_eq!(inv.get(t, "totalAmountExcludingTax"), &Val::Dec(ex));
             assert_eq!(inv.get(t, "totalAmountIncludingTax"), &Val::Dec(inc));
-            let Val::Guid(cust) = inv.get(t, "customerId") else { panic!() };
+            let Val::Guid(cust) = inv.get(t, "customerId") else {
+                panic!()
+            };
             let (code, cpos, _) = c.decode(cust).unwrap();
             assert_eq!(code, set_code("customers").unwrap());
             assert!(cpos < c.base_count("customers"));

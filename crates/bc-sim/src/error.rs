@@ -48,13 +48,20 @@ pub enum BcError {
 
 /// BC's error JSON: message ends with two spaces, `CorrelationId:  <guid>.`
 pub fn bc_error_json(code: &str, message: &str) -> String {
-    let msg = format!("{}  CorrelationId:  {}.", message.trim_end_matches('.').to_string() + ".", Uuid::new_v4());
+    let msg = format!(
+        "{}  CorrelationId:  {}.",
+        message.trim_end_matches('.').to_string() + ".",
+        Uuid::new_v4()
+    );
     serde_json::json!({"error": {"code": code, "message": msg}}).to_string()
 }
 
 fn json_response(status: StatusCode, body: String) -> Response {
     let mut r = (status, body).into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; odata.metadata=minimal; odata.streaming=true"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; odata.metadata=minimal; odata.streaming=true"),
+    );
     r
 }
 
@@ -63,12 +70,22 @@ impl IntoResponse for BcError {
         match self {
             BcError::NoEnvironment => {
                 let mut r = (StatusCode::NOT_FOUND, NO_ENVIRONMENT_XML).into_response();
-                r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+                r.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/xml"),
+                );
                 r
             }
-            BcError::BadRequest(m) => json_response(StatusCode::BAD_REQUEST, bc_error_json("BadRequest", &m)),
-            BcError::NotFound { code, message } => json_response(StatusCode::NOT_FOUND, bc_error_json(code, &message)),
-            BcError::Unauthorized { tenant, description } => {
+            BcError::BadRequest(m) => {
+                json_response(StatusCode::BAD_REQUEST, bc_error_json("BadRequest", &m))
+            }
+            BcError::NotFound { code, message } => {
+                json_response(StatusCode::NOT_FOUND, bc_error_json(code, &message))
+            }
+            BcError::Unauthorized {
+                tenant,
+                description,
+            } => {
                 let body = serde_json::json!({"error": {"code": "Unauthorized", "message": "The credentials provided are incorrect"}}).to_string();
                 let mut r = json_response(StatusCode::UNAUTHORIZED, body);
                 let h = format!(
@@ -79,10 +96,16 @@ impl IntoResponse for BcError {
                 }
                 r
             }
-            BcError::Status { status, code, message, retry_after } => {
+            BcError::Status {
+                status,
+                code,
+                message,
+                retry_after,
+            } => {
                 let mut r = json_response(status, bc_error_json(code, &message));
                 if let Some(s) = retry_after {
-                    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
+                    r.headers_mut()
+                        .insert(header::RETRY_AFTER, HeaderValue::from(s));
                 }
                 r
             }

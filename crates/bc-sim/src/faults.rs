@@ -50,7 +50,11 @@ impl Faults {
     pub fn take(&self, path: &str, token_endpoint: bool) -> Option<Fault> {
         let mut q = self.q.lock().unwrap_or_else(|e| e.into_inner());
         let i = q.iter().position(|f| {
-            let kind_ok = if token_endpoint { f.kind == "token_endpoint_down" || f.kind == "status" || f.kind == "latency" } else { f.kind != "token_endpoint_down" };
+            let kind_ok = if token_endpoint {
+                f.kind == "token_endpoint_down" || f.kind == "status" || f.kind == "latency"
+            } else {
+                f.kind != "token_endpoint_down"
+            };
             kind_ok && f.count > 0 && path.contains(&f.path_contains)
         })?;
         q[i].count -= 1;

@@ -20,7 +20,9 @@ pub enum FilterError {
     #[error("Syntax error at position {0} in '{1}'.")]
     Syntax(usize, String),
     /// Operand types do not fit.
-    #[error("A binary operator with incompatible types was detected. Found operand types '{0}' and '{1}' for operator kind '{2}'.")]
+    #[error(
+        "A binary operator with incompatible types was detected. Found operand types '{0}' and '{1}' for operator kind '{2}'."
+    )]
     Types(String, String, String),
 }
 
@@ -97,24 +99,44 @@ fn lex(s: &str) -> Result<Vec<(usize, Tok)>, FilterError> {
             continue;
         }
         match c {
-            '(' => { out.push((i, Tok::LParen)); i += 1; }
-            ')' => { out.push((i, Tok::RParen)); i += 1; }
-            ',' => { out.push((i, Tok::Comma)); i += 1; }
+            '(' => {
+                out.push((i, Tok::LParen));
+                i += 1;
+            }
+            ')' => {
+                out.push((i, Tok::RParen));
+                i += 1;
+            }
+            ',' => {
+                out.push((i, Tok::Comma));
+                i += 1;
+            }
             '\'' => {
                 let mut v = String::new();
                 i += 1;
                 loop {
                     match b.get(i) {
                         None => return Err(err(start)),
-                        Some('\'') if b.get(i + 1) == Some(&'\'') => { v.push('\''); i += 2; }
-                        Some('\'') => { i += 1; break; }
-                        Some(ch) => { v.push(*ch); i += 1; }
+                        Some('\'') if b.get(i + 1) == Some(&'\'') => {
+                            v.push('\'');
+                            i += 2;
+                        }
+                        Some('\'') => {
+                            i += 1;
+                            break;
+                        }
+                        Some(ch) => {
+                            v.push(*ch);
+                            i += 1;
+                        }
                     }
                 }
                 out.push((start, Tok::Lit(Lit::Str(v))));
             }
             _ if c.is_alphanumeric() || c == '-' || c == '_' => {
-                while i < b.len() && (b[i].is_alphanumeric() || matches!(b[i], '-' | '_' | ':' | '.' | '+')) {
+                while i < b.len()
+                    && (b[i].is_alphanumeric() || matches!(b[i], '-' | '_' | ':' | '.' | '+'))
+                {
                     i += 1;
                 }
                 let w: String = b[start..i].iter().collect();
@@ -127,18 +149,22 @@ fn lex(s: &str) -> Result<Vec<(usize, Tok)>, FilterError> {
 }
 
 fn classify(w: &str) -> Option<Tok> {
-    if w.len() == 36 {
-        if let Ok(g) = Uuid::parse_str(w) {
-            return Some(Tok::Lit(Lit::Guid(g)));
-        }
+    if w.len() == 36
+        && let Ok(g) = Uuid::parse_str(w)
+    {
+        return Some(Tok::Lit(Lit::Guid(g)));
     }
     let first = w.chars().next()?;
     if first.is_ascii_digit() || first == '-' {
         if w.contains('T') {
-            return chrono::DateTime::parse_from_rfc3339(w).ok().map(|d| Tok::Lit(Lit::Dt(d.timestamp_millis())));
+            return chrono::DateTime::parse_from_rfc3339(w)
+                .ok()
+                .map(|d| Tok::Lit(Lit::Dt(d.timestamp_millis())));
         }
         if w.len() == 10 && w.as_bytes()[4] == b'-' {
-            return NaiveDate::parse_from_str(w, "%Y-%m-%d").ok().map(|d| Tok::Lit(Lit::Date(d)));
+            return NaiveDate::parse_from_str(w, "%Y-%m-%d")
+                .ok()
+                .map(|d| Tok::Lit(Lit::Date(d)));
         }
         return w.parse::<f64>().ok().map(|n| Tok::Lit(Lit::Num(n)));
     }
@@ -160,7 +186,12 @@ struct Parser<'a> {
 
 /// Parses `$filter` against an entity type.
 pub fn parse(src: &str, ty: &EntityType) -> Result<Expr, FilterError> {
-    let mut p = Parser { toks: lex(src)?, i: 0, src, ty };
+    let mut p = Parser {
+        toks: lex(src)?,
+        i: 0,
+        src,
+        ty,
+    };
     let e = p.or()?;
     if p.i != p.toks.len() {
         return Err(p.syntax());
@@ -213,7 +244,9 @@ impl Parser<'_> {
         self.primary()
     }
     fn prop(&self, name: &str) -> Result<usize, FilterError> {
-        self.ty.idx(name).ok_or_else(|| FilterError::UnknownProperty(name.to_string(), self.ty.qualified()))
+        self.ty
+            .idx(name)
+            .ok_or_else(|| FilterError::UnknownProperty(name.to_string(), self.ty.qualified()))
     }
     fn primary(&mut self) -> Result<Expr, FilterError> {
         match self.next() {
@@ -229,10 +262,14 @@ impl Parser<'_> {
                     _ => "contains",
                 };
                 self.expect(Tok::LParen)?;
-                let Some(Tok::Word(p)) = self.next() else { return Err(self.syntax()) };
+                let Some(Tok::Word(p)) = self.next() else {
+                    return Err(self.syntax());
+                };
                 let idx = self.prop(&p)?;
                 self.expect(Tok::Comma)?;
-                let Some(Tok::Lit(Lit::Str(s))) = self.next() else { return Err(self.syntax()) };
+                let Some(Tok::Lit(Lit::Str(s))) = self.next() else {
+                    return Err(self.syntax());
+                };
                 self.expect(Tok::RParen)?;
                 Ok(Expr::Func(f, idx, s))
             }
@@ -246,15 +283,27 @@ impl Parser<'_> {
                         "ge" => Op::Ge,
                         "lt" => Op::Lt,
                         "le" => Op::Le,
-                        _ => { self.i -= 1; return Err(self.syntax()); }
+                        _ => {
+                            self.i -= 1;
+                            return Err(self.syntax());
+                        }
                     },
-                    _ => { self.i -= 1; return Err(self.syntax()); }
+                    _ => {
+                        self.i -= 1;
+                        return Err(self.syntax());
+                    }
                 };
-                let Some(Tok::Lit(lit)) = self.next() else { self.i -= 1; return Err(self.syntax()) };
+                let Some(Tok::Lit(lit)) = self.next() else {
+                    self.i -= 1;
+                    return Err(self.syntax());
+                };
                 self.check_types(idx, op, &lit)?;
                 Ok(Expr::Cmp(idx, op, lit))
             }
-            _ => { self.i = self.i.saturating_sub(1); Err(self.syntax()) }
+            _ => {
+                self.i = self.i.saturating_sub(1);
+                Err(self.syntax())
+            }
         }
     }
     fn check_types(&self, idx: usize, op: Op, lit: &Lit) -> Result<(), FilterError> {
@@ -289,22 +338,35 @@ impl Parser<'_> {
             Op::Lt => "LessThan",
             Op::Le => "LessThanOrEqual",
         };
-        Err(FilterError::Types(p.edm_type.to_string(), lt.into(), kind.into()))
+        Err(FilterError::Types(
+            p.edm_type.to_string(),
+            lt.into(),
+            kind.into(),
+        ))
     }
 }
 
 fn cmp(v: &Val, lit: &Lit) -> Option<Ordering> {
     match (v, lit) {
-        (Val::Enum(s), Lit::Str(l)) => Some(s.replace("_x0020_", " ").trim().cmp(l.trim()).then(Ordering::Equal)).map(|o| {
-            if *s == l.as_str() { Ordering::Equal } else { o }
-        }),
+        (Val::Enum(s), Lit::Str(l)) => Some(
+            s.replace("_x0020_", " ")
+                .trim()
+                .cmp(l.trim())
+                .then(Ordering::Equal),
+        )
+        .map(|o| if *s == l.as_str() { Ordering::Equal } else { o }),
         (_, Lit::Str(l)) => v.as_str().map(|s| s.to_lowercase().cmp(&l.to_lowercase())),
         (_, Lit::Num(n)) => v.as_f64().and_then(|x| x.partial_cmp(n)),
         (Val::Bool(b), Lit::Bool(l)) => Some(b.cmp(l)),
         (Val::Guid(g), Lit::Guid(l)) => Some(g.cmp(l)),
         (Val::Date(d), Lit::Date(l)) => Some(d.cmp(l)),
         (Val::Dt(d), Lit::Dt(l)) => Some(d.cmp(l)),
-        (Val::Dt(d), Lit::Date(l)) => Some(d.cmp(&l.and_hms_opt(0, 0, 0).map_or(0, |x| x.and_utc().timestamp_millis()))),
+        (Val::Dt(d), Lit::Date(l)) => Some(
+            d.cmp(
+                &l.and_hms_opt(0, 0, 0)
+                    .map_or(0, |x| x.and_utc().timestamp_millis()),
+            ),
+        ),
         _ => None,
     }
 }
@@ -325,7 +387,9 @@ pub fn eval(e: &Expr, r: &Record) -> bool {
             }
         }
         Expr::Cmp(i, op, lit) => {
-            let Some(o) = cmp(&r.vals[*i], lit) else { return matches!(op, Op::Ne) };
+            let Some(o) = cmp(&r.vals[*i], lit) else {
+                return matches!(op, Op::Ne);
+            };
             match op {
                 Op::Eq => o == Ordering::Equal,
                 Op::Ne => o != Ordering::Equal,
@@ -354,7 +418,9 @@ pub fn lmd_lower_bound(e: &Expr, ty: &EntityType) -> Option<i64> {
 
 /// Enum members valid for a property (used by tests and error messages).
 pub fn enum_members(ty: &EntityType, idx: usize) -> &'static [&'static str] {
-    Schema::get().enum_members(ty.props[idx].kind).unwrap_or(&[])
+    Schema::get()
+        .enum_members(ty.props[idx].kind)
+        .unwrap_or(&[])
 }
 
 #[cfg(test)]
@@ -372,16 +438,29 @@ mod tests {
         let e = parse("lastModifiedDateTime gt 2024-01-01T00:00:00Z and (status eq 'Open' or number eq 'It''s')", t).unwrap();
         assert_eq!(lmd_lower_bound(&e, t), Some(1_704_067_200_000));
         parse("customerId eq a1b2c3d4-0000-4000-8000-000000000001", t).unwrap();
-        parse("invoiceDate ge 2024-01-01 and totalAmountIncludingTax gt 100.5", t).unwrap();
+        parse(
+            "invoiceDate ge 2024-01-01 and totalAmountIncludingTax gt 100.5",
+            t,
+        )
+        .unwrap();
     }
 
     #[test]
     fn unknown_property_uses_bc_wording() {
         let lines = Schema::get().by_set("salesInvoiceLines").unwrap();
         let e = parse("lastModifiedDateTime gt 2024-01-01T00:00:00Z", lines).unwrap_err();
-        assert_eq!(e.to_string(), "Could not find a property named 'lastModifiedDateTime' on type 'Microsoft.NAV.salesInvoiceLine'.");
-        assert!(matches!(parse("number eq", inv()), Err(FilterError::Syntax(..))));
-        assert!(matches!(parse("number eq 5", inv()), Err(FilterError::Types(..))));
+        assert_eq!(
+            e.to_string(),
+            "Could not find a property named 'lastModifiedDateTime' on type 'Microsoft.NAV.salesInvoiceLine'."
+        );
+        assert!(matches!(
+            parse("number eq", inv()),
+            Err(FilterError::Syntax(..))
+        ));
+        assert!(matches!(
+            parse("number eq 5", inv()),
+            Err(FilterError::Types(..))
+        ));
     }
 
     #[test]
@@ -391,9 +470,22 @@ mod tests {
         r.set(t, "number", Val::S("S-INV100001"));
         r.set(t, "status", Val::Enum("In_x0020_Review"));
         r.set(t, "totalAmountIncludingTax", Val::Dec(150.0));
-        assert!(eval(&parse("startswith(number,'S-INV') and status eq 'In Review'", t).unwrap(), &r));
+        assert!(eval(
+            &parse("startswith(number,'S-INV') and status eq 'In Review'", t).unwrap(),
+            &r
+        ));
         assert!(eval(&parse("status eq 'In_x0020_Review'", t).unwrap(), &r));
-        assert!(!eval(&parse("not (totalAmountIncludingTax ge 150)", t).unwrap(), &r));
-        assert!(eval(&parse("totalAmountIncludingTax lt 100 or contains(number,'inv1')", t).unwrap(), &r));
+        assert!(!eval(
+            &parse("not (totalAmountIncludingTax ge 150)", t).unwrap(),
+            &r
+        ));
+        assert!(eval(
+            &parse(
+                "totalAmountIncludingTax lt 100 or contains(number,'inv1')",
+                t
+            )
+            .unwrap(),
+            &r
+        ));
     }
 }

@@ -86,7 +86,13 @@ impl BcSim {
                 })
                 .await;
         });
-        Ok(BcSim { addr, control: Control::new(shared.clone()), shared, shutdown: tx, task })
+        Ok(BcSim {
+            addr,
+            control: Control::new(shared.clone()),
+            shared,
+            shutdown: tx,
+            task,
+        })
     }
 
     /// The bound address.
@@ -111,7 +117,12 @@ impl BcSim {
 
     /// `{api_base}/{tenant}/{env}/api/v2.0`.
     pub fn api_root(&self, env: &str) -> String {
-        format!("{}/{}/{}/api/v2.0", self.api_base(), self.shared.cfg.tenant, env)
+        format!(
+            "{}/{}/{}/api/v2.0",
+            self.api_base(),
+            self.shared.cfg.tenant,
+            env
+        )
     }
 
     /// Companies of an environment (empty if unknown).
@@ -119,7 +130,15 @@ impl BcSim {
         self.shared
             .env_index(env)
             .map(|e| {
-                self.shared.envs[e].companies.iter().enumerate().map(|(i, id)| SimCompany { id: *id, name: datagen::company_name(i) }).collect()
+                self.shared.envs[e]
+                    .companies
+                    .iter()
+                    .enumerate()
+                    .map(|(i, id)| SimCompany {
+                        id: *id,
+                        name: datagen::company_name(i),
+                    })
+                    .collect()
             })
             .unwrap_or_default()
     }

@@ -15,7 +15,13 @@ pub struct Limits {
 
 impl Limits {
     /// Records a request; `Err((actual, retry_after_secs))` when over budget.
-    pub fn admit(&self, app: &str, env: &str, max: u32, window: Duration) -> Result<(), (usize, u64)> {
+    pub fn admit(
+        &self,
+        app: &str,
+        env: &str,
+        max: u32,
+        window: Duration,
+    ) -> Result<(), (usize, u64)> {
         let now = Instant::now();
         let mut w = self.windows.lock().unwrap_or_else(|e| e.into_inner());
         let q = w.entry((app.to_string(), env.to_lowercase())).or_default();
@@ -32,11 +38,21 @@ impl Limits {
     }
 
     /// Waits for a concurrency slot up to `timeout`.
-    pub async fn acquire(&self, app: &str, max: usize, timeout: Duration) -> Option<OwnedSemaphorePermit> {
+    pub async fn acquire(
+        &self,
+        app: &str,
+        max: usize,
+        timeout: Duration,
+    ) -> Option<OwnedSemaphorePermit> {
         let sem = {
             let mut s = self.sems.lock().unwrap_or_else(|e| e.into_inner());
-            s.entry(app.to_string()).or_insert_with(|| Arc::new(Semaphore::new(max.max(1)))).clone()
+            s.entry(app.to_string())
+                .or_insert_with(|| Arc::new(Semaphore::new(max.max(1))))
+                .clone()
         };
-        tokio::time::timeout(timeout, sem.acquire_owned()).await.ok().and_then(Result::ok)
+        tokio::time::timeout(timeout, sem.acquire_owned())
+            .await
+            .ok()
+            .and_then(Result::ok)
     }
 }

@@ -40,14 +40,21 @@ fn winansi(s: &str) -> Vec<u8> {
 
 /// Builds a PDF with the given lines of text (new page every 50 lines).
 pub fn text_pdf(lines: &[String]) -> Vec<u8> {
-    let pages: Vec<&[String]> = if lines.is_empty() { vec![&[][..]] } else { lines.chunks(50).collect() };
+    let pages: Vec<&[String]> = if lines.is_empty() {
+        vec![&[][..]]
+    } else {
+        lines.chunks(50).collect()
+    };
     let n = pages.len();
     // Objects: 1 catalog, 2 pages, 3 font, then per page: page obj, content obj.
     let mut objs: Vec<Vec<u8>> = Vec::new();
     objs.push(b"<< /Type /Catalog /Pages 2 0 R >>".to_vec());
     let kids: Vec<String> = (0..n).map(|i| format!("{} 0 R", 4 + 2 * i)).collect();
     objs.push(format!("<< /Type /Pages /Kids [{}] /Count {n} >>", kids.join(" ")).into_bytes());
-    objs.push(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>".to_vec());
+    objs.push(
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"
+            .to_vec(),
+    );
     for (i, chunk) in pages.iter().enumerate() {
         objs.push(
             format!("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 3 0 R >> >> /Contents {} 0 R >>", 5 + 2 * i)
@@ -78,7 +85,13 @@ pub fn text_pdf(lines: &[String]) -> Vec<u8> {
     for off in offsets {
         out.extend_from_slice(format!("{off:010} 00000 n \n").as_bytes());
     }
-    out.extend_from_slice(format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objs.len() + 1).as_bytes());
+    out.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objs.len() + 1
+        )
+        .as_bytes(),
+    );
     out
 }
 
@@ -89,12 +102,22 @@ mod tests {
     #[test]
     fn xref_offsets_point_at_objects() {
         let pdf = text_pdf(&["Invoice 103001".into(), "Müller & Söhne (GmbH)".into()]);
-        let s = String::from_utf8_lossy(&pdf);
+        // Latin-1 view keeps byte offsets (one char per byte).
+        let s: String = pdf.iter().map(|b| *b as char).collect();
         assert!(s.starts_with("%PDF-1.4"));
-        let xref_at: usize = s.rsplit("startxref\n").next().unwrap().lines().next().unwrap().parse().unwrap();
-        assert!(s[xref_at..].starts_with("xref"));
-        let first: usize = s[xref_at..].lines().nth(3).unwrap()[..10].parse().unwrap();
-        assert!(s[first..].starts_with("1 0 obj"));
+        let xref_at: usize = s
+            .rsplit("startxref\n")
+            .next()
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(pdf[xref_at..].starts_with(b"xref"));
+        let row = pdf[xref_at..].split(|b| *b == b'\n').nth(3).unwrap();
+        let first: usize = std::str::from_utf8(&row[..10]).unwrap().parse().unwrap();
+        assert!(pdf[first..].starts_with(b"1 0 obj"));
         assert!(pdf.windows(3).any(|w| w == b"M\xfcl"));
     }
 }

@@ -35,7 +35,9 @@ pub struct Options {
 /// Decodes a query component; `+` means space (form encoding, as reqwest's
 /// `.query()` sends it), a literal plus arrives as `%2B`.
 pub fn decode(s: &str) -> String {
-    percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned()
+    percent_decode_str(&s.replace('+', " "))
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// Parses a raw query string.
@@ -49,15 +51,28 @@ pub fn parse(raw: &str) -> Result<Options, String> {
 }
 
 fn set(o: &mut Options, k: &str, v: &str) -> Result<(), String> {
-    let num = |v: &str| v.trim().parse::<usize>().map_err(|_| format!("Invalid value '{v}' for query option '{k}'."));
+    let num = |v: &str| {
+        v.trim()
+            .parse::<usize>()
+            .map_err(|_| format!("Invalid value '{v}' for query option '{k}'."))
+    };
     match k {
         "$filter" => o.filter = Some(v.to_string()),
-        "$select" => o.select = Some(v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()),
+        "$select" => {
+            o.select = Some(
+                v.split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect(),
+            )
+        }
         "$expand" => o.expand = parse_expand(v)?,
         "$orderby" => {
             for part in v.split(',') {
                 let mut w = part.split_whitespace();
-                let name = w.next().ok_or_else(|| "Syntax error in $orderby.".to_string())?;
+                let name = w
+                    .next()
+                    .ok_or_else(|| "Syntax error in $orderby.".to_string())?;
                 let desc = match w.next() {
                     None | Some("asc") => false,
                     Some("desc") => true,
@@ -112,10 +127,15 @@ pub fn parse_expand(v: &str) -> Result<Vec<Expand>, String> {
         };
         let mut opts = Options::default();
         for o in split_top(inner, ';') {
-            let (k, val) = o.split_once('=').ok_or_else(|| format!("Syntax error in $expand at '{o}'."))?;
+            let (k, val) = o
+                .split_once('=')
+                .ok_or_else(|| format!("Syntax error in $expand at '{o}'."))?;
             set(&mut opts, k.trim(), val)?;
         }
-        out.push(Expand { name: name.trim().to_string(), opts });
+        out.push(Expand {
+            name: name.trim().to_string(),
+            opts,
+        });
     }
     Ok(out)
 }
@@ -141,7 +161,10 @@ mod tests {
     fn parses_nested_expand_and_paging_options() {
         let o = parse("$expand=salesInvoiceLines($select=description,amountIncludingTax;$filter=quantity%20gt%201),pdfDocument&$top=5&$orderby=number%20desc").unwrap();
         assert_eq!(o.expand.len(), 2);
-        assert_eq!(o.expand[0].opts.select.as_ref().unwrap(), &vec!["description".to_string(), "amountIncludingTax".into()]);
+        assert_eq!(
+            o.expand[0].opts.select.as_ref().unwrap(),
+            &vec!["description".to_string(), "amountIncludingTax".into()]
+        );
         assert_eq!(o.expand[0].opts.filter.as_deref(), Some("quantity gt 1"));
         assert_eq!(o.top, Some(5));
         assert_eq!(o.orderby, vec![("number".to_string(), true)]);

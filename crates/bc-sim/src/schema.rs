@@ -91,7 +91,13 @@ impl EntityType {
     /// Builds a type at runtime (the custom API page); leaked, lives for the process.
     pub fn leak_custom(name: &str, set: &str, fields: &[(String, String)]) -> &'static EntityType {
         let leak = |s: &str| -> &'static str { Box::leak(s.to_string().into_boxed_str()) };
-        let mut props = vec![Prop { name: "id", edm_type: "Edm.Guid", kind: Kind::Guid, max_len: None, nullable: false }];
+        let mut props = vec![Prop {
+            name: "id",
+            edm_type: "Edm.Guid",
+            kind: Kind::Guid,
+            max_len: None,
+            nullable: false,
+        }];
         for (n, ty) in fields {
             let kind = match ty.as_str() {
                 "Edm.Decimal" => Kind::Decimal,
@@ -103,11 +109,29 @@ impl EntityType {
                 "Edm.DateTimeOffset" => Kind::DateTime,
                 _ => Kind::String,
             };
-            props.push(Prop { name: leak(n), edm_type: leak(ty), kind, max_len: None, nullable: true });
+            props.push(Prop {
+                name: leak(n),
+                edm_type: leak(ty),
+                kind,
+                max_len: None,
+                nullable: true,
+            });
         }
-        props.push(Prop { name: "lastModifiedDateTime", edm_type: "Edm.DateTimeOffset", kind: Kind::DateTime, max_len: None, nullable: true });
+        props.push(Prop {
+            name: "lastModifiedDateTime",
+            edm_type: "Edm.DateTimeOffset",
+            kind: Kind::DateTime,
+            max_len: None,
+            nullable: true,
+        });
         let index = props.iter().enumerate().map(|(i, p)| (p.name, i)).collect();
-        Box::leak(Box::new(EntityType { name: leak(name), set: leak(set), props, navs: Vec::new(), index }))
+        Box::leak(Box::new(EntityType {
+            name: leak(name),
+            set: leak(set),
+            props,
+            navs: Vec::new(),
+            index,
+        }))
     }
 
     /// The qualified name used in BC error messages (`Microsoft.NAV.salesInvoice`).
@@ -171,7 +195,11 @@ fn parse(txt: &'static str) -> Schema {
         let mut f = line.split('\t').skip(1);
         let name = f.next().unwrap_or_default();
         let (members, values) = f.map(|m| m.split_once(':').unwrap_or((m, "0"))).unzip();
-        enums.push(EnumType { name, members, values });
+        enums.push(EnumType {
+            name,
+            members,
+            values,
+        });
     }
     let mut types: Vec<EntityType> = Vec::new();
     for line in txt.lines() {
@@ -198,7 +226,11 @@ fn parse(txt: &'static str) -> Schema {
             }
             "N" => {
                 let t = types.last_mut().expect("N before E");
-                t.navs.push(Nav { name: f[1], target: f[2], collection: f[3] == "1" });
+                t.navs.push(Nav {
+                    name: f[1],
+                    target: f[2],
+                    collection: f[3] == "1",
+                });
             }
             _ => {}
         }
@@ -237,9 +269,17 @@ pub fn metadata_xml(extra: Option<&crate::config::CustomApiConfig>) -> String {
         "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<edmx:Edmx Version=\"4.0\" xmlns:edmx=\"http://docs.oasis-open.org/odata/ns/edmx\">\n  <edmx:DataServices>\n    <Schema Namespace=\"Microsoft.NAV\" xmlns=\"http://docs.oasis-open.org/odata/ns/edm\">\n",
     );
     for t in &s.types {
-        let _ = writeln!(x, "      <EntityType Name=\"{}\">\n        <Key>\n          <PropertyRef Name=\"id\" />\n        </Key>", t.name);
+        let _ = writeln!(
+            x,
+            "      <EntityType Name=\"{}\">\n        <Key>\n          <PropertyRef Name=\"id\" />\n        </Key>",
+            t.name
+        );
         for p in &t.props {
-            let _ = write!(x, "        <Property Name=\"{}\" Type=\"{}\"", p.name, p.edm_type);
+            let _ = write!(
+                x,
+                "        <Property Name=\"{}\" Type=\"{}\"",
+                p.name, p.edm_type
+            );
             if !p.nullable {
                 x.push_str(" Nullable=\"false\"");
             }
@@ -257,12 +297,20 @@ pub fn metadata_xml(extra: Option<&crate::config::CustomApiConfig>) -> String {
             } else {
                 format!("Microsoft.NAV.{}", n.target)
             };
-            let _ = writeln!(x, "        <NavigationProperty Name=\"{}\" Type=\"{ty}\" ContainsTarget=\"true\" />", n.name);
+            let _ = writeln!(
+                x,
+                "        <NavigationProperty Name=\"{}\" Type=\"{ty}\" ContainsTarget=\"true\" />",
+                n.name
+            );
         }
         x.push_str("      </EntityType>\n");
     }
     if let Some(c) = extra {
-        let _ = writeln!(x, "      <EntityType Name=\"{}\">\n        <Key>\n          <PropertyRef Name=\"id\" />\n        </Key>\n        <Property Name=\"id\" Type=\"Edm.Guid\" Nullable=\"false\" />", c.entity_type);
+        let _ = writeln!(
+            x,
+            "      <EntityType Name=\"{}\">\n        <Key>\n          <PropertyRef Name=\"id\" />\n        </Key>\n        <Property Name=\"id\" Type=\"Edm.Guid\" Nullable=\"false\" />",
+            c.entity_type
+        );
         for (n, t) in &c.fields {
             let _ = writeln!(x, "        <Property Name=\"{n}\" Type=\"{t}\" />");
         }
@@ -277,10 +325,18 @@ pub fn metadata_xml(extra: Option<&crate::config::CustomApiConfig>) -> String {
     }
     x.push_str("      <EntityContainer Name=\"NAV\">\n");
     for t in &s.types {
-        let _ = writeln!(x, "        <EntitySet Name=\"{}\" EntityType=\"Microsoft.NAV.{}\" />", t.set, t.name);
+        let _ = writeln!(
+            x,
+            "        <EntitySet Name=\"{}\" EntityType=\"Microsoft.NAV.{}\" />",
+            t.set, t.name
+        );
     }
     if let Some(c) = extra {
-        let _ = writeln!(x, "        <EntitySet Name=\"{}\" EntityType=\"Microsoft.NAV.{}\" />", c.entity_set, c.entity_type);
+        let _ = writeln!(
+            x,
+            "        <EntitySet Name=\"{}\" EntityType=\"Microsoft.NAV.{}\" />",
+            c.entity_set, c.entity_type
+        );
     }
     x.push_str("      </EntityContainer>\n    </Schema>\n  </edmx:DataServices>\n</edmx:Edmx>\n");
     x
@@ -299,6 +355,10 @@ mod tests {
         assert_eq!(inv.props[1].max_len, Some(20));
         let st = inv.props[inv.must("status")].kind;
         assert!(s.enum_members(st).unwrap().contains(&"In_x0020_Review"));
-        assert!(inv.navs.iter().any(|n| n.name == "salesInvoiceLines" && n.collection));
+        assert!(
+            inv.navs
+                .iter()
+                .any(|n| n.name == "salesInvoiceLines" && n.collection)
+        );
     }
 }

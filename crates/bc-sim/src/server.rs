@@ -77,10 +77,20 @@ impl Shared {
             .enumerate()
             .map(|(e, name)| Env {
                 name: name.clone(),
-                companies: (0..cfg.companies).map(|c| Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("bc-sim/{}/{e}/{c}", cfg.seed).as_bytes())).collect(),
+                companies: (0..cfg.companies)
+                    .map(|c| {
+                        Uuid::new_v5(
+                            &Uuid::NAMESPACE_OID,
+                            format!("bc-sim/{}/{e}/{c}", cfg.seed).as_bytes(),
+                        )
+                    })
+                    .collect(),
             })
             .collect();
-        let custom = cfg.custom_api.as_ref().map(|c| EntityType::leak_custom(&c.entity_type, &c.entity_set, &c.fields));
+        let custom = cfg
+            .custom_api
+            .as_ref()
+            .map(|c| EntityType::leak_custom(&c.entity_type, &c.entity_set, &c.fields));
         Shared {
             envs,
             store: Store::new(custom),
@@ -101,13 +111,19 @@ impl Shared {
             env: env as u8,
             company: company as u8,
             scale: self.cfg.invoices_per_company,
-            custom_count: self.cfg.custom_api.as_ref().map_or(0, |c| c.records_per_company),
+            custom_count: self
+                .cfg
+                .custom_api
+                .as_ref()
+                .map_or(0, |c| c.records_per_company),
         }
     }
 
     /// Index of an environment (case-insensitive, as BC: "Production" = "production").
     pub fn env_index(&self, name: &str) -> Option<usize> {
-        self.envs.iter().position(|e| e.name.eq_ignore_ascii_case(name))
+        self.envs
+            .iter()
+            .position(|e| e.name.eq_ignore_ascii_case(name))
     }
 
     /// The `companies` entity of a company.
@@ -120,8 +136,16 @@ impl Shared {
         r.set(t, "timestamp", Val::Int(30_000 + (env * 100 + i) as i64));
         r.set(t, "name", Val::Str(name.chars().take(30).collect()));
         r.set(t, "displayName", Val::Str(name));
-        r.set(t, "systemCreatedAt", Val::Dt(datagen::BASE_MIN_LAST_MODIFIED));
-        r.set(t, "systemModifiedAt", Val::Dt(datagen::BASE_MIN_LAST_MODIFIED + 86_400_000));
+        r.set(
+            t,
+            "systemCreatedAt",
+            Val::Dt(datagen::BASE_MIN_LAST_MODIFIED),
+        );
+        r.set(
+            t,
+            "systemModifiedAt",
+            Val::Dt(datagen::BASE_MIN_LAST_MODIFIED + 86_400_000),
+        );
         r
     }
 
@@ -132,7 +156,10 @@ impl Shared {
     }
 
     fn throttled(&self) {
-        self.counts.lock().unwrap_or_else(|e| e.into_inner()).throttled += 1;
+        self.counts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .throttled += 1;
     }
 }
 
@@ -142,7 +169,9 @@ pub fn app(sh: Arc<Shared>) -> Router {
 }
 
 fn decode_path(p: &str) -> String {
-    percent_encoding::percent_decode_str(p).decode_utf8_lossy().into_owned()
+    percent_encoding::percent_decode_str(p)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 async fn dispatch(State(sh): State<Arc<Shared>>, req: Request) -> Response {
@@ -150,52 +179,115 @@ async fn dispatch(State(sh): State<Arc<Shared>>, req: Request) -> Response {
     let raw_query = req.uri().query().unwrap_or("").to_string();
     let method = req.method().clone();
     if path.starts_with("/_sim/") || path == "/_sim" {
-        let body = axum::body::to_bytes(req.into_body(), 16 << 20).await.unwrap_or_default();
+        let body = axum::body::to_bytes(req.into_body(), 16 << 20)
+            .await
+            .unwrap_or_default();
         return crate::control::http(&sh, &method, &path, &body);
     }
-    let segs: Vec<String> = path.trim_start_matches('/').split('/').map(str::to_string).collect();
-    if segs.len() == 4 && segs[1] == "oauth2" && segs[2] == "v2.0" && segs[3] == "token" && method == Method::POST {
+    let segs: Vec<String> = path
+        .trim_start_matches('/')
+        .split('/')
+        .map(str::to_string)
+        .collect();
+    if segs.len() == 4
+        && segs[1] == "oauth2"
+        && segs[2] == "v2.0"
+        && segs[3] == "token"
+        && method == Method::POST
+    {
         sh.count("POST token");
         if let Some(f) = sh.faults.take(&path, true) {
             match f.kind.as_str() {
                 "token_endpoint_down" => {
                     let body = serde_json::json!({"error": "temporarily_unavailable", "error_description": "AADSTS50196: The server is temporarily unavailable.", "error_codes": [50196]});
-                    return (StatusCode::SERVICE_UNAVAILABLE, [(header::CONTENT_TYPE, "application/json; charset=utf-8")], body.to_string()).into_response();
+                    return (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+                        body.to_string(),
+                    )
+                        .into_response();
                 }
-                "latency" => tokio::time::sleep(std::time::Duration::from_millis(f.latency_ms.unwrap_or(0))).await,
+                "latency" => {
+                    tokio::time::sleep(std::time::Duration::from_millis(f.latency_ms.unwrap_or(0)))
+                        .await
+                }
                 _ => return status_fault(&sh, &f),
             }
         }
-        let body = axum::body::to_bytes(req.into_body(), 1 << 20).await.unwrap_or_default();
+        let body = axum::body::to_bytes(req.into_body(), 1 << 20)
+            .await
+            .unwrap_or_default();
         return auth::token_endpoint(&sh.cfg, &sh.tokens, &sh.base_url, &segs[0], &body);
     }
-    if method == Method::GET && segs.len() == 4 && segs[1] == "v2.0" && segs[2] == ".well-known" && segs[3] == "openid-configuration" {
+    if method == Method::GET
+        && segs.len() == 4
+        && segs[1] == "v2.0"
+        && segs[2] == ".well-known"
+        && segs[3] == "openid-configuration"
+    {
         return axum::Json(auth::openid_configuration(&sh.base_url, &segs[0])).into_response();
     }
     if segs.first().map(String::as_str) == Some("v2.0") {
-        let auth_h = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string);
-        let prefer = req.headers().get("prefer").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let auth_h = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let prefer = req
+            .headers()
+            .get("prefer")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         return bc(sh, method, segs, raw_query, auth_h, prefer).await;
     }
     (StatusCode::NOT_FOUND, "not found").into_response()
 }
 
 fn status_fault(sh: &Shared, f: &Fault) -> Response {
-    let status = StatusCode::from_u16(f.status.unwrap_or(500)).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let status =
+        StatusCode::from_u16(f.status.unwrap_or(500)).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let (code, message) = match status.as_u16() {
-        429 => ("Application_TooManyRequests", "Too many requests reached.".to_string()),
-        503 => ("Application_ServiceUnavailable", "The service is temporarily unavailable. Please try again later.".into()),
-        504 => ("Application_GatewayTimeout", "The request timed out.".into()),
-        408 => ("Application_OperationTimeout", "The operation has timed out.".into()),
-        409 => ("Internal_ServerError", "The transaction was deadlocked. Please try again later.".into()),
-        500 => ("Internal_ServerError", "An internal server error occurred.".into()),
+        429 => (
+            "Application_TooManyRequests",
+            "Too many requests reached.".to_string(),
+        ),
+        503 => (
+            "Application_ServiceUnavailable",
+            "The service is temporarily unavailable. Please try again later.".into(),
+        ),
+        504 => (
+            "Application_GatewayTimeout",
+            "The request timed out.".into(),
+        ),
+        408 => (
+            "Application_OperationTimeout",
+            "The operation has timed out.".into(),
+        ),
+        409 => (
+            "Internal_ServerError",
+            "The transaction was deadlocked. Please try again later.".into(),
+        ),
+        500 => (
+            "Internal_ServerError",
+            "An internal server error occurred.".into(),
+        ),
         _ => ("BadRequest", format!("Injected fault {}.", status.as_u16())),
     };
     if matches!(status.as_u16(), 429 | 503) {
         sh.throttled();
     }
-    let retry = if matches!(status.as_u16(), 429 | 503) { Some(f.retry_after_secs.unwrap_or(1)) } else { f.retry_after_secs };
-    BcError::Status { status, code, message, retry_after: retry }.into_response()
+    let retry = if matches!(status.as_u16(), 429 | 503) {
+        Some(f.retry_after_secs.unwrap_or(1))
+    } else {
+        f.retry_after_secs
+    };
+    BcError::Status {
+        status,
+        code,
+        message,
+        retry_after: retry,
+    }
+    .into_response()
 }
 
 struct InFlight<'a>(&'a Shared);
@@ -205,10 +297,20 @@ impl Drop for InFlight<'_> {
     }
 }
 
-async fn bc(sh: Arc<Shared>, method: Method, segs: Vec<String>, raw_query: String, auth_h: Option<String>, prefer: Option<String>) -> Response {
+async fn bc(
+    sh: Arc<Shared>,
+    method: Method,
+    segs: Vec<String>,
+    raw_query: String,
+    auth_h: Option<String>,
+    prefer: Option<String>,
+) -> Response {
     // /v2.0/{tenant?}/{env}/api/{v2.0 | publisher/group/version}/...
     let mut i = 1;
-    if segs.get(1).is_some_and(|s| s.eq_ignore_ascii_case(&sh.cfg.tenant)) {
+    if segs
+        .get(1)
+        .is_some_and(|s| s.eq_ignore_ascii_case(&sh.cfg.tenant))
+    {
         i = 2;
     }
     let env_name = segs.get(i).cloned().unwrap_or_default();
@@ -220,10 +322,24 @@ async fn bc(sh: Arc<Shared>, method: Method, segs: Vec<String>, raw_query: Strin
         Some(_) if segs.len() >= api_at + 4 => (true, api_at + 4),
         _ => (false, api_at + 2),
     };
-    let rest: Vec<String> = segs.get(rest_at..).map(<[String]>::to_vec).unwrap_or_default();
+    let rest: Vec<String> = segs
+        .get(rest_at..)
+        .map(<[String]>::to_vec)
+        .unwrap_or_default();
     let route = {
-        let r: Vec<String> = rest.iter().filter(|s| !s.is_empty()).map(|s| s.split('(').next().unwrap_or("").to_string()).collect();
-        format!("{method} {}", if r.is_empty() { "/".to_string() } else { r.join("/") })
+        let r: Vec<String> = rest
+            .iter()
+            .filter(|s| !s.is_empty())
+            .map(|s| s.split('(').next().unwrap_or("").to_string())
+            .collect();
+        format!(
+            "{method} {}",
+            if r.is_empty() {
+                "/".to_string()
+            } else {
+                r.join("/")
+            }
+        )
     };
     sh.count(&route);
     let path = format!("/{}", segs.join("/"));
@@ -231,35 +347,59 @@ async fn bc(sh: Arc<Shared>, method: Method, segs: Vec<String>, raw_query: Strin
     if let Some(f) = &fault {
         match f.kind.as_str() {
             "status" => return status_fault(&sh, f),
-            "latency" => tokio::time::sleep(std::time::Duration::from_millis(f.latency_ms.unwrap_or(0))).await,
+            "latency" => {
+                tokio::time::sleep(std::time::Duration::from_millis(f.latency_ms.unwrap_or(0)))
+                    .await
+            }
             "revoke_tokens" => sh.tokens.revoke_all(),
             _ => {}
         }
     }
     let caller = match sh.tokens.validate(auth_h.as_deref()) {
         Ok(c) => c,
-        Err(p) => return BcError::Unauthorized { tenant: sh.cfg.tenant.clone(), description: p.description() }.into_response(),
+        Err(p) => {
+            return BcError::Unauthorized {
+                tenant: sh.cfg.tenant.clone(),
+                description: p.description(),
+            }
+            .into_response();
+        }
     };
     let Some(env) = sh.env_index(&env_name) else {
         return BcError::NoEnvironment.into_response();
     };
-    if let Err((actual, retry)) = sh.limits.admit(&caller.app_id, &sh.envs[env].name, sh.cfg.requests_per_window, sh.cfg.window) {
+    if let Err((actual, retry)) = sh.limits.admit(
+        &caller.app_id,
+        &sh.envs[env].name,
+        sh.cfg.requests_per_window,
+        sh.cfg.window,
+    ) {
         sh.throttled();
         return BcError::Status {
             status: StatusCode::TOO_MANY_REQUESTS,
             code: "Application_TooManyRequests",
-            message: format!("Too many requests reached. Actual ({actual}). Maximum ({}).", sh.cfg.requests_per_window),
+            message: format!(
+                "Too many requests reached. Actual ({actual}). Maximum ({}).",
+                sh.cfg.requests_per_window
+            ),
             retry_after: Some(retry),
         }
         .into_response();
     }
-    let Some(_permit) = sh.limits.acquire(&caller.app_id, sh.cfg.max_concurrent, sh.cfg.queue_timeout).await else {
+    let Some(_permit) = sh
+        .limits
+        .acquire(&caller.app_id, sh.cfg.max_concurrent, sh.cfg.queue_timeout)
+        .await
+    else {
         sh.throttled();
         // BC answers an over-long concurrency queue with 503; code chosen to match its Application_* family.
         return BcError::Status {
             status: StatusCode::SERVICE_UNAVAILABLE,
             code: "Application_TooManyConcurrentRequests",
-            message: format!("Too many concurrent requests. Maximum ({}).", sh.cfg.max_concurrent),
+            message: format!(
+                "Too many concurrent requests. Maximum ({}).",
+                sh.cfg.max_concurrent
+            ),
             retry_after: Some(1),
         }
         .into_response();
@@ -271,41 +411,81 @@ async fn bc(sh: Arc<Shared>, method: Method, segs: Vec<String>, raw_query: Strin
         c.max_concurrent_seen = c.max_concurrent_seen.max(now);
     }
     if method != Method::GET {
-        return BcError::Status { status: StatusCode::METHOD_NOT_ALLOWED, code: "BadRequest_MethodNotAllowed", message: "The emulator's API is read-only; change data through /_sim.".into(), retry_after: None }.into_response();
+        return BcError::Status {
+            status: StatusCode::METHOD_NOT_ALLOWED,
+            code: "BadRequest_MethodNotAllowed",
+            message: "The emulator's API is read-only; change data through /_sim.".into(),
+            retry_after: None,
+        }
+        .into_response();
     }
     let max_page = prefer.as_deref().and_then(|p| {
-        p.split(',').find_map(|x| x.trim().strip_prefix("odata.maxpagesize=").and_then(|n| n.trim().parse::<usize>().ok()))
+        p.split(',').find_map(|x| {
+            x.trim()
+                .strip_prefix("odata.maxpagesize=")
+                .and_then(|n| n.trim().parse::<usize>().ok())
+        })
     });
-    let root = format!("{}{}", sh.base_url, segs[..rest_at].iter().fold(String::new(), |a, s| a + "/" + s));
+    let root = format!(
+        "{}{}",
+        sh.base_url,
+        segs[..rest_at]
+            .iter()
+            .fold(String::new(), |a, s| a + "/" + s)
+    );
     let sh2 = sh.clone();
     let result = tokio::task::spawn_blocking(move || {
         let segments: Vec<&str> = rest.iter().map(String::as_str).collect();
-        api::handle(&sh2, ApiRequest { env, root, segments, raw_query: &raw_query, max_page, custom })
+        api::handle(
+            &sh2,
+            ApiRequest {
+                env,
+                root,
+                segments,
+                raw_query: &raw_query,
+                max_page,
+                custom,
+            },
+        )
     })
     .await;
     let (mut resp, n) = match result {
         Ok(Ok(r)) => (r.response, r.records),
         Ok(Err(e)) => (e.into_response(), 0),
-        Err(_) => (BcError::Status { status: StatusCode::INTERNAL_SERVER_ERROR, code: "Internal_ServerError", message: "internal error".into(), retry_after: None }.into_response(), 0),
+        Err(_) => (
+            BcError::Status {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                code: "Internal_ServerError",
+                message: "internal error".into(),
+                retry_after: None,
+            }
+            .into_response(),
+            0,
+        ),
     };
     let delay = sh.cfg.latency + sh.cfg.latency_per_record * n as u32;
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    if let Some(f) = fault {
-        if f.kind == "truncate" || f.kind == "malformed" {
-            let (parts, body) = resp.into_parts();
-            let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
-            let new = if f.kind == "truncate" {
-                bytes.slice(..bytes.len() / 2)
-            } else {
-                bytes::Bytes::from_static(b"{\"@odata.context\":\"x\",\"value\":[{\"id\":,,}")
-            };
-            let mut r = Response::from_parts(parts, Body::from(new));
-            r.headers_mut().remove(header::CONTENT_LENGTH);
-            resp = r;
-        }
+    if let Some(f) = fault
+        && (f.kind == "truncate" || f.kind == "malformed")
+    {
+        let (parts, body) = resp.into_parts();
+        let bytes = axum::body::to_bytes(body, usize::MAX)
+            .await
+            .unwrap_or_default();
+        let new = if f.kind == "truncate" {
+            bytes.slice(..bytes.len() / 2)
+        } else {
+            bytes::Bytes::from_static(b"{\"@odata.context\":\"x\",\"value\":[{\"id\":,,}")
+        };
+        let mut r = Response::from_parts(parts, Body::from(new));
+        r.headers_mut().remove(header::CONTENT_LENGTH);
+        resp = r;
     }
-    resp.headers_mut().insert("request-id", HeaderValue::from_str(&Uuid::new_v4().to_string()).unwrap_or(HeaderValue::from_static("0")));
+    resp.headers_mut().insert(
+        "request-id",
+        HeaderValue::from_str(&Uuid::new_v4().to_string()).unwrap_or(HeaderValue::from_static("0")),
+    );
     resp
 }

@@ -39,12 +39,14 @@ struct SetOverlay {
 
 type Key = (u8, u8, &'static str);
 type LineKey = (u8, u8, &'static str, u64);
+/// Line edits of one document: line index → (patches, line version).
+type LineEdits = BTreeMap<u64, (Vec<(usize, Val)>, u64)>;
 
 /// Store of all environments and companies.
 #[derive(Debug)]
 pub struct Store {
     overlays: RwLock<HashMap<Key, SetOverlay>>,
-    lines: RwLock<HashMap<LineKey, BTreeMap<u64, (Vec<(usize, Val)>, u64)>>>,
+    lines: RwLock<HashMap<LineKey, LineEdits>>,
     clock: AtomicI64,
     custom: Option<&'static EntityType>,
 }
@@ -71,7 +73,12 @@ pub enum StoreError {
 impl Store {
     /// A store; `custom` is the custom API page type, if configured.
     pub fn new(custom: Option<&'static EntityType>) -> Store {
-        Store { overlays: RwLock::default(), lines: RwLock::default(), clock: AtomicI64::new(0), custom }
+        Store {
+            overlays: RwLock::default(),
+            lines: RwLock::default(),
+            clock: AtomicI64::new(0),
+            custom,
+        }
     }
 
     /// The entity type of a served set (`customApi` is the custom page).
@@ -89,7 +96,10 @@ impl Store {
         let mut prev = self.clock.load(Ordering::SeqCst);
         loop {
             let next = now.max(prev + 1);
-            match self.clock.compare_exchange(prev, next, Ordering::SeqCst, Ordering::SeqCst) {
+            match self
+                .clock
+                .compare_exchange(prev, next, Ordering::SeqCst, Ordering::SeqCst)
+            {
                 Ok(_) => return next,
                 Err(p) => prev = p,
             }
@@ -100,14 +110,22 @@ impl Store {
     pub fn end(&self, ctx: &Ctx, set: &'static str) -> u64 {
         let base = ctx.base_count(set);
         let ov = self.overlays.read().unwrap_or_else(|e| e.into_inner());
-        base + ov.get(&(ctx.env, ctx.company, set)).map_or(0, |o| o.created)
+        base + ov
+            .get(&(ctx.env, ctx.company, set))
+            .map_or(0, |o| o.created)
     }
 
     /// Positions of live overlay entries at or after `from` (for incremental reads).
     pub fn overlay_positions(&self, ctx: &Ctx, set: &'static str, from: u64) -> Vec<u64> {
         let ov = self.overlays.read().unwrap_or_else(|e| e.into_inner());
         ov.get(&(ctx.env, ctx.company, set))
-            .map(|o| o.entries.range(from..).filter(|(_, e)| matches!(e, Entry::Live { .. })).map(|(p, _)| *p).collect())
+            .map(|o| {
+                o.entries
+                    .range(from..)
+                    .filter(|(_, e)| matches!(e, Entry::Live { .. }))
+                    .map(|(p, _)| *p)
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -117,7 +135,9 @@ impl Store {
         let mut lines: Vec<Record> = (0..n).map(|i| ctx.line(doc_set, pos, i)).collect();
         let lk = self.lines.read().unwrap_or_else(|e| e.into_inner());
         if let Some(m) = lk.get(&(ctx.env, ctx.company, doc_set, pos)) {
-            let lt = self.ty(datagen::line_set(doc_set).unwrap_or("salesInvoiceLines")).expect("line type");
+            let lt = self
+                .ty(datagen::line_set(doc_set).unwrap_or("salesInvoiceLines"))
+                .expect("line type");
             for (seq, (patch, version)) in m {
                 if let Some(l) = lines.get_mut(*seq as usize) {
                     for (i, v) in patch {
@@ -135,9 +155,11 @@ impl Store {
     pub fn get(&self, ctx: &Ctx, set: &'static str, pos: u64) -> Option<Record> {
         let entry = {
             let ov = self.overlays.read().unwrap_or_else(|e| e.into_inner());
-            ov.get(&(ctx.env, ctx.company, set)).and_then(|o| o.entries.get(&pos).cloned())
+            ov.get(&(ctx.env, ctx.company, set))
+                .and_then(|o| o.entries.get(&pos).cloned())
         };
-        if matches!(entry, Some(Entry::Deleted)) || (entry.is_none() && pos >= ctx.base_count(set)) {
+        if matches!(entry, Some(Entry::Deleted)) || (entry.is_none() && pos >= ctx.base_count(set))
+        {
             return None;
         }
         let mut rec = if set == "customApi" {
@@ -148,7 +170,12 @@ impl Store {
         } else {
             ctx.record(set, pos, &[])?
         };
-        if let Some(Entry::Live { patch, lmd, version }) = entry {
+        if let Some(Entry::Live {
+            patch,
+            lmd,
+            version,
+        }) = entry
+        {
             let t = self.ty(set)?;
             for (i, v) in patch {
                 rec.vals[i] = v;
@@ -161,18 +188,34 @@ impl Store {
 
     fn custom_record(&self, ctx: &Ctx, pos: u64) -> Option<Record> {
         let t = self.custom?;
-        let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(ctx.seed ^ pos.wrapping_mul(0x9e37_79b9) ^ u64::from(ctx.company) << 40);
+        let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(
+            ctx.seed ^ pos.wrapping_mul(0x9e37_79b9) ^ u64::from(ctx.company) << 40,
+        );
         let mut rec = Record::blank(t);
         let code = datagen::set_code("customApi")?;
         for (i, p) in t.props.iter().enumerate() {
             rec.vals[i] = match (p.name, p.kind) {
                 ("id", _) => Val::Guid(ctx.id(code, pos, 0)),
-                ("lastModifiedDateTime", _) => Val::Dt(r.gen_range(datagen::BASE_MIN_LAST_MODIFIED..=datagen::BASE_MAX_LAST_MODIFIED)),
-                (_, Kind::String) => Val::Str(format!("{}-{:05} {}", p.name, pos + 1, crate::words::LAST[pos as usize % crate::words::LAST.len()])),
+                ("lastModifiedDateTime", _) => Val::Dt(
+                    r.gen_range(datagen::BASE_MIN_LAST_MODIFIED..=datagen::BASE_MAX_LAST_MODIFIED),
+                ),
+                (_, Kind::String) => Val::Str(format!(
+                    "{}-{:05} {}",
+                    p.name,
+                    pos + 1,
+                    crate::words::LAST[pos as usize % crate::words::LAST.len()]
+                )),
                 (_, Kind::Decimal) => Val::Dec(f64::from(r.gen_range(0..100_000u32)) / 100.0),
                 (_, Kind::Int32 | Kind::Int64) => Val::Int(r.gen_range(0..10_000)),
                 (_, Kind::Boolean) => Val::Bool(r.gen_bool(0.8)),
-                (_, Kind::Date) => Val::Date(chrono::NaiveDate::from_ymd_opt(2024, 1 + (pos % 12) as u32, 1 + (pos % 28) as u32).unwrap_or_default()),
+                (_, Kind::Date) => Val::Date(
+                    chrono::NaiveDate::from_ymd_opt(
+                        2024,
+                        1 + (pos % 12) as u32,
+                        1 + (pos % 28) as u32,
+                    )
+                    .unwrap_or_default(),
+                ),
                 (_, k) => crate::value::default_for(k),
             };
         }
@@ -180,29 +223,50 @@ impl Store {
     }
 
     /// Converts JSON fields into property patches (BC types enforced).
-    pub fn patch_from_json(t: &EntityType, fields: &serde_json::Map<String, serde_json::Value>) -> Result<Vec<(usize, Val)>, StoreError> {
+    pub fn patch_from_json(
+        t: &EntityType,
+        fields: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Vec<(usize, Val)>, StoreError> {
         let mut out = Vec::new();
         for (k, v) in fields {
             if k == "id" || k == "lastModifiedDateTime" || k.starts_with('@') {
                 continue;
             }
-            let i = t.idx(k).ok_or_else(|| StoreError::UnknownProperty { prop: k.clone(), ty: t.name.into() })?;
+            let i = t.idx(k).ok_or_else(|| StoreError::UnknownProperty {
+                prop: k.clone(),
+                ty: t.name.into(),
+            })?;
             let p = &t.props[i];
             let bad = || StoreError::BadValue(k.clone());
             let val = match p.kind {
-                Kind::String => Val::Str(v.as_str().ok_or_else(bad)?.chars().take(p.max_len.unwrap_or(usize::MAX)).collect()),
+                Kind::String => Val::Str(
+                    v.as_str()
+                        .ok_or_else(bad)?
+                        .chars()
+                        .take(p.max_len.unwrap_or(usize::MAX))
+                        .collect(),
+                ),
                 Kind::Decimal => Val::Dec(v.as_f64().ok_or_else(bad)?),
                 Kind::Int32 | Kind::Int64 => Val::Int(v.as_i64().ok_or_else(bad)?),
                 Kind::Boolean => Val::Bool(v.as_bool().ok_or_else(bad)?),
                 Kind::Guid => Val::Guid(v.as_str().and_then(|s| s.parse().ok()).ok_or_else(bad)?),
                 Kind::Date => Val::Date(v.as_str().and_then(|s| s.parse().ok()).ok_or_else(bad)?),
                 Kind::DateTime => Val::Dt(
-                    v.as_str().and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok()).ok_or_else(bad)?.timestamp_millis(),
+                    v.as_str()
+                        .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+                        .ok_or_else(bad)?
+                        .timestamp_millis(),
                 ),
                 Kind::Enum(_) => {
                     let s = v.as_str().ok_or_else(bad)?;
                     let members = Schema::get().enum_members(p.kind).unwrap_or(&[]);
-                    Val::Enum(members.iter().find(|m| **m == s || m.replace("_x0020_", " ") == s).copied().ok_or_else(bad)?)
+                    Val::Enum(
+                        members
+                            .iter()
+                            .find(|m| **m == s || m.replace("_x0020_", " ") == s)
+                            .copied()
+                            .ok_or_else(bad)?,
+                    )
                 }
                 Kind::Stream => return Err(bad()),
             };
@@ -218,7 +282,14 @@ impl Store {
         let o = ov.entry((ctx.env, ctx.company, set)).or_default();
         let pos = ctx.base_count(set) + o.created;
         o.created += 1;
-        o.entries.insert(pos, Entry::Live { patch, lmd, version: 1 });
+        o.entries.insert(
+            pos,
+            Entry::Live {
+                patch,
+                lmd,
+                version: 1,
+            },
+        );
         pos
     }
 
@@ -231,7 +302,11 @@ impl Store {
         let mut ov = self.overlays.write().unwrap_or_else(|e| e.into_inner());
         let o = ov.entry((ctx.env, ctx.company, set)).or_default();
         match o.entries.get_mut(&pos) {
-            Some(Entry::Live { patch: old, lmd: l, version }) => {
+            Some(Entry::Live {
+                patch: old,
+                lmd: l,
+                version,
+            }) => {
                 for (i, v) in patch {
                     old.retain(|(j, _)| *j != i);
                     old.push((i, v));
@@ -240,7 +315,14 @@ impl Store {
                 *version += 1;
             }
             _ => {
-                o.entries.insert(pos, Entry::Live { patch, lmd, version: 1 });
+                o.entries.insert(
+                    pos,
+                    Entry::Live {
+                        patch,
+                        lmd,
+                        version: 1,
+                    },
+                );
             }
         }
         true
@@ -252,18 +334,32 @@ impl Store {
             return false;
         }
         let mut ov = self.overlays.write().unwrap_or_else(|e| e.into_inner());
-        ov.entry((ctx.env, ctx.company, set)).or_default().entries.insert(pos, Entry::Deleted);
+        ov.entry((ctx.env, ctx.company, set))
+            .or_default()
+            .entries
+            .insert(pos, Entry::Deleted);
         true
     }
 
     /// Edits one line of a document WITHOUT touching the header's
     /// lastModifiedDateTime (real BC behaviour: line edits do not move it).
-    pub fn edit_line(&self, ctx: &Ctx, doc_set: &'static str, pos: u64, seq_idx: u64, patch: Vec<(usize, Val)>) -> bool {
+    pub fn edit_line(
+        &self,
+        ctx: &Ctx,
+        doc_set: &'static str,
+        pos: u64,
+        seq_idx: u64,
+        patch: Vec<(usize, Val)>,
+    ) -> bool {
         if self.get(ctx, doc_set, pos).is_none() || seq_idx >= ctx.line_count(doc_set, pos) {
             return false;
         }
         let mut lk = self.lines.write().unwrap_or_else(|e| e.into_inner());
-        let e = lk.entry((ctx.env, ctx.company, doc_set, pos)).or_default().entry(seq_idx).or_insert((Vec::new(), 0));
+        let e = lk
+            .entry((ctx.env, ctx.company, doc_set, pos))
+            .or_default()
+            .entry(seq_idx)
+            .or_insert((Vec::new(), 0));
         for (i, v) in patch {
             e.0.retain(|(j, _)| *j != i);
             e.0.push((i, v));

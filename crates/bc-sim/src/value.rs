@@ -69,7 +69,11 @@ pub fn default_for(kind: Kind) -> Val {
         Kind::Int32 | Kind::Int64 => Val::Int(0),
         Kind::Boolean => Val::Bool(false),
         Kind::Stream => Val::Null,
-        Kind::Enum(_) => Val::Enum(s.enum_members(kind).and_then(|m| m.first().copied()).unwrap_or("_x0020_")),
+        Kind::Enum(_) => Val::Enum(
+            s.enum_members(kind)
+                .and_then(|m| m.first().copied())
+                .unwrap_or("_x0020_"),
+        ),
     }
 }
 
@@ -88,7 +92,10 @@ pub struct Record {
 impl Record {
     /// A record with every property at BC's empty value.
     pub fn blank(t: &EntityType) -> Record {
-        Record { vals: t.props.iter().map(|p| default_for(p.kind)).collect(), version: 0 }
+        Record {
+            vals: t.props.iter().map(|p| default_for(p.kind)).collect(),
+            version: 0,
+        }
     }
     /// Sets a property by name (panics on a generator typo, caught by tests).
     pub fn set(&mut self, t: &EntityType, name: &str, v: Val) {
@@ -190,7 +197,10 @@ pub fn etag(id: &Uuid, version: u64) -> String {
     }
     let digits = format!("{h}{:02}", version % 100);
     let raw = format!("'{};{};00;'", digits.len(), digits);
-    format!("W/\"{}\"", base64::engine::general_purpose::STANDARD.encode(raw))
+    format!(
+        "W/\"{}\"",
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    )
 }
 
 /// Rounds to cents (amounts in BC's demo data are 2-decimal).
@@ -205,7 +215,9 @@ mod tests {
     #[test]
     fn datetime_trims_trailing_zeros_like_bc() {
         // 2025-03-05T19:19:22.37Z appears in the captured customers page.
-        let ms = DateTime::parse_from_rfc3339("2025-03-05T19:19:22.370Z").unwrap().timestamp_millis();
+        let ms = DateTime::parse_from_rfc3339("2025-03-05T19:19:22.370Z")
+            .unwrap()
+            .timestamp_millis();
         assert_eq!(dt_string(ms), "2025-03-05T19:19:22.37Z");
         assert_eq!(dt_string(ms - 370), "2025-03-05T19:19:22Z");
     }

@@ -8,7 +8,10 @@ use common::*;
 use serde_json::Value;
 use std::collections::HashMap;
 
-const META: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/reference/bc/metadata.xml");
+const META: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/reference/bc/metadata.xml"
+);
 
 #[derive(Debug, Clone, PartialEq)]
 struct P {
@@ -42,7 +45,11 @@ fn load(xml: &str) -> Meta {
             types.insert(n.attribute("Name").unwrap().to_string(), props);
         }
         if n.has_tag_name("EnumType") {
-            let m = n.children().filter(|c| c.has_tag_name("Member")).map(|c| c.attribute("Name").unwrap().to_string()).collect();
+            let m = n
+                .children()
+                .filter(|c| c.has_tag_name("Member"))
+                .map(|c| c.attribute("Name").unwrap().to_string())
+                .collect();
             enums.insert(n.attribute("Name").unwrap().to_string(), m);
         }
     }
@@ -74,33 +81,75 @@ impl<'de> serde::Deserialize<'de> for Keys {
 fn check_entity(meta: &Meta, ty: &str, e: &Value, checked: &mut usize) {
     let props = &meta.types[ty];
     let obj = e.as_object().unwrap();
-    let order = e.get("__order").and_then(Value::as_array).map(|a| a.iter().map(|x| x.as_str().unwrap().to_string()).collect::<Vec<_>>());
+    let order = e.get("__order").and_then(Value::as_array).map(|a| {
+        a.iter()
+            .map(|x| x.as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    });
     let keys: Vec<String> = order.unwrap_or_else(|| obj.keys().cloned().collect());
     let data: Vec<&String> = keys.iter().filter(|k| !k.contains('@')).collect();
-    let expected: Vec<&String> = props.iter().filter(|p| p.ty != "Edm.Stream").map(|p| &p.name).collect();
-    let data_no_nav: Vec<&String> = data.iter().copied().filter(|k| *k != "__order" && (!obj[k.as_str()].is_array() && !obj[k.as_str()].is_object() || expected.contains(k))).collect();
+    let expected: Vec<&String> = props
+        .iter()
+        .filter(|p| p.ty != "Edm.Stream")
+        .map(|p| &p.name)
+        .collect();
+    let data_no_nav: Vec<&String> = data
+        .iter()
+        .copied()
+        .filter(|k| {
+            *k != "__order"
+                && (!obj[k.as_str()].is_array() && !obj[k.as_str()].is_object()
+                    || expected.contains(k))
+        })
+        .collect();
     assert_eq!(data_no_nav, expected, "property names/order of {ty}");
     for p in props {
         if p.ty == "Edm.Stream" {
-            assert!(obj[&format!("{}@odata.mediaReadLink", p.name)].is_string(), "{ty}.{} media link", p.name);
+            assert!(
+                obj[&format!("{}@odata.mediaReadLink", p.name)].is_string(),
+                "{ty}.{} media link",
+                p.name
+            );
             continue;
         }
         let v = &obj[&p.name];
         let ok = match p.ty.as_str() {
-            "Edm.String" => v.as_str().is_some_and(|s| p.max.is_none_or(|m| s.chars().count() <= m)),
-            "Edm.Guid" => v.as_str().is_some_and(|s| uuid::Uuid::parse_str(s).is_ok() && s.len() == 36 && s == s.to_lowercase()),
-            "Edm.Date" => v.as_str().is_some_and(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok() && s.len() == 10),
-            "Edm.DateTimeOffset" => v.as_str().is_some_and(|s| s.ends_with('Z') && chrono::DateTime::parse_from_rfc3339(s).is_ok()),
+            "Edm.String" => v
+                .as_str()
+                .is_some_and(|s| p.max.is_none_or(|m| s.chars().count() <= m)),
+            "Edm.Guid" => v.as_str().is_some_and(|s| {
+                uuid::Uuid::parse_str(s).is_ok() && s.len() == 36 && s == s.to_lowercase()
+            }),
+            "Edm.Date" => v.as_str().is_some_and(|s| {
+                chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok() && s.len() == 10
+            }),
+            "Edm.DateTimeOffset" => v.as_str().is_some_and(|s| {
+                s.ends_with('Z') && chrono::DateTime::parse_from_rfc3339(s).is_ok()
+            }),
             "Edm.Decimal" => v.is_number(),
             "Edm.Int32" | "Edm.Int64" => v.is_i64(),
             "Edm.Boolean" => v.is_boolean(),
-            t if t.starts_with("Microsoft.NAV.") => v.as_str().is_some_and(|s| meta.enums[&t["Microsoft.NAV.".len()..]].iter().any(|m| m == s)),
+            t if t.starts_with("Microsoft.NAV.") => v.as_str().is_some_and(|s| {
+                meta.enums[&t["Microsoft.NAV.".len()..]]
+                    .iter()
+                    .any(|m| m == s)
+            }),
             t => panic!("unexpected type {t}"),
         };
-        assert!(ok, "{ty}.{} = {v} does not fit {} (MaxLength {:?})", p.name, p.ty, p.max);
+        assert!(
+            ok,
+            "{ty}.{} = {v} does not fit {} (MaxLength {:?})",
+            p.name, p.ty, p.max
+        );
         *checked += 1;
     }
-    assert!(obj.get("@odata.etag").and_then(Value::as_str).is_some_and(|s| s.starts_with("W/\"")) || ty == "pdfDocument", "{ty} etag");
+    assert!(
+        obj.get("@odata.etag")
+            .and_then(Value::as_str)
+            .is_some_and(|s| s.starts_with("W/\""))
+            || ty == "pdfDocument",
+        "{ty} etag"
+    );
 }
 
 /// Fetches a collection and records each entity's key order under `__order`
@@ -121,7 +170,8 @@ async fn get_ordered(url: &str, tok: &str) -> Value {
         let parts: Any = serde_json::from_str(raw.get()).unwrap();
         for (k, rv) in parts.0 {
             if rv.get().starts_with('[') {
-                let items: Vec<Box<serde_json::value::RawValue>> = serde_json::from_str(rv.get()).unwrap();
+                let items: Vec<Box<serde_json::value::RawValue>> =
+                    serde_json::from_str(rv.get()).unwrap();
                 let arr: Vec<Value> = items
                     .iter()
                     .map(|i| {
@@ -143,7 +193,11 @@ async fn get_ordered(url: &str, tok: &str) -> Value {
 #[tokio::test]
 async fn served_entities_match_real_metadata() {
     let meta = load(&std::fs::read_to_string(META).expect("metadata.xml"));
-    let sim = start(SimConfig { invoices_per_company: 400, ..SimConfig::default() }).await;
+    let sim = start(SimConfig {
+        invoices_per_company: 400,
+        ..SimConfig::default()
+    })
+    .await;
     let tok = token(&sim).await;
     let mut checked = 0;
     let companies = get_ordered(&format!("{}/companies", sim.api_root("production")), &tok).await;
@@ -151,12 +205,36 @@ async fn served_entities_match_real_metadata() {
         check_entity(&meta, "company", c, &mut checked);
     }
     let sets = [
-        ("salesInvoices", "salesInvoice", Some(("salesInvoiceLines", "salesInvoiceLine"))),
-        ("salesOrders", "salesOrder", Some(("salesOrderLines", "salesOrderLine"))),
-        ("salesQuotes", "salesQuote", Some(("salesQuoteLines", "salesQuoteLine"))),
-        ("salesCreditMemos", "salesCreditMemo", Some(("salesCreditMemoLines", "salesCreditMemoLine"))),
-        ("purchaseInvoices", "purchaseInvoice", Some(("purchaseInvoiceLines", "purchaseInvoiceLine"))),
-        ("purchaseOrders", "purchaseOrder", Some(("purchaseOrderLines", "purchaseOrderLine"))),
+        (
+            "salesInvoices",
+            "salesInvoice",
+            Some(("salesInvoiceLines", "salesInvoiceLine")),
+        ),
+        (
+            "salesOrders",
+            "salesOrder",
+            Some(("salesOrderLines", "salesOrderLine")),
+        ),
+        (
+            "salesQuotes",
+            "salesQuote",
+            Some(("salesQuoteLines", "salesQuoteLine")),
+        ),
+        (
+            "salesCreditMemos",
+            "salesCreditMemo",
+            Some(("salesCreditMemoLines", "salesCreditMemoLine")),
+        ),
+        (
+            "purchaseInvoices",
+            "purchaseInvoice",
+            Some(("purchaseInvoiceLines", "purchaseInvoiceLine")),
+        ),
+        (
+            "purchaseOrders",
+            "purchaseOrder",
+            Some(("purchaseOrderLines", "purchaseOrderLine")),
+        ),
         ("customers", "customer", None),
         ("vendors", "vendor", None),
         ("items", "item", None),
@@ -186,7 +264,11 @@ async fn served_entities_match_real_metadata() {
                 }
             }
         }
-        let v = get_json(&format!("{base}/salesInvoices?$top=3&$expand=pdfDocument"), &tok).await;
+        let v = get_json(
+            &format!("{base}/salesInvoices?$top=3&$expand=pdfDocument"),
+            &tok,
+        )
+        .await;
         for e in v["value"].as_array().unwrap() {
             check_entity(&meta, "pdfDocument", &e["pdfDocument"], &mut checked);
         }
@@ -194,7 +276,12 @@ async fn served_entities_match_real_metadata() {
     assert!(checked > 100_000, "checked {checked} values");
 
     // The served $metadata agrees with the real document for the served types.
-    let served = client().get(format!("{}/$metadata", sim.api_root("production"))).bearer_auth(&tok).send().await.unwrap();
+    let served = client()
+        .get(format!("{}/$metadata", sim.api_root("production")))
+        .bearer_auth(&tok)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(served.headers()["content-type"], "application/xml");
     let served = load(&served.text().await.unwrap());
     assert!(served.types.len() >= 20);

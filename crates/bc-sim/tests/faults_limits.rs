@@ -15,7 +15,12 @@ async fn each_fault_kind_is_observable() {
     let cust = format!("{base}/customers");
     let post = |f: Value| {
         let u = format!("{}/_sim/faults", sim.base_url());
-        async move { assert_eq!(client().post(u).json(&f).send().await.unwrap().status(), 204) }
+        async move {
+            assert_eq!(
+                client().post(u).json(&f).send().await.unwrap().status(),
+                204
+            )
+        }
     };
 
     post(json!({"path_contains":"salesInvoices","kind":"status","status":429,"retry_after_secs":2,"count":2})).await;
@@ -25,12 +30,25 @@ async fn each_fault_kind_is_observable() {
         assert_eq!(r.headers()["retry-after"], "2");
         let v: Value = r.json().await.unwrap();
         assert_eq!(v["error"]["code"], "Application_TooManyRequests");
-        assert!(v["error"]["message"].as_str().unwrap().contains("  CorrelationId:  "));
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("  CorrelationId:  ")
+        );
     }
-    assert_eq!(get(&cust, &tok).await.status(), 200, "path_contains limits the fault");
+    assert_eq!(
+        get(&cust, &tok).await.status(),
+        200,
+        "path_contains limits the fault"
+    );
     assert_eq!(get(&inv, &tok).await.status(), 200, "count exhausted");
 
-    for (status, code) in [(503, "Application_ServiceUnavailable"), (500, "Internal_ServerError"), (504, "Application_GatewayTimeout")] {
+    for (status, code) in [
+        (503, "Application_ServiceUnavailable"),
+        (500, "Internal_ServerError"),
+        (504, "Application_GatewayTimeout"),
+    ] {
         post(json!({"path_contains":"salesInvoices","kind":"status","status":status})).await;
         let r = get(&inv, &tok).await;
         assert_eq!(r.status(), status);
@@ -62,32 +80,78 @@ async fn each_fault_kind_is_observable() {
 
     post(json!({"kind":"token_endpoint_down","count":2})).await;
     let cfg = sim.config().clone();
-    let form = [("grant_type", "client_credentials"), ("client_id", cfg.client_id.as_str()), ("client_secret", cfg.client_secret.as_str()), ("scope", "https://api.businesscentral.dynamics.com/.default")];
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", cfg.client_id.as_str()),
+        ("client_secret", cfg.client_secret.as_str()),
+        ("scope", "https://api.businesscentral.dynamics.com/.default"),
+    ];
     for _ in 0..2 {
-        let r = client().post(format!("{}/oauth2/v2.0/token", sim.authority())).form(&form).send().await.unwrap();
+        let r = client()
+            .post(format!("{}/oauth2/v2.0/token", sim.authority()))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 503);
     }
     let _ = token(&sim).await;
 
     post(json!({"path_contains":"customers","kind":"status","status":500,"count":5})).await;
-    assert_eq!(client().delete(format!("{}/_sim/faults", sim.base_url())).send().await.unwrap().status(), 204);
+    assert_eq!(
+        client()
+            .delete(format!("{}/_sim/faults", sim.base_url()))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
     assert_eq!(get(&cust, &tok).await.status(), 200, "faults cleared");
 
-    let counts: Value = client().get(format!("{}/_sim/counts", sim.base_url())).send().await.unwrap().json().await.unwrap();
-    assert!(counts["by_route"]["GET companies/salesInvoices"].as_u64().unwrap() >= 6);
+    let counts: Value = client()
+        .get(format!("{}/_sim/counts", sim.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        counts["by_route"]["GET companies/salesInvoices"]
+            .as_u64()
+            .unwrap()
+            >= 6
+    );
     assert!(counts["by_route"]["POST token"].as_u64().unwrap() >= 4);
     assert!(counts["throttled"].as_u64().unwrap() >= 3);
     assert!(counts["total"].as_u64().unwrap() > 10);
-    client().delete(format!("{}/_sim/counts", sim.base_url())).send().await.unwrap();
+    client()
+        .delete(format!("{}/_sim/counts", sim.base_url()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(sim.control().counts().total, 0);
-    sim.control().add_fault(Fault { path_contains: "items".into(), kind: "status".into(), status: Some(504), retry_after_secs: None, latency_ms: None, count: 1 });
+    sim.control().add_fault(Fault {
+        path_contains: "items".into(),
+        kind: "status".into(),
+        status: Some(504),
+        retry_after_secs: None,
+        latency_ms: None,
+        count: 1,
+    });
     assert_eq!(get(&format!("{base}/items"), &tok).await.status(), 504);
     sim.stop().await;
 }
 
 #[tokio::test]
 async fn sliding_window_limit_gives_429_per_environment() {
-    let sim = start(SimConfig { requests_per_window: 3, window: Duration::from_secs(60), ..SimConfig::default() }).await;
+    let sim = start(SimConfig {
+        requests_per_window: 3,
+        window: Duration::from_secs(60),
+        ..SimConfig::default()
+    })
+    .await;
     let tok = token(&sim).await;
     let prod = format!("{}/companies", sim.api_root("production"));
     for _ in 0..3 {
@@ -95,19 +159,42 @@ async fn sliding_window_limit_gives_429_per_environment() {
     }
     let r = get(&prod, &tok).await;
     assert_eq!(r.status(), 429);
-    assert!(r.headers()["retry-after"].to_str().unwrap().parse::<u64>().unwrap() >= 1);
+    assert!(
+        r.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            >= 1
+    );
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["error"]["code"], "Application_TooManyRequests");
-    assert!(v["error"]["message"].as_str().unwrap().starts_with("Too many requests reached. Actual (4). Maximum (3)."), "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Too many requests reached. Actual (4). Maximum (3)."),
+        "{v}"
+    );
     // The budget is per environment.
-    assert_eq!(get(&format!("{}/companies", sim.api_root("sandbox")), &tok).await.status(), 200);
+    assert_eq!(
+        get(&format!("{}/companies", sim.api_root("sandbox")), &tok)
+            .await
+            .status(),
+        200
+    );
     assert_eq!(sim.control().counts().throttled, 1);
     sim.stop().await;
 }
 
 #[tokio::test]
 async fn sliding_window_frees_up_after_the_window() {
-    let sim = start(SimConfig { requests_per_window: 2, window: Duration::from_millis(1000), ..SimConfig::default() }).await;
+    let sim = start(SimConfig {
+        requests_per_window: 2,
+        window: Duration::from_millis(1000),
+        ..SimConfig::default()
+    })
+    .await;
     let tok = token(&sim).await;
     let prod = format!("{}/companies", sim.api_root("production"));
     assert_eq!(get(&prod, &tok).await.status(), 200);

@@ -5,7 +5,9 @@ use bc_sim::{BcSim, SimConfig};
 use serde_json::Value;
 
 pub async fn start(cfg: SimConfig) -> BcSim {
-    BcSim::start("127.0.0.1:0".parse().unwrap(), cfg).await.expect("start sim")
+    BcSim::start("127.0.0.1:0".parse().unwrap(), cfg)
+        .await
+        .expect("start sim")
 }
 
 pub fn client() -> reqwest::Client {
@@ -41,5 +43,9 @@ pub async fn get_json(url: &str, tok: &str) -> Value {
 }
 
 pub fn company_url(sim: &BcSim, env: &str, i: usize) -> String {
-    format!("{}/companies({})", sim.api_root(env), sim.companies(env)[i].id)
+    format!(
+        "{}/companies({})",
+        sim.api_root(env),
+        sim.companies(env)[i].id
+    )
 }
