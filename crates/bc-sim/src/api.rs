@@ -254,9 +254,9 @@ fn company_scoped(
     };
     let id = parse_key(k).ok_or_else(|| bad(format!("Invalid key '{k}'")))?;
     let pos = position_of(ctx, set, &id).ok_or_else(|| record_not_found(ty))?;
-    let rec = sh
+    let (rec, doc_lines) = sh
         .store
-        .get(ctx, set, pos)
+        .get_full(ctx, set, pos)
         .ok_or_else(|| record_not_found(ty))?;
     let eurl = format!("{croot}/{set_name}({id})");
     match &rest[1..] {
@@ -267,7 +267,9 @@ fn company_scoped(
             out.push(b',');
             let sel = select(ty, &opts.select)?;
             let exps = resolve_expands(sh, ty, &opts.expand)?;
-            write_full(&mut out, sh, ctx, set, ty, pos, &rec, &sel, &exps, &eurl);
+            write_full(
+                &mut out, sh, ctx, set, ty, &rec, &doc_lines, &sel, &exps, &eurl,
+            );
             out.push(b'}');
             Ok(ApiResponse {
                 response: json(out, None),
@@ -317,9 +319,7 @@ fn company_scoped(
         [(nav, None)] if datagen::line_set(set) == Some(*nav) => {
             let nav: &'static str = datagen::line_set(set).unwrap_or("salesInvoiceLines");
             let lt = sh.store.ty(nav).ok_or_else(|| not_found_segment(nav))?;
-            let lines: Vec<(u64, Record)> = sh
-                .store
-                .lines(ctx, set, pos)
+            let lines: Vec<(u64, Record)> = doc_lines
                 .into_iter()
                 .enumerate()
                 .map(|(i, r)| (i as u64, r))
@@ -490,14 +490,17 @@ fn collection(
         opts.skip.unwrap_or(0)
     };
     let keep = |r: &Record| filt.as_ref().is_none_or(|f| filter::eval(f, r));
-    let mut items: Vec<(u64, Record)> = Vec::new();
+    let mut items: Vec<(u64, Record, Vec<Record>)> = Vec::new();
     let mut more = false;
     let id_of = |r: &Record| match r.vals[0] {
         Val::Guid(g) => g,
         _ => Uuid::nil(),
     };
     if order.is_empty() {
-        let mut push = |pos: u64, r: Record, items: &mut Vec<(u64, Record)>| -> bool {
+        let mut push = |pos: u64,
+                        (r, lines): (Record, Vec<Record>),
+                        items: &mut Vec<(u64, Record, Vec<Record>)>|
+         -> bool {
             if !keep(&r) {
                 return true;
             }
@@ -509,7 +512,7 @@ fn collection(
                 more = true;
                 return false;
             }
-            items.push((pos, r));
+            items.push((pos, r, lines));
             true
         };
         match (src, ctx) {
@@ -529,7 +532,7 @@ fn collection(
                 if overlay_only {
                     // Incremental read: O(changes), the generated base is older than the bound.
                     for p in sh.store.overlay_positions(ctx, set, start) {
-                        if let Some(r) = sh.store.get(ctx, set, p)
+                        if let Some(r) = sh.store.get_full(ctx, set, p)
                             && !push(p, r, &mut items)
                         {
                             break;
@@ -538,7 +541,7 @@ fn collection(
                 } else {
                     let end = sh.store.end(ctx, set);
                     for p in start..end {
-                        if let Some(r) = sh.store.get(ctx, set, p)
+                        if let Some(r) = sh.store.get_full(ctx, set, p)
                             && !push(p, r, &mut items)
                         {
                             break;
@@ -553,7 +556,7 @@ fn collection(
                         started = id_of(&r) == after.unwrap_or_default();
                         continue;
                     }
-                    if !push(p, r, &mut items) {
+                    if !push(p, (r, Vec::new()), &mut items) {
                         break;
                     }
                 }
@@ -561,16 +564,20 @@ fn collection(
             (Source::Store, None) => {}
         }
     } else {
-        let all: Vec<(u64, Record)> = match (src, ctx) {
+        let all: Vec<(u64, Record, Vec<Record>)> = match (src, ctx) {
             (Source::Store, Some(ctx)) => (0..sh.store.end(ctx, set))
-                .filter_map(|p| sh.store.get(ctx, set, p).map(|r| (p, r)))
-                .filter(|(_, r)| keep(r))
+                .filter_map(|p| sh.store.get_full(ctx, set, p).map(|(r, l)| (p, r, l)))
+                .filter(|(_, r, _)| keep(r))
                 .collect(),
-            (Source::Mem(v), _) => v.into_iter().filter(|(_, r)| keep(r)).collect(),
+            (Source::Mem(v), _) => v
+                .into_iter()
+                .filter(|(_, r)| keep(r))
+                .map(|(p, r)| (p, r, Vec::new()))
+                .collect(),
             _ => Vec::new(),
         };
         let mut all = all;
-        all.sort_by(|(pa, a), (pb, b)| {
+        all.sort_by(|(pa, a, _), (pb, b, _)| {
             for (i, desc) in &order {
                 let o = cmp_val(&a.vals[*i], &b.vals[*i]);
                 let o = if *desc { o.reverse() } else { o };
@@ -583,7 +590,7 @@ fn collection(
         let start = match after {
             Some(id) => all
                 .iter()
-                .position(|(_, r)| id_of(r) == id)
+                .position(|(_, r, _)| id_of(r) == id)
                 .map_or(all.len(), |i| i + 1),
             None => skip.min(all.len()),
         };
@@ -595,7 +602,7 @@ fn collection(
     }
     // BC sends a nextLink whenever a page is full (the next page may be empty).
     let next = if opts.top.is_none() && (more || items.len() == limit) {
-        items.last().map(|(_, r)| id_of(r))
+        items.last().map(|(_, r, _)| id_of(r))
     } else {
         None
     };
@@ -607,7 +614,7 @@ fn collection(
         out.extend_from_slice(items.len().to_string().as_bytes());
     }
     out.extend_from_slice(b",\"value\":[");
-    for (i, (pos, r)) in items.iter().enumerate() {
+    for (i, (_, r, lines)) in items.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
@@ -616,7 +623,7 @@ fn collection(
             .map(|c| format!("{c}/{set}({})", id_of(r)))
             .unwrap_or_default();
         match ctx {
-            Some(ctx) => write_full(&mut out, sh, ctx, set, ty, *pos, r, &sel, &exps, &eurl),
+            Some(ctx) => write_full(&mut out, sh, ctx, set, ty, r, lines, &sel, &exps, &eurl),
             None => write_entity_body(&mut out, ty, r, &sel),
         }
         out.push(b'}');
@@ -697,8 +704,8 @@ fn write_full(
     ctx: &Ctx,
     set: &'static str,
     ty: &EntityType,
-    pos: u64,
     r: &Record,
+    lines: &[Record],
     sel: &Option<Vec<usize>>,
     exps: &[ResolvedExpand],
     eurl: &str,
@@ -713,8 +720,8 @@ fn write_full(
                 let lt = e.ty.expect("line type");
                 out.push(b'[');
                 let mut n = 0;
-                for l in sh.store.lines(ctx, set, pos) {
-                    if e.filter.as_ref().is_some_and(|f| !filter::eval(f, &l)) {
+                for l in lines {
+                    if e.filter.as_ref().is_some_and(|f| !filter::eval(f, l)) {
                         continue;
                     }
                     if e.top.is_some_and(|t| n >= t) {
@@ -724,7 +731,7 @@ fn write_full(
                         out.push(b',');
                     }
                     out.push(b'{');
-                    write_props(out, lt, &l, &e.sel, "");
+                    write_props(out, lt, l, &e.sel, "");
                     out.push(b'}');
                     n += 1;
                 }

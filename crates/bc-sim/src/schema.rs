@@ -5,7 +5,33 @@
 //! property order, Edm types, MaxLength and enum members match BC exactly.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
+
+/// FNV-1a: property lookups by name are on the hot path of page generation
+/// (millions per page), where SipHash's DoS resistance buys nothing.
+#[derive(Default)]
+pub struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type FnvMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
 
 const SCHEMA_TXT: &str = include_str!("../schema/entities.txt");
 
@@ -71,7 +97,7 @@ pub struct EntityType {
     pub props: Vec<Prop>,
     /// Expandable navigation properties.
     pub navs: Vec<Nav>,
-    index: HashMap<&'static str, usize>,
+    index: FnvMap<&'static str, usize>,
 }
 
 impl EntityType {
@@ -210,7 +236,7 @@ fn parse(txt: &'static str) -> Schema {
                 set: f[2],
                 props: Vec::new(),
                 navs: Vec::new(),
-                index: HashMap::new(),
+                index: FnvMap::default(),
             }),
             "P" => {
                 let t = types.last_mut().expect("P before E");

@@ -153,6 +153,17 @@ impl Store {
 
     /// The record at `pos`, or `None` if deleted / never created.
     pub fn get(&self, ctx: &Ctx, set: &'static str, pos: u64) -> Option<Record> {
+        self.get_full(ctx, set, pos).map(|(r, _)| r)
+    }
+
+    /// The record at `pos` with its effective lines (empty for non-documents):
+    /// the header totals need the lines anyway, so `$expand` reuses them.
+    pub fn get_full(
+        &self,
+        ctx: &Ctx,
+        set: &'static str,
+        pos: u64,
+    ) -> Option<(Record, Vec<Record>)> {
         let entry = {
             let ov = self.overlays.read().unwrap_or_else(|e| e.into_inner());
             ov.get(&(ctx.env, ctx.company, set))
@@ -162,10 +173,11 @@ impl Store {
         {
             return None;
         }
+        let mut lines = Vec::new();
         let mut rec = if set == "customApi" {
             self.custom_record(ctx, pos)?
         } else if datagen::line_set(set).is_some() {
-            let lines = self.lines(ctx, set, pos);
+            lines = self.lines(ctx, set, pos);
             ctx.record(set, pos, &lines)?
         } else {
             ctx.record(set, pos, &[])?
@@ -183,7 +195,7 @@ impl Store {
             put(&mut rec, t, "lastModifiedDateTime", Val::Dt(lmd));
             rec.version = version;
         }
-        Some(rec)
+        Some((rec, lines))
     }
 
     fn custom_record(&self, ctx: &Ctx, pos: u64) -> Option<Record> {

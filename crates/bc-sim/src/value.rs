@@ -110,16 +110,48 @@ impl Record {
 /// Formats a DateTimeOffset like BC: milliseconds with trailing zeros cut
 /// (`19:19:22.37Z`, `19:19:22Z`).
 pub fn fmt_dt(ms: i64, out: &mut Vec<u8>) {
+    use chrono::{Datelike, Timelike};
     let dt = DateTime::from_timestamp_millis(ms).unwrap_or_default();
-    use std::io::Write;
-    let _ = write!(out, "{}", dt.format("%Y-%m-%dT%H:%M:%S"));
-    let frac = ms.rem_euclid(1000);
+    write_ymd(out, dt.year(), dt.month(), dt.day());
+    out.push(b'T');
+    push2(out, dt.hour());
+    out.push(b':');
+    push2(out, dt.minute());
+    out.push(b':');
+    push2(out, dt.second());
+    let mut frac = ms.rem_euclid(1000) as u32;
     if frac != 0 {
-        let s = format!("{frac:03}");
         out.push(b'.');
-        out.extend_from_slice(s.trim_end_matches('0').as_bytes());
+        let mut digits = [
+            b'0' + (frac / 100) as u8,
+            b'0' + (frac / 10 % 10) as u8,
+            b'0' + (frac % 10) as u8,
+        ];
+        let mut n = 3;
+        while frac % 10 == 0 {
+            frac /= 10;
+            n -= 1;
+        }
+        digits[n..].fill(0);
+        out.extend_from_slice(&digits[..n]);
     }
     out.push(b'Z');
+}
+
+fn push2(out: &mut Vec<u8>, v: u32) {
+    out.push(b'0' + (v / 10 % 10) as u8);
+    out.push(b'0' + (v % 10) as u8);
+}
+
+/// Writes `YYYY-MM-DD` without the formatting machinery (hot path).
+fn write_ymd(out: &mut Vec<u8>, y: i32, m: u32, d: u32) {
+    let y = y.clamp(0, 9999) as u32;
+    push2(out, y / 100);
+    push2(out, y % 100);
+    out.push(b'-');
+    push2(out, m);
+    out.push(b'-');
+    push2(out, d);
 }
 
 /// DateTimeOffset as a `String`.
@@ -168,7 +200,10 @@ pub fn write_val(out: &mut Vec<u8>, v: &Val) {
             out.push(b'"');
         }
         Val::Date(d) => {
-            let _ = write!(out, "\"{}\"", d.format("%Y-%m-%d"));
+            use chrono::Datelike;
+            out.push(b'"');
+            write_ymd(out, d.year(), d.month(), d.day());
+            out.push(b'"');
         }
         Val::Dt(ms) => {
             out.push(b'"');
