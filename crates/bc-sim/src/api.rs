@@ -496,6 +496,19 @@ fn collection(
         Val::Guid(g) => g,
         _ => Uuid::nil(),
     };
+    // $count=true: the total number of matches (a full scan, only when asked).
+    let total = if !opts.count {
+        0
+    } else {
+        match (&src, ctx) {
+            (Source::Store, Some(ctx)) => (0..sh.store.end(ctx, set))
+                .filter_map(|p| sh.store.get(ctx, set, p))
+                .filter(|r| keep(r))
+                .count(),
+            (Source::Mem(v), _) => v.iter().filter(|(_, r)| keep(r)).count(),
+            _ => 0,
+        }
+    };
     if order.is_empty() {
         let mut push = |pos: u64,
                         (r, lines): (Record, Vec<Record>),
@@ -611,7 +624,7 @@ fn collection(
     write_str(&mut out, context_url);
     if opts.count {
         out.extend_from_slice(b",\"@odata.count\":");
-        out.extend_from_slice(items.len().to_string().as_bytes());
+        out.extend_from_slice(total.to_string().as_bytes());
     }
     out.extend_from_slice(b",\"value\":[");
     for (i, (_, r, lines)) in items.iter().enumerate() {

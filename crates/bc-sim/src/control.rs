@@ -1,5 +1,19 @@
 //! The control API (`/_sim/...`, JSON) and its in-process mirror [`Control`]:
 //! record changes, line edits, bulk touches, faults and counters.
+//!
+//! | route | body | answer |
+//! |---|---|---|
+//! | `GET /_sim/info` | | tenant, client id/secret, environments with api_root and companies, authority, token_url, scope |
+//! | `POST /_sim/records/{env}/{companyId}/{entitySet}` | fields | 201 + entity |
+//! | `PATCH /_sim/records/{env}/{companyId}/{entitySet}/{id}` | fields | 200 + entity (lastModifiedDateTime moved) |
+//! | `DELETE /_sim/records/{env}/{companyId}/{entitySet}/{id}` | | 204 |
+//! | `PATCH /_sim/records/{env}/{companyId}/{docSet}/{id}/lines/{sequence}` | line fields | 200 + line (header untouched) |
+//! | `POST /_sim/touch/{env}/{companyId}/{entitySet}` | `{"count":N}` or `{"fraction":f}` | `{"ids":[...]}` |
+//! | `POST /_sim/faults` | [`Fault`] | 204 |
+//! | `DELETE /_sim/faults` | | 204 |
+//! | `GET /_sim/counts` / `DELETE /_sim/counts` | | [`Counts`] / 204 |
+//!
+//! Errors: `{"error":"<message>"}` with 404 (unknown env/company/set/record) or 400.
 
 use crate::datagen::{self, Ctx};
 use crate::faults::Fault;

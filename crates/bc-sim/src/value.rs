@@ -255,6 +255,15 @@ mod tests {
             .timestamp_millis();
         assert_eq!(dt_string(ms), "2025-03-05T19:19:22.37Z");
         assert_eq!(dt_string(ms - 370), "2025-03-05T19:19:22Z");
+        assert_eq!(dt_string(ms - 270), "2025-03-05T19:19:22.1Z");
+        assert_eq!(dt_string(ms - 369), "2025-03-05T19:19:22.001Z");
+        let mut o = Vec::new();
+        write_val(&mut o, &default_for(Kind::Date));
+        write_val(&mut o, &default_for(Kind::Guid));
+        assert_eq!(
+            String::from_utf8(o).unwrap(),
+            "\"0001-01-01\"\"00000000-0000-0000-0000-000000000000\""
+        );
     }
 
     #[test]

@@ -79,6 +79,16 @@ async fn query_options_behave_like_bc() {
     );
     assert_eq!(v["value"].as_array().unwrap().len(), 2);
 
+    // $count is the total number of matches, not the page size.
+    let v = get_json(
+        &format!("{base}/salesInvoices?$filter=status eq 'Paid'&$count=true&$top=1"),
+        &tok,
+    )
+    .await;
+    let paid = all.iter().filter(|e| e["status"] == "Paid").count();
+    assert_eq!(v["@odata.count"].as_u64().unwrap() as usize, paid);
+    assert_eq!(v["value"].as_array().unwrap().len(), 1);
+
     // $orderby desc + $skip + $top.
     let v = get_json(
         &format!("{base}/salesInvoices?$orderby=totalAmountIncludingTax desc&$skip=1&$top=3"),
