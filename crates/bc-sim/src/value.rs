@@ -128,7 +128,7 @@ pub fn fmt_dt(ms: i64, out: &mut Vec<u8>) {
             b'0' + (frac % 10) as u8,
         ];
         let mut n = 3;
-        while frac % 10 == 0 {
+        while frac.is_multiple_of(10) {
             frac /= 10;
             n -= 1;
         }
