@@ -61,7 +61,9 @@ impl QSink {
                 None => check.missing.push(name.to_string()),
                 Some(c) if c.r#type() != Some(&q_type(*kind)) => check.wrong_type.push((
                     name.to_string(),
-                    c.r#type().map(|t| t.as_str().to_string()).unwrap_or_default(),
+                    c.r#type()
+                        .map(|t| t.as_str().to_string())
+                        .unwrap_or_default(),
                     q_type(*kind).as_str().to_string(),
                 )),
                 Some(_) => check.declared.push(name.to_string()),
@@ -72,7 +74,10 @@ impl QSink {
 
     /// Declares the missing attributes through UpdateIndex, keeping the
     /// ones the index already has. Returns the names added.
-    pub async fn declare_schema(&self, wanted: &[(&str, AttrKind)]) -> Result<Vec<String>, JobError> {
+    pub async fn declare_schema(
+        &self,
+        wanted: &[(&str, AttrKind)],
+    ) -> Result<Vec<String>, JobError> {
         let have = self.index_attributes().await?;
         let mut all = have.clone();
         let mut added = Vec::new();

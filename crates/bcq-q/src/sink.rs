@@ -52,7 +52,7 @@ impl Default for QOptions {
             base_delay: Duration::from_millis(200),
             max_delay: Duration::from_secs(20),
             max_batch_bytes: 6 * 1024 * 1024,
-            seed: 0x6263_71,
+            seed: 0x0062_6371,
         }
     }
 }

@@ -156,8 +156,14 @@ fn a_v1_file_is_migrated_with_its_data_kept() {
 
     let mut store = StateStore::open(&path).unwrap();
 
-    assert_eq!(store.schema_version().unwrap(), bcq_state::schema::CURRENT_VERSION);
-    assert!(store.company("production", "x").unwrap().is_none(), "v3 table exists");
+    assert_eq!(
+        store.schema_version().unwrap(),
+        bcq_state::schema::CURRENT_VERSION
+    );
+    assert!(
+        store.company("production", "x").unwrap().is_none(),
+        "v3 table exists"
+    );
     assert_eq!(store.hash_of("c-1").unwrap(), Some(hash("c-1", 1)));
     assert_eq!(store.unit(&c).unwrap().cursor, Some(at(10, 500)));
     let runs = store.recent_runs(10).unwrap();

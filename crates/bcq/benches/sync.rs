@@ -1,0 +1,244 @@
+//! The sync benchmark: the real `bcq` binary against in-process emulators
+//! with a realistic latency profile, reporting documents per second, that
+//! figure as a share of the ceiling the emulated limits set, BC and Q
+//! request counts, peak resident memory and CPU time per document.
+//!
+//! ```sh
+//! cargo bench -p bcq --bench sync                         # 100,000 invoices: full, 0.1% changed, nothing changed
+//! cargo bench -p bcq --bench sync -- --invoices 1000000 --scenarios full --q-rate 100000 --no-latency   # memory at 1M
+//! ```
+//!
+//! Options: `--invoices N`, `--q-rate CALLS_PER_S` (Q's emulated
+//! BatchPutDocument limit, default 100), `--q-latency-ms` (default 150),
+//! `--bc-page-latency-ms` (default 300), `--bc-record-latency-us` (default
+//! 20), `--no-latency`, `--scenarios full,incremental,unchanged`.
+
+use bcq::demo::Emulators;
+use serde_json::{Value, json};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Opts {
+    invoices: u64,
+    q_rate: f64,
+    q_latency_ms: u64,
+    bc_page_latency_ms: u64,
+    bc_record_latency_us: u64,
+    scenarios: Vec<String>,
+}
+
+fn parse() -> Opts {
+    let mut o = Opts {
+        invoices: 100_000,
+        q_rate: 100.0,
+        q_latency_ms: 150,
+        bc_page_latency_ms: 300,
+        bc_record_latency_us: 20,
+        scenarios: vec!["full".into(), "incremental".into(), "unchanged".into()],
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut val = || args.next().unwrap_or_default();
+        match a.as_str() {
+            "--invoices" => o.invoices = val().parse().expect("--invoices N"),
+            "--q-rate" => o.q_rate = val().parse().expect("--q-rate N"),
+            "--q-latency-ms" => o.q_latency_ms = val().parse().expect("--q-latency-ms N"),
+            "--bc-page-latency-ms" => {
+                o.bc_page_latency_ms = val().parse().expect("--bc-page-latency-ms N")
+            }
+            "--bc-record-latency-us" => {
+                o.bc_record_latency_us = val().parse().expect("--bc-record-latency-us N")
+            }
+            "--scenarios" => o.scenarios = val().split(',').map(str::to_string).collect(),
+            "--no-latency" => {
+                o.q_latency_ms = 0;
+                o.bc_page_latency_ms = 0;
+                o.bc_record_latency_us = 0;
+            }
+            // cargo bench passes --bench; ignore what is not ours.
+            _ => {}
+        }
+    }
+    o
+}
+
+/// Resource use of the last child waited for, from wait4(2).
+struct Usage {
+    wall: Duration,
+    cpu: Duration,
+    max_rss_kb: i64,
+    code: i32,
+    stdout: String,
+}
+
+fn run_child(mut cmd: Command) -> Usage {
+    use std::os::unix::process::ExitStatusExt;
+    let started = Instant::now();
+    #[allow(clippy::zombie_processes)] // reaped by wait4 below, which also gives its resource use
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .expect("bcq starts");
+    let pid = child.id() as libc::pid_t;
+    let mut stdout = child.stdout.expect("piped");
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut stdout, &mut s).ok();
+        s
+    });
+    let mut status = 0;
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: wait4 on our own child with valid out-pointers.
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+    assert_eq!(r, pid, "wait4 failed");
+    let wall = started.elapsed();
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, (t.tv_usec as u32) * 1000);
+    Usage {
+        wall,
+        cpu: tv(ru.ru_utime) + tv(ru.ru_stime),
+        max_rss_kb: ru.ru_maxrss,
+        code: std::process::ExitStatus::from_raw(status)
+            .code()
+            .unwrap_or(-1),
+        stdout: reader.join().unwrap_or_default(),
+    }
+}
+
+async fn counts(url: String) -> Value {
+    reqwest::get(url).await.unwrap().json().await.unwrap()
+}
+
+fn bc_api_requests(c: &Value) -> u64 {
+    c["by_route"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .filter(|(k, _)| !k.contains("token"))
+                .map(|(_, v)| v.as_u64().unwrap_or(0))
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+fn q_calls(c: &Value, op: &str) -> u64 {
+    c["by_operation"][op].as_u64().unwrap_or(0)
+}
+
+#[tokio::main]
+async fn main() {
+    let o = parse();
+    let mut q = q_sim::QSimConfig::default();
+    q.rates.insert("BatchPutDocument".into(), o.q_rate);
+    q.rates.insert("BatchDeleteDocument".into(), o.q_rate);
+    q.indexing_delay = Duration::from_millis(5);
+    let bc = bc_sim::SimConfig {
+        invoices_per_company: o.invoices,
+        companies: 1,
+        latency: Duration::from_millis(o.bc_page_latency_ms),
+        latency_per_record: Duration::from_micros(o.bc_record_latency_us),
+        ..bc_sim::SimConfig::default()
+    };
+    let emu = Emulators::start_with(bc, q).await.expect("emulators start");
+    let q_base = emu.q.endpoint();
+    let bc_base = emu.bc.base_url();
+    if o.q_latency_ms > 0 {
+        let r = reqwest::Client::new()
+            .post(format!("{q_base}/_sim/faults"))
+            .json(&json!({"operation": "BatchPutDocument", "kind": "latency", "latency_ms": o.q_latency_ms, "count": 100_000_000u64}))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let settings = emu.settings("production");
+    let qc = emu.q.config().clone();
+    let company = emu.bc.companies("production")[0].id.to_string();
+    let command = |args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_bcq"));
+        c.current_dir(dir.path());
+        for (k, v) in &settings {
+            c.arg("--set").arg(format!("{k}={v}"));
+        }
+        c.arg("--set").arg(format!(
+            "sync.state_path={}",
+            dir.path().join("state.db").display()
+        ));
+        c.env("AWS_ACCESS_KEY_ID", &qc.access_key_id)
+            .env("AWS_SECRET_ACCESS_KEY", &qc.secret_access_key)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .args(args)
+            .arg("--no-progress");
+        c
+    };
+    let schema = run_child(command(&["index-schema", "--apply"]));
+    assert_eq!(schema.code, 0, "index-schema failed");
+
+    // The ceiling: Q accepts q_rate calls a second of 10 documents each;
+    // BC serves 6,000 requests per 5 minutes of up to 20,000 records.
+    let q_ceiling = o.q_rate * 10.0;
+    let bc_ceiling = 20.0 * 20_000.0;
+    let ceiling = q_ceiling.min(bc_ceiling);
+    println!(
+        "bcq sync benchmark: {} invoices, Q {} calls/s at {} ms, BC {} ms/page + {} µs/record; ceiling {:.0} docs/s",
+        o.invoices, o.q_rate, o.q_latency_ms, o.bc_page_latency_ms, o.bc_record_latency_us, ceiling
+    );
+    println!(
+        "| scenario | docs pushed | wall s | docs/s | of ceiling | BC requests | Q put calls | peak RSS MB | CPU µs/doc read |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    let mut full_wall = None;
+    for scenario in &o.scenarios {
+        if scenario == "incremental" {
+            let r = reqwest::Client::new()
+                .post(format!(
+                    "{bc_base}/_sim/touch/production/{company}/salesInvoices"
+                ))
+                .json(&json!({"fraction": 0.001}))
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success(), "touch failed");
+        }
+        let bc_before = counts(format!("{bc_base}/_sim/counts")).await;
+        let q_before = counts(format!("{q_base}/_sim/counts")).await;
+        let args: Vec<&str> = if scenario == "full" {
+            vec!["sync", "--full"]
+        } else {
+            vec!["sync"]
+        };
+        let u = run_child(command(&args));
+        assert_eq!(u.code, 0, "bcq sync failed:\n{}", u.stdout);
+        let bc_after = counts(format!("{bc_base}/_sim/counts")).await;
+        let q_after = counts(format!("{q_base}/_sim/counts")).await;
+        let pushed = q_after["documents_put"].as_u64().unwrap_or(0)
+            - q_before["documents_put"].as_u64().unwrap_or(0);
+        let read = u
+            .stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with("read"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0);
+        let secs = u.wall.as_secs_f64();
+        let rate = pushed as f64 / secs;
+        println!(
+            "| {scenario} | {pushed} | {secs:.1} | {rate:.0} | {:.0}% | {} | {} | {:.1} | {:.1} |",
+            100.0 * rate / ceiling,
+            bc_api_requests(&bc_after) - bc_api_requests(&bc_before),
+            q_calls(&q_after, "BatchPutDocument") - q_calls(&q_before, "BatchPutDocument"),
+            u.max_rss_kb as f64 / 1024.0,
+            u.cpu.as_secs_f64() * 1e6 / read.max(1) as f64,
+        );
+        if scenario == "full" {
+            full_wall = Some(secs);
+        } else if let Some(f) = full_wall {
+            println!(
+                "|   ({scenario} wall time = {:.2}% of the full sync's) |||||||||",
+                100.0 * secs / f
+            );
+        }
+    }
+    emu.stop().await;
+}

@@ -1,0 +1,818 @@
+//! Configuration in two stages: raw layers (environment and `.env`, a TOML
+//! file, flags; later layers win) → one validated [`Config`], or one error
+//! naming every setting that is missing or wrong.
+//!
+//! The Python sample's variables are accepted unchanged, so that bcq is a
+//! drop-in replacement: `Q_APPLICATION_ID`, `Q_INDEX_ID`, `Q_DATASOURCE_ID`,
+//! `DYNAMICS_CLIENT_ID`, `DYNAMICS_SECRET`, `DYNAMICS_AUTHORITY`,
+//! `DYNAMICS_SCOPE`, `DYNAMICS_COMPANY_ID`.
+
+use bcq_bc::{Credential, Secret};
+use bcq_core::catalog::{self, EntitySpec};
+use bcq_q::QTarget;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// One setting: its key in the config file and its environment variable.
+#[derive(Debug)]
+pub struct Setting {
+    /// `section.key` in the TOML file (and for `--set`).
+    pub key: &'static str,
+    /// The environment variable.
+    pub env: &'static str,
+    /// What it is, for `bcq config` output and errors.
+    pub help: &'static str,
+    /// Whether its value is a secret (never printed).
+    pub secret: bool,
+}
+
+const fn s(key: &'static str, env: &'static str, help: &'static str) -> Setting {
+    Setting {
+        key,
+        env,
+        help,
+        secret: false,
+    }
+}
+
+/// Every setting bcq reads, in documentation order.
+pub const SETTINGS: &[Setting] = &[
+    s(
+        "q.application_id",
+        "Q_APPLICATION_ID",
+        "Amazon Q Business application id",
+    ),
+    s("q.index_id", "Q_INDEX_ID", "Amazon Q Business index id"),
+    s(
+        "q.data_source_id",
+        "Q_DATASOURCE_ID",
+        "the custom data source id",
+    ),
+    s(
+        "q.region",
+        "BCQ_AWS_REGION",
+        "AWS region (default: the AWS chain, e.g. AWS_REGION)",
+    ),
+    s(
+        "q.endpoint_url",
+        "AWS_ENDPOINT_URL_QBUSINESS",
+        "Q Business endpoint override (emulator)",
+    ),
+    s(
+        "bc.client_id",
+        "DYNAMICS_CLIENT_ID",
+        "Entra ID app registration (client) id",
+    ),
+    Setting {
+        key: "bc.client_secret",
+        env: "DYNAMICS_SECRET",
+        help: "client secret of the app registration",
+        secret: true,
+    },
+    s(
+        "bc.certificate_path",
+        "DYNAMICS_CERTIFICATE_PATH",
+        "certificate instead of a secret: PEM (cert + key) or PKCS#12 (.pfx/.p12)",
+    ),
+    Setting {
+        key: "bc.certificate_password",
+        env: "DYNAMICS_CERTIFICATE_PASSWORD",
+        help: "password of a PKCS#12 certificate",
+        secret: true,
+    },
+    s(
+        "bc.authority",
+        "DYNAMICS_AUTHORITY",
+        "https://login.microsoftonline.com/{tenantId}",
+    ),
+    s(
+        "bc.scope",
+        "DYNAMICS_SCOPE",
+        "token scope (default https://api.businesscentral.dynamics.com/.default)",
+    ),
+    s("bc.company_id", "DYNAMICS_COMPANY_ID", "BC company GUID"),
+    s(
+        "bc.environment",
+        "BC_ENVIRONMENT",
+        "BC environment name (default production)",
+    ),
+    s(
+        "bc.tenant_id",
+        "BC_TENANT_ID",
+        "Entra tenant id (default: taken from the authority)",
+    ),
+    s(
+        "bc.api_base_url",
+        "BC_API_BASE_URL",
+        "BC API base (default https://api.businesscentral.dynamics.com/v2.0)",
+    ),
+    s(
+        "bc.web_base_url",
+        "BC_WEB_BASE_URL",
+        "web client base for citations (default https://businesscentral.dynamics.com)",
+    ),
+    s(
+        "bc.page_size",
+        "BC_PAGE_SIZE",
+        "records per page asked with Prefer: odata.maxpagesize (default: BC's 20000)",
+    ),
+    s(
+        "bc.requests_per_5min",
+        "BC_REQUESTS_PER_5MIN",
+        "client-side request budget per environment (default 5400, BC allows 6000)",
+    ),
+    s(
+        "bc.max_in_flight",
+        "BC_MAX_IN_FLIGHT",
+        "BC requests in flight (default 5, BC's limit)",
+    ),
+    s(
+        "sync.entities",
+        "BCQ_ENTITIES",
+        "entity sets to sync, comma-separated (default salesInvoices)",
+    ),
+    s(
+        "sync.include_pdf",
+        "BCQ_INCLUDE_PDF",
+        "also index BC's PDF of each invoice (true/false, default false)",
+    ),
+    s(
+        "sync.state_path",
+        "BCQ_STATE_PATH",
+        "state file (default .bcq/state.db)",
+    ),
+    s(
+        "sync.reconcile_every_hours",
+        "BCQ_RECONCILE_EVERY_HOURS",
+        "full reconciliation cadence in hours (default 24)",
+    ),
+    s(
+        "sync.max_delete_share",
+        "BCQ_MAX_DELETE_SHARE",
+        "deletion guard: largest share of known documents a run may delete (default 0.10)",
+    ),
+    s(
+        "sync.push_concurrency",
+        "BCQ_PUSH_CONCURRENCY",
+        "most BatchPutDocument calls in flight (default 16)",
+    ),
+    s(
+        "sync.overlap_seconds",
+        "BCQ_OVERLAP_SECONDS",
+        "re-read window before the cursor (default 300)",
+    ),
+    s(
+        "sync.wait_for_job_seconds",
+        "BCQ_WAIT_FOR_JOB_SECONDS",
+        "wait this long for a running sync job instead of failing (default 0)",
+    ),
+];
+
+/// Where a raw value came from, for error messages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// An environment variable (or `.env`).
+    Env,
+    /// The config file.
+    File(PathBuf),
+    /// A command-line flag.
+    Flag,
+}
+
+/// The raw layers merged: setting key → value and origin.
+#[derive(Clone, Default)]
+pub struct Raw {
+    values: BTreeMap<&'static str, (String, Origin)>,
+}
+
+impl fmt::Debug for Raw {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut m = f.debug_map();
+        for (k, (v, o)) in &self.values {
+            let secret = setting(k).is_some_and(|s| s.secret);
+            m.entry(k, &(if secret { "***" } else { v.as_str() }, o));
+        }
+        m.finish()
+    }
+}
+
+fn setting(key: &str) -> Option<&'static Setting> {
+    SETTINGS.iter().find(|s| s.key == key)
+}
+
+/// A configuration error: every problem found, each naming its setting.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration is not valid:\n{}", .problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+pub struct ConfigError {
+    /// One line per problem.
+    pub problems: Vec<String>,
+}
+
+impl ConfigError {
+    fn one(p: String) -> Self {
+        ConfigError { problems: vec![p] }
+    }
+}
+
+impl Raw {
+    /// Reads the environment variables of every setting.
+    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Self {
+        let mut raw = Raw::default();
+        for s in SETTINGS {
+            if let Some(v) = get(s.env).filter(|v| !v.trim().is_empty()) {
+                raw.values.insert(s.key, (v, Origin::Env));
+            }
+        }
+        raw
+    }
+
+    /// Layers a TOML config file over these values.
+    pub fn with_file(mut self, path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::one(format!("cannot read config file {}: {e}", path.display()))
+        })?;
+        let table: toml::Table = text.parse().map_err(|e| {
+            ConfigError::one(format!(
+                "config file {} is not valid TOML: {e}",
+                path.display()
+            ))
+        })?;
+        let mut problems = Vec::new();
+        for (section, body) in &table {
+            let Some(body) = body.as_table() else {
+                problems.push(format!(
+                    "{}: '{section}' must be a [section]",
+                    path.display()
+                ));
+                continue;
+            };
+            for (k, v) in body {
+                let key = format!("{section}.{k}");
+                let Some(s) = setting(&key) else {
+                    problems.push(format!(
+                        "{}: unknown setting '{key}' (known: {})",
+                        path.display(),
+                        SETTINGS
+                            .iter()
+                            .map(|s| s.key)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                    continue;
+                };
+                let value = match v {
+                    toml::Value::String(x) => x.clone(),
+                    toml::Value::Integer(x) => x.to_string(),
+                    toml::Value::Float(x) => x.to_string(),
+                    toml::Value::Boolean(x) => x.to_string(),
+                    toml::Value::Array(items) => items
+                        .iter()
+                        .map(|i| {
+                            i.as_str()
+                                .map(str::to_string)
+                                .unwrap_or_else(|| i.to_string())
+                        })
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    other => {
+                        problems.push(format!(
+                            "{}: '{key}' has an unsupported value {other}",
+                            path.display()
+                        ));
+                        continue;
+                    }
+                };
+                self.values
+                    .insert(s.key, (value, Origin::File(path.to_path_buf())));
+            }
+        }
+        if problems.is_empty() {
+            Ok(self)
+        } else {
+            Err(ConfigError { problems })
+        }
+    }
+
+    /// Sets a value from a flag (`--set key=value` or a dedicated flag).
+    pub fn set_flag(&mut self, key: &str, value: String) -> Result<(), ConfigError> {
+        let s = setting(key).ok_or_else(|| {
+            ConfigError::one(format!(
+                "--set: unknown setting '{key}' (known: {})",
+                SETTINGS
+                    .iter()
+                    .map(|s| s.key)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?;
+        self.values.insert(s.key, (value, Origin::Flag));
+        Ok(())
+    }
+
+    fn get(&self, key: &str) -> Option<&str> {
+        self.values.get(key).map(|(v, _)| v.as_str())
+    }
+
+    /// Where a setting's value came from, for messages.
+    fn describe(&self, key: &str) -> String {
+        let s = setting(key).expect("known key");
+        match self.values.get(key).map(|(_, o)| o) {
+            Some(Origin::Env) | None => s.env.to_string(),
+            Some(Origin::File(p)) => format!("{key} in {}", p.display()),
+            Some(Origin::Flag) => format!("--set {key}"),
+        }
+    }
+}
+
+/// Business Central settings.
+#[derive(Clone, Debug)]
+pub struct BcSettings {
+    /// App registration id.
+    pub client_id: String,
+    /// Secret or certificate.
+    pub credential: Credential,
+    /// Entra authority URL.
+    pub authority: String,
+    /// Token scope.
+    pub scope: String,
+    /// Entra tenant id.
+    pub tenant: String,
+    /// BC environment.
+    pub environment: String,
+    /// BC company id.
+    pub company_id: String,
+    /// API base URL.
+    pub api_base: String,
+    /// Web client base URL.
+    pub web_base: String,
+    /// `odata.maxpagesize`.
+    pub page_size: Option<u32>,
+    /// Request budget per 5 minutes.
+    pub requests_per_5min: u32,
+    /// Requests in flight.
+    pub max_in_flight: usize,
+}
+
+/// Q Business settings.
+#[derive(Clone, Debug)]
+pub struct QSettings {
+    /// Application, index, data source.
+    pub target: QTarget,
+    /// Region override.
+    pub region: Option<String>,
+    /// Endpoint override.
+    pub endpoint_url: Option<String>,
+}
+
+/// Sync settings.
+#[derive(Clone, Debug)]
+pub struct SyncSettings {
+    /// Entities to sync.
+    pub entities: Vec<&'static EntitySpec>,
+    /// Also push PDFs.
+    pub include_pdf: bool,
+    /// State file.
+    pub state_path: PathBuf,
+    /// Reconciliation cadence.
+    pub reconcile_every: Duration,
+    /// Deletion guard share.
+    pub max_delete_share: f64,
+    /// Q calls in flight at most.
+    pub push_concurrency: usize,
+    /// Cursor overlap.
+    pub overlap: Duration,
+    /// Wait for a running job this long.
+    pub wait_for_job: Option<Duration>,
+}
+
+/// The validated configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Business Central.
+    pub bc: BcSettings,
+    /// Amazon Q Business.
+    pub q: QSettings,
+    /// The sync itself.
+    pub sync: SyncSettings,
+}
+
+fn is_guid(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() == 5
+        && parts.iter().map(|p| p.len()).eq([8, 4, 4, 4, 12])
+        && parts
+            .iter()
+            .all(|p| p.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+fn is_q_id(s: &str) -> bool {
+    // The API model's pattern for application, index and data source ids.
+    s.len() == 36
+        && s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
+fn check_url(raw: &Raw, key: &str, value: &str, problems: &mut Vec<String>) {
+    match url::Url::parse(value) {
+        Ok(u) if u.scheme() == "https" => {}
+        Ok(u) if u.scheme() == "http" => {
+            let loopback = match u.host() {
+                Some(url::Host::Domain(d)) => d == "localhost",
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                None => false,
+            };
+            if !loopback {
+                problems.push(format!(
+                    "{} is '{value}': plain http is only allowed for loopback addresses (an emulator); use https",
+                    raw.describe(key)
+                ));
+            }
+        }
+        _ => problems.push(format!(
+            "{} is '{value}', which is not an http(s) URL",
+            raw.describe(key)
+        )),
+    }
+}
+
+impl Raw {
+    /// Validates and builds the configuration.
+    pub fn build(&self) -> Result<Config, ConfigError> {
+        let mut problems = Vec::new();
+        let mut required = |key: &str| -> String {
+            match self.get(key) {
+                Some(v) => v.trim().to_string(),
+                None => {
+                    let s = setting(key).expect("known key");
+                    problems.push(format!(
+                        "{} is not set ({}): set it in the environment or .env, or '{}' in the config file",
+                        s.env, s.help, s.key
+                    ));
+                    String::new()
+                }
+            }
+        };
+        let application_id = required("q.application_id");
+        let index_id = required("q.index_id");
+        let data_source_id = required("q.data_source_id");
+        let client_id = required("bc.client_id");
+        let authority = required("bc.authority");
+        let company_id = required("bc.company_id");
+
+        for (key, v) in [
+            ("q.application_id", &application_id),
+            ("q.index_id", &index_id),
+            ("q.data_source_id", &data_source_id),
+        ] {
+            if !v.is_empty() && !is_q_id(v) {
+                problems.push(format!(
+                    "{} is '{v}': an Amazon Q Business id is 36 letters, digits and dashes",
+                    self.describe(key)
+                ));
+            }
+        }
+        if !company_id.is_empty() && !is_guid(&company_id) {
+            problems.push(format!(
+                "{} is '{company_id}': expected a company GUID like 70c0c603-f4f9-ef11-9344-6045bdc8c234 (bcq companies lists them)",
+                self.describe("bc.company_id")
+            ));
+        }
+        if !client_id.is_empty() && !is_guid(&client_id) {
+            problems.push(format!(
+                "{} is '{client_id}': expected the application (client) id GUID of the app registration",
+                self.describe("bc.client_id")
+            ));
+        }
+        if !authority.is_empty() {
+            check_url(self, "bc.authority", &authority, &mut problems);
+        }
+        let tenant = match self.get("bc.tenant_id") {
+            Some(t) => t.trim().to_string(),
+            None => url::Url::parse(&authority)
+                .ok()
+                .and_then(|u| u.path_segments().and_then(|mut s| s.next().map(str::to_string)))
+                .filter(|t| !t.is_empty())
+                .unwrap_or_else(|| {
+                    if !authority.is_empty() {
+                        problems.push(format!(
+                            "{} is '{authority}', which names no tenant: use https://login.microsoftonline.com/<tenant id>, or set BC_TENANT_ID",
+                            self.describe("bc.authority")
+                        ));
+                    }
+                    String::new()
+                }),
+        };
+        let secret = self
+            .get("bc.client_secret")
+            .map(|v| Secret::new(v.to_string()));
+        let cert = self.get("bc.certificate_path").map(PathBuf::from);
+        let credential = match (secret, cert) {
+            (Some(_), Some(_)) => {
+                problems.push("both DYNAMICS_SECRET and DYNAMICS_CERTIFICATE_PATH are set: choose one credential".into());
+                None
+            }
+            (Some(s), None) => Some(Credential::Secret(s)),
+            (None, Some(p)) => {
+                if !p.exists() {
+                    problems.push(format!(
+                        "{} is '{}', which does not exist",
+                        self.describe("bc.certificate_path"),
+                        p.display()
+                    ));
+                }
+                let ext = p
+                    .extension()
+                    .and_then(|e| e.to_str())
+                    .unwrap_or("")
+                    .to_ascii_lowercase();
+                if ext == "pfx" || ext == "p12" {
+                    Some(Credential::CertificatePkcs12 {
+                        path: p,
+                        password: self
+                            .get("bc.certificate_password")
+                            .map(|v| Secret::new(v.to_string())),
+                    })
+                } else {
+                    Some(Credential::CertificatePem { path: p })
+                }
+            }
+            (None, None) => {
+                problems.push(
+                    "DYNAMICS_SECRET is not set (client secret of the app registration): set it, or DYNAMICS_CERTIFICATE_PATH for a certificate".into(),
+                );
+                None
+            }
+        };
+
+        let scope = self
+            .get("bc.scope")
+            .unwrap_or("https://api.businesscentral.dynamics.com/.default")
+            .to_string();
+        let environment = self
+            .get("bc.environment")
+            .unwrap_or("production")
+            .trim()
+            .to_string();
+        if environment.is_empty()
+            || environment.contains('/')
+            || environment.contains(char::is_whitespace)
+        {
+            problems.push(format!(
+                "{} is '{environment}': not an environment name",
+                self.describe("bc.environment")
+            ));
+        }
+        let api_base = self
+            .get("bc.api_base_url")
+            .unwrap_or("https://api.businesscentral.dynamics.com/v2.0")
+            .trim_end_matches('/')
+            .to_string();
+        check_url(self, "bc.api_base_url", &api_base, &mut problems);
+        let web_base = self
+            .get("bc.web_base_url")
+            .unwrap_or("https://businesscentral.dynamics.com")
+            .trim_end_matches('/')
+            .to_string();
+        check_url(self, "bc.web_base_url", &web_base, &mut problems);
+        let endpoint_url = self.get("q.endpoint_url").map(str::to_string);
+        if let Some(e) = &endpoint_url {
+            check_url(self, "q.endpoint_url", e, &mut problems);
+        }
+
+        let mut number = |key: &str, default: f64, min: f64, max: f64| -> f64 {
+            match self.get(key) {
+                None => default,
+                Some(v) => match v.trim().parse::<f64>() {
+                    Ok(n) if n >= min && n <= max => n,
+                    _ => {
+                        problems.push(format!(
+                            "{} is '{v}': expected a number from {min} to {max}",
+                            self.describe(key)
+                        ));
+                        default
+                    }
+                },
+            }
+        };
+        let page_size = self
+            .get("bc.page_size")
+            .map(|_| number("bc.page_size", 20000.0, 1.0, 20000.0) as u32);
+        let requests_per_5min = number("bc.requests_per_5min", 5400.0, 1.0, 6000.0) as u32;
+        let max_in_flight = number("bc.max_in_flight", 5.0, 1.0, 5.0) as usize;
+        let reconcile_hours = number("sync.reconcile_every_hours", 24.0, 0.0, 24.0 * 365.0);
+        let max_delete_share = number("sync.max_delete_share", 0.10, 0.0, 1.0);
+        let push_concurrency = number("sync.push_concurrency", 16.0, 1.0, 256.0) as usize;
+        let overlap = number("sync.overlap_seconds", 300.0, 0.0, 86400.0);
+        let wait = number("sync.wait_for_job_seconds", 0.0, 0.0, 86400.0);
+
+        let include_pdf = match self
+            .get("sync.include_pdf")
+            .map(|v| v.trim().to_ascii_lowercase())
+        {
+            None => false,
+            Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => true,
+            Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => false,
+            Some(v) => {
+                problems.push(format!(
+                    "{} is '{v}': expected true or false",
+                    self.describe("sync.include_pdf")
+                ));
+                false
+            }
+        };
+        let mut entities = Vec::new();
+        for name in self
+            .get("sync.entities")
+            .unwrap_or("salesInvoices")
+            .split(',')
+        {
+            let name = name.trim();
+            if name.is_empty() {
+                continue;
+            }
+            match catalog::lookup(name) {
+                Some(e) => entities.push(e),
+                None => problems.push(format!(
+                    "{} names '{name}', which bcq does not know (known: {})",
+                    self.describe("sync.entities"),
+                    catalog::CATALOG
+                        .iter()
+                        .map(|e| e.entity_set)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            }
+        }
+        let state_path = PathBuf::from(self.get("sync.state_path").unwrap_or(".bcq/state.db"));
+
+        if !problems.is_empty() {
+            return Err(ConfigError { problems });
+        }
+        Ok(Config {
+            bc: BcSettings {
+                client_id,
+                credential: credential.expect("checked above"),
+                authority: authority.trim_end_matches('/').to_string(),
+                scope,
+                tenant,
+                environment,
+                company_id: company_id.to_ascii_lowercase(),
+                api_base,
+                web_base,
+                page_size,
+                requests_per_5min,
+                max_in_flight,
+            },
+            q: QSettings {
+                target: QTarget {
+                    application_id,
+                    index_id,
+                    data_source_id,
+                },
+                region: self.get("q.region").map(str::to_string),
+                endpoint_url,
+            },
+            sync: SyncSettings {
+                entities,
+                include_pdf,
+                state_path,
+                reconcile_every: Duration::from_secs_f64(reconcile_hours * 3600.0),
+                max_delete_share,
+                push_concurrency,
+                overlap: Duration::from_secs_f64(overlap),
+                wait_for_job: (wait > 0.0).then(|| Duration::from_secs_f64(wait)),
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn sample_env() -> HashMap<&'static str, String> {
+        HashMap::from([
+            (
+                "Q_APPLICATION_ID",
+                "a1b2c3d4-0000-0000-0000-000000000001".to_string(),
+            ),
+            (
+                "Q_INDEX_ID",
+                "a1b2c3d4-0000-0000-0000-000000000002".to_string(),
+            ),
+            (
+                "Q_DATASOURCE_ID",
+                "a1b2c3d4-0000-0000-0000-000000000003".to_string(),
+            ),
+            (
+                "DYNAMICS_CLIENT_ID",
+                "11111111-2222-3333-4444-555555555555".to_string(),
+            ),
+            ("DYNAMICS_SECRET", "s3cr3t-value".to_string()),
+            (
+                "DYNAMICS_AUTHORITY",
+                "https://login.microsoftonline.com/5c6241d0-74cc-48a2-b667-3eb0d738af72"
+                    .to_string(),
+            ),
+            (
+                "DYNAMICS_SCOPE",
+                "https://api.businesscentral.dynamics.com/.default".to_string(),
+            ),
+            (
+                "DYNAMICS_COMPANY_ID",
+                "70c0c603-f4f9-ef11-9344-6045bdc8c234".to_string(),
+            ),
+        ])
+    }
+
+    fn raw(env: &HashMap<&'static str, String>) -> Raw {
+        Raw::from_env(|k| env.get(k).cloned())
+    }
+
+    #[test]
+    fn the_samples_variables_are_enough() {
+        let c = raw(&sample_env()).build().unwrap();
+        assert_eq!(c.bc.tenant, "5c6241d0-74cc-48a2-b667-3eb0d738af72");
+        assert_eq!(c.bc.environment, "production");
+        assert_eq!(c.sync.entities[0].entity_set, "salesInvoices");
+        assert!(matches!(c.bc.credential, Credential::Secret(_)));
+        let dbg = format!("{c:?} {:?}", raw(&sample_env()));
+        assert!(
+            !dbg.contains("s3cr3t-value"),
+            "secret leaked into Debug: {dbg}"
+        );
+    }
+
+    #[test]
+    fn every_missing_variable_is_named() {
+        let err = raw(&HashMap::new()).build().unwrap_err();
+        let text = err.to_string();
+        for v in [
+            "Q_APPLICATION_ID",
+            "Q_INDEX_ID",
+            "Q_DATASOURCE_ID",
+            "DYNAMICS_CLIENT_ID",
+            "DYNAMICS_SECRET",
+            "DYNAMICS_AUTHORITY",
+            "DYNAMICS_COMPANY_ID",
+        ] {
+            assert!(text.contains(v), "{v} missing from: {text}");
+        }
+    }
+
+    #[test]
+    fn wrong_values_are_named_with_what_is_expected() {
+        let mut env = sample_env();
+        env.insert("DYNAMICS_COMPANY_ID", "CRONUS".into());
+        env.insert("DYNAMICS_AUTHORITY", "http://login.example.com/t".into());
+        env.insert("BC_PAGE_SIZE", "50000".into());
+        env.insert("BCQ_ENTITIES", "salesInvoices,nonsense".into());
+        let text = raw(&env).build().unwrap_err().to_string();
+        assert!(text.contains("DYNAMICS_COMPANY_ID is 'CRONUS'"), "{text}");
+        assert!(
+            text.contains("plain http is only allowed for loopback"),
+            "{text}"
+        );
+        assert!(text.contains("BC_PAGE_SIZE is '50000'"), "{text}");
+        assert!(text.contains("'nonsense'"), "{text}");
+    }
+
+    #[test]
+    fn flags_override_file_override_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bcq.toml");
+        std::fs::write(&path, "[bc]\nenvironment = \"sandbox\"\npage_size = 500\n[sync]\nentities = [\"salesInvoices\"]\n").unwrap();
+        let mut env = sample_env();
+        env.insert("BC_ENVIRONMENT", "production".into());
+        let mut r = raw(&env).with_file(&path).unwrap();
+        assert_eq!(r.build().unwrap().bc.environment, "sandbox");
+        assert_eq!(r.build().unwrap().bc.page_size, Some(500));
+        r.set_flag("bc.environment", "test".into()).unwrap();
+        assert_eq!(r.build().unwrap().bc.environment, "test");
+    }
+
+    #[test]
+    fn unknown_file_keys_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bcq.toml");
+        std::fs::write(&path, "[bc]\nenviroment = \"sandbox\"\n").unwrap();
+        let err = raw(&sample_env()).with_file(&path).unwrap_err().to_string();
+        assert!(err.contains("unknown setting 'bc.enviroment'"), "{err}");
+    }
+
+    #[test]
+    fn http_is_allowed_for_loopback_emulators() {
+        let mut env = sample_env();
+        env.insert(
+            "DYNAMICS_AUTHORITY",
+            "http://127.0.0.1:8080/5c6241d0-74cc-48a2-b667-3eb0d738af72".into(),
+        );
+        env.insert("BC_API_BASE_URL", "http://localhost:8080/v2.0".into());
+        let c = raw(&env).build().unwrap();
+        assert_eq!(c.bc.tenant, "5c6241d0-74cc-48a2-b667-3eb0d738af72");
+    }
+}

@@ -1,0 +1,19 @@
+//! bcq: keeps an Amazon Q Business index in step with Microsoft Dynamics 365
+//! Business Central online.
+//!
+//! The binary is thin (`main.rs`); this library holds the commands so that
+//! tests and the demo share them.
+//!
+//! # Layout
+//!
+//! - [`config`]: raw settings (env, `.env`, TOML file, flags) → a validated [`config::Config`]
+//! - [`sync`]: one sync run, start to summary
+//! - [`demo`]: both emulators in-process and a sync against them
+//! - [`status`]: `bcq status` and `bcq reset`
+//! - [`ui`]: logging, progress, the run summary's display
+
+pub mod config;
+pub mod demo;
+pub mod status;
+pub mod sync;
+pub mod ui;

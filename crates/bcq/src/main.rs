@@ -1,0 +1,312 @@
+//! The `bcq` command line. Parsing and exit codes only; the work is in the
+//! `bcq` library.
+
+use bcq::config::Raw;
+use bcq::sync::RunFlags;
+use bcq::ui::{LogFormat, Ui, init_logging};
+use bcq_core::engine::Mode;
+use clap::{Parser, Subcommand};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Keeps an Amazon Q Business index in step with Dynamics 365 Business Central.
+///
+/// Configuration comes from the environment (and a .env file), then an
+/// optional TOML file, then flags; later wins. The Python sample's variables
+/// (Q_APPLICATION_ID, DYNAMICS_CLIENT_ID, ...) work unchanged.
+#[derive(Parser, Debug)]
+#[command(name = "bcq", version, about, long_about = None)]
+struct Cli {
+    /// TOML config file (default: bcq.toml in the current directory, if present).
+    #[arg(long, global = true, env = "BCQ_CONFIG")]
+    config: Option<PathBuf>,
+    /// Override any setting: --set bc.environment=sandbox (repeatable).
+    #[arg(long = "set", global = true, value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    log_format: LogFormat,
+    /// More log detail (-v, -vv).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// No live progress line.
+    #[arg(long, global = true)]
+    no_progress: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Sync Business Central into Amazon Q Business.
+    Sync {
+        /// Push every document again and delete what BC no longer has.
+        #[arg(long, conflicts_with = "reconcile")]
+        full: bool,
+        /// Read everything, push what changed, delete what BC no longer has.
+        #[arg(long)]
+        reconcile: bool,
+        /// Allow a run to delete more than sync.max_delete_share of the known documents.
+        #[arg(long)]
+        allow_mass_delete: bool,
+        /// Wait up to this many seconds for a sync job already running.
+        #[arg(long, value_name = "SECONDS")]
+        wait_for_job: Option<u64>,
+        /// Also index BC's PDF of each invoice.
+        #[arg(long)]
+        include_pdf: bool,
+        /// BC environment (overrides BC_ENVIRONMENT).
+        #[arg(long)]
+        environment: Option<String>,
+        /// BC company id (overrides DYNAMICS_COMPANY_ID).
+        #[arg(long)]
+        company_id: Option<String>,
+        /// State file (overrides BCQ_STATE_PATH).
+        #[arg(long)]
+        state: Option<PathBuf>,
+    },
+    /// Start both emulators in-process, sync generated data, show what Q holds.
+    Demo {
+        /// Sales invoices per company.
+        #[arg(long, default_value_t = 200)]
+        invoices: u64,
+        /// Also index BC's PDFs.
+        #[arg(long)]
+        pdf: bool,
+        /// Records per BC page (small, to show paging).
+        #[arg(long, default_value_t = 100)]
+        page_size: u32,
+    },
+    /// Print the custom attributes bcq sends and whether the Q index declares them.
+    IndexSchema {
+        /// Declare the missing ones through UpdateIndex.
+        #[arg(long)]
+        apply: bool,
+    },
+    /// Show the last runs, cursors and failures from the state file.
+    Status {
+        /// How many runs.
+        #[arg(long, default_value_t = 10)]
+        runs: usize,
+        /// State file.
+        #[arg(long)]
+        state: Option<PathBuf>,
+    },
+    /// Forget all sync state (the next sync reads and pushes everything).
+    Reset {
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+        /// State file.
+        #[arg(long)]
+        state: Option<PathBuf>,
+    },
+}
+
+/// Exit codes: 0 all good, 1 the run failed or could not start, 2 the
+/// configuration or the command line is wrong, 130 interrupted.
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format, cli.verbose);
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            let config_error = e.downcast_ref::<bcq::config::ConfigError>().is_some();
+            eprintln!("error: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::from(if config_error { 2 } else { 1 })
+        }
+    }
+}
+
+fn raw_config(cli: &Cli) -> anyhow::Result<Raw> {
+    // A .env file fills variables the environment does not set (as the sample).
+    let _ = dotenvy::dotenv();
+    let mut raw = Raw::from_env(|k| std::env::var(k).ok());
+    let file = cli.config.clone().or_else(|| {
+        let p = PathBuf::from("bcq.toml");
+        p.exists().then_some(p)
+    });
+    if let Some(f) = file {
+        raw = raw.with_file(&f)?;
+    }
+    for kv in &cli.set {
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("--set expects KEY=VALUE, got '{kv}'"))?;
+        raw.set_flag(k.trim(), v.to_string())?;
+    }
+    Ok(raw)
+}
+
+fn state_path(cli: &Cli, flag: &Option<PathBuf>) -> PathBuf {
+    if let Some(p) = flag {
+        return p.clone();
+    }
+    let _ = dotenvy::dotenv();
+    raw_config(cli)
+        .ok()
+        .and_then(|r| r.build().ok())
+        .map(|c| c.sync.state_path)
+        .or_else(|| std::env::var("BCQ_STATE_PATH").ok().map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(".bcq/state.db"))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let ui = Ui::new(cli.log_format, cli.no_progress);
+    match &cli.command {
+        Command::Sync {
+            full,
+            reconcile,
+            allow_mass_delete,
+            wait_for_job,
+            include_pdf,
+            environment,
+            company_id,
+            state,
+        } => {
+            let mut raw = raw_config(&cli)?;
+            if let Some(e) = environment {
+                raw.set_flag("bc.environment", e.clone())?;
+            }
+            if let Some(c) = company_id {
+                raw.set_flag("bc.company_id", c.clone())?;
+            }
+            if let Some(s) = state {
+                raw.set_flag("sync.state_path", s.display().to_string())?;
+            }
+            if let Some(w) = wait_for_job {
+                raw.set_flag("sync.wait_for_job_seconds", w.to_string())?;
+            }
+            if *include_pdf {
+                raw.set_flag("sync.include_pdf", "true".into())?;
+            }
+            let cfg = raw.build()?;
+            let q = bcq::sync::q_client(&cfg).await?;
+            let flags = RunFlags {
+                mode: if *full {
+                    Mode::Full
+                } else if *reconcile {
+                    Mode::Reconcile
+                } else {
+                    Mode::Incremental
+                },
+                allow_mass_delete: *allow_mass_delete,
+            };
+            let summary = bcq::sync::run(&cfg, &flags, q, &ui).await?;
+            if cli.log_format == LogFormat::Json {
+                println!("{}", serde_json::to_string(&summary)?);
+            } else {
+                print!("{}", summary.render_text());
+            }
+            Ok(match summary.outcome.as_str() {
+                "succeeded" => ExitCode::SUCCESS,
+                "interrupted" => ExitCode::from(130),
+                _ => ExitCode::from(1),
+            })
+        }
+        Command::Demo {
+            invoices,
+            pdf,
+            page_size,
+        } => {
+            let ok = bcq::demo::run(
+                bcq::demo::DemoOptions {
+                    invoices: *invoices,
+                    pdf: *pdf,
+                    page_size: *page_size,
+                },
+                &ui,
+            )
+            .await?;
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::IndexSchema { apply } => {
+            let cfg = raw_config(&cli)?.build()?;
+            let q = bcq::sync::q_client(&cfg).await?;
+            let sink = bcq_q::QSink::new(q, cfg.q.target.clone(), bcq_q::QOptions::default());
+            let wanted = bcq::sync::wanted_attributes(&cfg);
+            if *apply {
+                let added = sink.declare_schema(&wanted).await?;
+                println!(
+                    "declared {} attributes on index {}",
+                    added.len(),
+                    cfg.q.target.index_id
+                );
+                for a in added {
+                    println!("  + {a}");
+                }
+            }
+            let check = sink.check_schema(&wanted).await?;
+            for (name, kind) in &wanted {
+                let state = if check.declared.iter().any(|d| d == name) {
+                    "✔ declared"
+                } else if check.missing.iter().any(|d| d == name) {
+                    "✖ missing"
+                } else {
+                    "✖ wrong type"
+                };
+                println!(
+                    "{state:<13} {name:<30} {}",
+                    bcq_q::schema::q_type(*kind).as_str()
+                );
+            }
+            if check.complete() {
+                Ok(ExitCode::SUCCESS)
+            } else {
+                println!("run `bcq index-schema --apply` to declare the missing attributes");
+                Ok(ExitCode::from(1))
+            }
+        }
+        Command::Status { runs, state } => {
+            print!("{}", bcq::status::render(&state_path(&cli, state), *runs)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Reset { yes, state } => {
+            let path = state_path(&cli, state);
+            if !path.exists() {
+                println!("no state file at {}: nothing to reset", path.display());
+                return Ok(ExitCode::SUCCESS);
+            }
+            if !yes {
+                if !std::io::stdin().is_terminal() {
+                    anyhow::bail!(
+                        "bcq reset forgets all sync state in {}; confirm with --yes",
+                        path.display()
+                    );
+                }
+                print!(
+                    "forget all sync state in {}? the next sync will push every document again [type yes] ",
+                    path.display()
+                );
+                std::io::stdout().flush()?;
+                let mut answer = String::new();
+                std::io::stdin().lock().read_line(&mut answer)?;
+                if answer.trim() != "yes" {
+                    println!("nothing changed");
+                    return Ok(ExitCode::from(1));
+                }
+            }
+            bcq::status::reset(&path)?;
+            println!("state in {} forgotten", path.display());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! `bcq status` (what the state store knows) and `bcq reset` (forget it).
+
+use bcq_state::StateStore;
+use std::fmt::Write;
+use std::path::Path;
+
+/// Renders the last `runs` runs, the cursor of every unit and the failures
+/// of the latest run.
+pub fn render(path: &Path, runs: usize) -> anyhow::Result<String> {
+    if !path.exists() {
+        return Ok(format!(
+            "no state file at {}: bcq has not synced from here yet (run bcq sync)\n",
+            path.display()
+        ));
+    }
+    let store = StateStore::open(path)?;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "state file {} (schema v{})",
+        path.display(),
+        store.schema_version()?
+    );
+    let _ = writeln!(out, "documents known: {}", store.count_documents(None)?);
+    let _ = writeln!(out, "\nruns (newest first):");
+    let recent = store.recent_runs(runs)?;
+    if recent.is_empty() {
+        let _ = writeln!(out, "  none");
+    }
+    for r in &recent {
+        let _ = writeln!(
+            out,
+            "  #{:<4} {:<11} {:<11} started {}  ended {}  added {} updated {} deleted {} unchanged {} failed {}",
+            r.id,
+            r.outcome,
+            r.mode,
+            r.started_at.format("%Y-%m-%d %H:%M:%S"),
+            r.ended_at
+                .map(|t| t.format("%H:%M:%S").to_string())
+                .unwrap_or_else(|| "-".into()),
+            r.counts.added,
+            r.counts.updated,
+            r.counts.deleted,
+            r.counts.unchanged,
+            r.counts.failed
+        );
+    }
+    let _ = writeln!(out, "\nunits:");
+    for (key, u) in store.units()? {
+        let _ = writeln!(
+            out,
+            "  {key}: cursor {}, last reconciled {}, {} documents",
+            u.cursor
+                .map(|c| c.to_rfc3339())
+                .unwrap_or_else(|| "-".into()),
+            u.last_reconciled_at
+                .map(|c| c.to_rfc3339())
+                .unwrap_or_else(|| "never".into()),
+            store.count_documents(Some(&key))?
+        );
+    }
+    if let Some(last) = recent.first() {
+        let failures = store.failures(last.id)?;
+        if !failures.is_empty() {
+            let _ = writeln!(out, "\nfailures of run #{}:", last.id);
+            for (id, reason) in failures.iter().take(100) {
+                let _ = writeln!(out, "  {id}: {reason}");
+            }
+            if failures.len() > 100 {
+                let _ = writeln!(out, "  ... and {} more", failures.len() - 100);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Forgets everything the state store knows. The next sync reads BC in
+/// full and pushes every document again; Q keeps what it has meanwhile.
+pub fn reset(path: &Path) -> anyhow::Result<()> {
+    let mut store = StateStore::open(path)?;
+    store.reset()?;
+    Ok(())
+}

@@ -1,0 +1,491 @@
+//! One sync run: check BC, start the Q sync job, run the engine over every
+//! unit, stop the job whatever happens, record and summarise the run.
+
+use crate::config::Config;
+use crate::ui::Ui;
+use anyhow::{Context, anyhow};
+use bcq_bc::{AuthConfig, BcClient, BcConfig, RequestBudget};
+use bcq_core::engine::{Engine, EngineConfig, Mode, Progress, Unit, UnitReport};
+use bcq_core::render::RenderContext;
+use bcq_core::sink::Rejected;
+use bcq_q::{QOptions, QSink};
+use bcq_state::{RunCounts, StateStore, UnitKey};
+use serde::Serialize;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Flags of one run.
+#[derive(Clone, Debug)]
+pub struct RunFlags {
+    /// Incremental, reconcile or full.
+    pub mode: Mode,
+    /// Override of the deletion guard.
+    pub allow_mass_delete: bool,
+}
+
+/// What a run did, for people (text) and machines (JSON).
+#[derive(Clone, Debug, Serialize)]
+pub struct RunSummary {
+    /// `succeeded`, `failed` or `interrupted`.
+    pub outcome: String,
+    /// Run id in the state store.
+    pub run_id: i64,
+    /// The Q sync job.
+    pub sync_job_id: Option<String>,
+    /// Mode.
+    pub mode: String,
+    /// Seconds.
+    pub seconds: f64,
+    /// Records read from BC.
+    pub read: u64,
+    /// Documents added, updated, deleted, unchanged, failed.
+    pub added: u64,
+    /// See `added`.
+    pub updated: u64,
+    /// See `added`.
+    pub deleted: u64,
+    /// See `added`.
+    pub unchanged: u64,
+    /// See `added`.
+    pub failed: u64,
+    /// BC requests made (with retries).
+    pub bc_requests: u64,
+    /// BC requests retried.
+    pub bc_retries: u64,
+    /// BC answers 429.
+    pub bc_throttled: u64,
+    /// BatchPutDocument calls.
+    pub q_put_calls: u64,
+    /// BatchDeleteDocument calls.
+    pub q_delete_calls: u64,
+    /// Q throttles.
+    pub q_throttled: u64,
+    /// Per unit: key and cursor.
+    pub units: Vec<UnitSummary>,
+    /// Errors that stopped part of the run.
+    pub errors: Vec<String>,
+    /// Up to 50 rejected documents with reasons.
+    pub rejected: Vec<RejectedDoc>,
+}
+
+/// A unit's line of the summary.
+#[derive(Clone, Debug, Serialize)]
+pub struct UnitSummary {
+    /// `env/company/entity`.
+    pub unit: String,
+    /// Company name.
+    pub company: String,
+    /// Records read.
+    pub read: u64,
+    /// Whether the full record set was read (deletions checked).
+    pub complete_read: bool,
+    /// Cursor after the run.
+    pub cursor: Option<String>,
+}
+
+/// A rejected document.
+#[derive(Clone, Debug, Serialize)]
+pub struct RejectedDoc {
+    /// Document id.
+    pub id: String,
+    /// Reason.
+    pub reason: String,
+}
+
+impl RunSummary {
+    /// Whether the process should exit 0.
+    pub fn ok(&self) -> bool {
+        self.outcome == "succeeded"
+    }
+
+    /// The human summary.
+    pub fn render_text(&self) -> String {
+        let mut s = format!(
+            "bcq sync {} in {:.1} s ({} run {}, sync job {})\n",
+            self.outcome,
+            self.seconds,
+            self.mode,
+            self.run_id,
+            self.sync_job_id.as_deref().unwrap_or("none")
+        );
+        s += &format!(
+            "  read        {:>9} records from Business Central\n",
+            self.read
+        );
+        s += &format!("  added       {:>9}\n", self.added);
+        s += &format!("  updated     {:>9}\n", self.updated);
+        s += &format!("  unchanged   {:>9}\n", self.unchanged);
+        s += &format!("  deleted     {:>9}\n", self.deleted);
+        s += &format!("  failed      {:>9}\n", self.failed);
+        s += &format!(
+            "  requests    BC {} ({} retried, {} throttled) · Q {} put, {} delete ({} throttled)\n",
+            self.bc_requests,
+            self.bc_retries,
+            self.bc_throttled,
+            self.q_put_calls,
+            self.q_delete_calls,
+            self.q_throttled
+        );
+        for u in &self.units {
+            s += &format!(
+                "  unit        {} ({}): {} read{}, cursor {}\n",
+                u.unit,
+                u.company,
+                u.read,
+                if u.complete_read { ", full read" } else { "" },
+                u.cursor.as_deref().unwrap_or("-")
+            );
+        }
+        for r in &self.rejected {
+            s += &format!("  rejected    {}: {}\n", r.id, r.reason);
+        }
+        if self.failed as usize > self.rejected.len() {
+            s += &format!(
+                "  ...         {} more failures: bcq status lists them\n",
+                self.failed as usize - self.rejected.len()
+            );
+        }
+        for e in &self.errors {
+            s += &format!("  error       {e}\n");
+        }
+        s
+    }
+}
+
+/// Builds the BC client of the configured environment.
+pub fn bc_client(cfg: &Config) -> anyhow::Result<BcClient> {
+    let mut auth = AuthConfig::new(
+        &cfg.bc.authority,
+        &cfg.bc.client_id,
+        cfg.bc.credential.clone(),
+    );
+    auth.scope = cfg.bc.scope.clone();
+    let mut bc = BcConfig::new(auth, &cfg.bc.tenant);
+    bc.api_base = cfg.bc.api_base.clone();
+    bc.environment = cfg.bc.environment.clone();
+    bc.page_size = cfg.bc.page_size;
+    // A 429 storm with Retry-After is BC telling us when to come back: allow
+    // more attempts than the client's default, still bounded by its total
+    // time (10 minutes).
+    bc.retry.max_attempts = 12;
+    let budget = RequestBudget::new(
+        cfg.bc.requests_per_5min,
+        Duration::from_secs(300),
+        cfg.bc.max_in_flight,
+    );
+    Ok(BcClient::new(bc, budget)?)
+}
+
+/// Builds the Q Business SDK client from the standard AWS chain (env,
+/// profile, SSO, container and instance roles), with bcq's overrides.
+/// The SDK's own retries are off: the sink retries, so that it sees every
+/// throttle and can adapt its concurrency.
+pub async fn q_client(cfg: &Config) -> anyhow::Result<aws_sdk_qbusiness::Client> {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .retry_config(aws_config::retry::RetryConfig::disabled());
+    if let Some(r) = &cfg.q.region {
+        loader = loader.region(aws_config::Region::new(r.clone()));
+    }
+    if let Some(e) = &cfg.q.endpoint_url {
+        loader = loader.endpoint_url(e);
+    }
+    let sdk = loader.load().await;
+    if sdk.region().is_none() {
+        return Err(anyhow!(
+            "no AWS region is configured: set AWS_REGION (or a profile's region), or q.region in the config file"
+        ));
+    }
+    Ok(aws_sdk_qbusiness::Client::new(&sdk))
+}
+
+/// The configured company's name: remembered from an earlier run, or read
+/// from BC's company list (then remembered) when unknown or older than the
+/// reconciliation cadence. A run with nothing to do then makes no request
+/// beyond one per company and entity.
+async fn company_name(
+    cfg: &Config,
+    bc: &BcClient,
+    store: &mut StateStore,
+) -> anyhow::Result<String> {
+    let env = cfg.bc.environment.to_ascii_lowercase();
+    let fresh_after = chrono::Utc::now()
+        - chrono::Duration::from_std(cfg.sync.reconcile_every).unwrap_or(chrono::Duration::days(1));
+    if let Some((name, seen)) = store.company(&env, &cfg.bc.company_id)?
+        && seen > fresh_after
+    {
+        return Ok(name);
+    }
+    let companies = bc
+        .companies()
+        .await
+        .context("listing Business Central companies")?;
+    let pairs: Vec<(String, String)> = companies
+        .iter()
+        .map(|c| (c.id.to_ascii_lowercase(), c.name.clone()))
+        .collect();
+    store.remember_companies(&env, &pairs)?;
+    pairs
+        .iter()
+        .find(|(id, _)| *id == cfg.bc.company_id)
+        .map(|(_, name)| name.clone())
+        .ok_or_else(|| {
+            anyhow!(
+                "company {} does not exist in Business Central environment '{}'; set DYNAMICS_COMPANY_ID to one of: {}",
+                cfg.bc.company_id,
+                cfg.bc.environment,
+                pairs
+                    .iter()
+                    .map(|(id, name)| format!("{id} ({name})"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
+}
+
+/// The custom attributes the enabled entities send.
+pub fn wanted_attributes(cfg: &Config) -> Vec<(&'static str, bcq_core::catalog::AttrKind)> {
+    bcq_core::catalog::custom_attributes(&cfg.sync.entities)
+}
+
+fn lock(state: &Mutex<StateStore>) -> std::sync::MutexGuard<'_, StateStore> {
+    state.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Runs one sync. Errors returned here happened before any document was
+/// sent (configuration, BC access, Q access); the run's own failures are in
+/// the summary.
+pub async fn run(
+    cfg: &Config,
+    flags: &RunFlags,
+    q: aws_sdk_qbusiness::Client,
+    ui: &Ui,
+) -> anyhow::Result<RunSummary> {
+    let started = Instant::now();
+    let mut store = StateStore::open(&cfg.sync.state_path)
+        .with_context(|| format!("opening the state file {}", cfg.sync.state_path.display()))?;
+    // Two bcq processes sharing a state file would take each other's runs
+    // for interrupted ones and stop each other's sync jobs.
+    let _lock = store.lock_for_sync()?;
+    let interrupted = store.mark_interrupted_runs()?;
+    if interrupted > 0 {
+        tracing::warn!(
+            runs = interrupted,
+            "an earlier run was interrupted; this run repairs what it left"
+        );
+    }
+    let recent = store.recent_runs(50)?;
+    let known_jobs: Vec<String> = recent
+        .iter()
+        .filter_map(|r| r.sync_job_id.clone())
+        .collect();
+    // A run killed between starting its job and recording the job's id
+    // leaves a job only its start time ties to it.
+    let last_interrupted_start = recent
+        .iter()
+        .filter(|r| r.outcome == "interrupted")
+        .map(|r| r.started_at.timestamp())
+        .max();
+
+    // BC first: a bad secret, a wrong environment or an unknown company
+    // must fail before a Q sync job exists.
+    let bc = bc_client(cfg)?;
+    ui.step("checking Business Central access");
+    bc.token_check()
+        .await
+        .context("getting a Business Central token")?;
+    let company = company_name(cfg, &bc, &mut store).await?;
+    let sink = Arc::new(QSink::new(
+        q,
+        cfg.q.target.clone(),
+        QOptions {
+            max_concurrency: cfg.sync.push_concurrency,
+            ..QOptions::default()
+        },
+    ));
+    let check = sink.check_schema(&wanted_attributes(cfg)).await?;
+    if !check.complete() {
+        let mut why = Vec::new();
+        if !check.missing.is_empty() {
+            why.push(format!("not declared: {}", check.missing.join(", ")));
+        }
+        for (n, have, want) in &check.wrong_type {
+            why.push(format!("{n} is declared {have}, bcq sends {want}"));
+        }
+        return Err(anyhow!(
+            "the Q index {} lacks custom attributes bcq sends ({}); documents would fail to index. run `bcq index-schema --apply` once to declare them",
+            cfg.q.target.index_id,
+            why.join("; ")
+        ));
+    }
+    ui.step("starting the Amazon Q Business sync job");
+    let mut stopped_stale = false;
+    for job in sink.running_jobs().await? {
+        let ours = known_jobs.contains(&job.execution_id)
+            || matches!((job.started_epoch, last_interrupted_start), (Some(s), Some(t)) if s >= t - 5);
+        if ours && job.status == "SYNCING" {
+            stopped_stale = true;
+            tracing::warn!(execution_id = %job.execution_id, "stopping the sync job an interrupted bcq run left running");
+            sink.stop_job_id(&job.execution_id).await?;
+        }
+    }
+    let wait = cfg.sync.wait_for_job.or_else(|| {
+        // The stale job we just stopped may still be finishing.
+        stopped_stale.then_some(Duration::from_secs(120))
+    });
+    let mode_name = match flags.mode {
+        Mode::Incremental => "incremental",
+        Mode::Reconcile => "reconcile",
+        Mode::Full => "full",
+    };
+    // The run is recorded before its job starts, so that a kill at any
+    // point leaves a run whose start time identifies the job.
+    let run_id = store.begin_run(mode_name)?;
+    let job_id = match sink.start_job(wait).await {
+        Ok(j) => j,
+        Err(e) => {
+            store.finish_run(run_id, "failed", RunCounts::default())?;
+            return Err(e.into());
+        }
+    };
+    store.set_run_sync_job(run_id, &job_id)?;
+    tracing::info!(run_id, sync_job = %job_id, mode = mode_name, "run started");
+
+    let state = Arc::new(Mutex::new(store));
+    let progress = Arc::new(Progress::default());
+    let engine = Engine::new(
+        sink.clone(),
+        state.clone(),
+        EngineConfig {
+            mode: flags.mode,
+            overlap: chrono::Duration::from_std(cfg.sync.overlap)
+                .unwrap_or(chrono::Duration::minutes(5)),
+            include_pdf: cfg.sync.include_pdf,
+            push_concurrency: cfg.sync.push_concurrency,
+            pdf_concurrency: cfg.bc.max_in_flight.saturating_sub(1).max(1),
+            max_delete_share: cfg.sync.max_delete_share,
+            allow_mass_delete: flags.allow_mass_delete,
+        },
+        run_id,
+        progress.clone(),
+    );
+    let ctx = RenderContext {
+        environment: cfg.bc.environment.to_ascii_lowercase(),
+        tenant: cfg.bc.tenant.clone(),
+        company_id: cfg.bc.company_id.to_ascii_lowercase(),
+        company_name: company,
+        web_base: cfg.bc.web_base.clone(),
+    };
+    let mut units = Vec::new();
+    for spec in &cfg.sync.entities {
+        let key = UnitKey {
+            environment: ctx.environment.clone(),
+            company_id: ctx.company_id.clone(),
+            entity: spec.entity_set.to_string(),
+        };
+        let last = lock(&state).unit(&key)?.last_reconciled_at;
+        let due = last.is_none_or(|t| {
+            chrono::Utc::now() - t
+                > chrono::Duration::from_std(cfg.sync.reconcile_every)
+                    .unwrap_or(chrono::Duration::days(1))
+        });
+        units.push(Unit {
+            key,
+            spec,
+            ctx: ctx.clone(),
+            client: bc.clone(),
+            reconcile: due,
+        });
+    }
+
+    let ticker = ui.start_progress(progress.clone());
+    let work = async {
+        let mut reports: Vec<(Unit, UnitReport)> = Vec::new();
+        for unit in units {
+            ui.step(&format!(
+                "syncing {} of {}",
+                unit.spec.entity_set, unit.ctx.company_name
+            ));
+            let r = engine.sync_unit(&unit).await;
+            let fatal = r.fatal;
+            reports.push((unit, r));
+            if fatal {
+                break;
+            }
+        }
+        reports
+    };
+    let (reports, interrupted) = tokio::select! {
+        r = work => (r, false),
+        _ = tokio::signal::ctrl_c() => (Vec::new(), true),
+    };
+    ticker.finish();
+
+    // Stop the job whatever happened: Q runs one job at a time per data
+    // source, and a job left running blocks the next run.
+    let stop_error = sink.stop_job().await.err();
+
+    let mut counts = RunCounts::default();
+    let mut errors = Vec::new();
+    let mut rejected = Vec::new();
+    let mut unit_lines = Vec::new();
+    let mut read = 0;
+    for (unit, r) in &reports {
+        counts.added += r.counts.added;
+        counts.updated += r.counts.updated;
+        counts.deleted += r.counts.deleted;
+        counts.unchanged += r.counts.unchanged;
+        counts.failed += r.counts.failed;
+        read += r.read;
+        errors.extend(r.errors.iter().cloned());
+        rejected.extend(r.rejected.iter().cloned());
+        unit_lines.push(UnitSummary {
+            unit: unit.key.to_string(),
+            company: unit.ctx.company_name.clone(),
+            read: r.read,
+            complete_read: r.complete_read,
+            cursor: r
+                .cursor
+                .map(|c| c.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+        });
+    }
+    if let Some(e) = stop_error {
+        errors.push(format!("stopping the sync job: {e}"));
+    }
+    let outcome = if interrupted {
+        "interrupted"
+    } else if counts.failed > 0 || !errors.is_empty() {
+        "failed"
+    } else {
+        "succeeded"
+    };
+    lock(&state).finish_run(run_id, outcome, counts)?;
+    let bc_stats = bc.stats();
+    let q_stats = &sink.stats;
+    use std::sync::atomic::Ordering::Relaxed;
+    Ok(RunSummary {
+        outcome: outcome.into(),
+        run_id,
+        sync_job_id: Some(job_id),
+        mode: mode_name.into(),
+        seconds: started.elapsed().as_secs_f64(),
+        read,
+        added: counts.added,
+        updated: counts.updated,
+        deleted: counts.deleted,
+        unchanged: counts.unchanged,
+        failed: counts.failed,
+        bc_requests: bc_stats.requests,
+        bc_retries: bc_stats.retries,
+        bc_throttled: bc_stats.throttled,
+        q_put_calls: q_stats.put_calls.load(Relaxed),
+        q_delete_calls: q_stats.delete_calls.load(Relaxed),
+        q_throttled: q_stats.throttled.load(Relaxed),
+        units: unit_lines,
+        errors,
+        rejected: rejected
+            .into_iter()
+            .take(50)
+            .map(|Rejected { doc_id, reason }| RejectedDoc { id: doc_id, reason })
+            .collect(),
+    })
+}

@@ -1,0 +1,374 @@
+//! Helpers of the end-to-end tests: the emulators in-process, the real
+//! `bcq` binary in a child process configured with the sample's variables.
+
+#![allow(dead_code)]
+
+use bcq::demo::Emulators;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A test world: both emulators and a scratch directory for state.
+pub struct World {
+    pub emu: Emulators,
+    pub dir: tempfile::TempDir,
+    pub env: String,
+}
+
+impl World {
+    /// Starts the emulators and declares bcq's attributes on the index,
+    /// as a user does once with `bcq index-schema --apply`.
+    pub async fn start(bc: bc_sim::SimConfig, q: q_sim::QSimConfig) -> World {
+        let w = World {
+            emu: Emulators::start_with(bc, q).await.expect("emulators start"),
+            dir: tempfile::tempdir().unwrap(),
+            env: "production".into(),
+        };
+        let r = w.bcq(&["index-schema", "--apply"], &[]).await;
+        r.assert_ok();
+        assert!(r.stdout.contains("✔ declared"), "{}", r.stdout);
+        w
+    }
+
+    pub fn state_path(&self) -> PathBuf {
+        self.dir.path().join("state.db")
+    }
+
+    pub fn company_id(&self) -> String {
+        self.emu.bc.companies(&self.env)[0].id.to_string()
+    }
+
+    /// The child process environment: exactly the sample's variables, the
+    /// emulator overrides and static AWS credentials; nothing inherited.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_bcq"));
+        c.env_clear();
+        c.env("PATH", std::env::var("PATH").unwrap_or_default());
+        c.env("HOME", self.dir.path());
+        c.current_dir(self.dir.path());
+        let names = [
+            ("q.application_id", "Q_APPLICATION_ID"),
+            ("q.index_id", "Q_INDEX_ID"),
+            ("q.data_source_id", "Q_DATASOURCE_ID"),
+            ("q.endpoint_url", "AWS_ENDPOINT_URL_QBUSINESS"),
+            ("q.region", "AWS_REGION"),
+            ("bc.client_id", "DYNAMICS_CLIENT_ID"),
+            ("bc.client_secret", "DYNAMICS_SECRET"),
+            ("bc.authority", "DYNAMICS_AUTHORITY"),
+            ("bc.company_id", "DYNAMICS_COMPANY_ID"),
+            ("bc.environment", "BC_ENVIRONMENT"),
+            ("bc.api_base_url", "BC_API_BASE_URL"),
+        ];
+        for (k, v) in self.emu.settings(&self.env) {
+            let var = names
+                .iter()
+                .find(|(key, _)| *key == k)
+                .map(|(_, v)| *v)
+                .unwrap();
+            c.env(var, v);
+        }
+        c.env(
+            "DYNAMICS_SCOPE",
+            "https://api.businesscentral.dynamics.com/.default",
+        );
+        let qc = self.emu.q.config();
+        c.env("AWS_ACCESS_KEY_ID", &qc.access_key_id);
+        c.env("AWS_SECRET_ACCESS_KEY", &qc.secret_access_key);
+        c.env("AWS_EC2_METADATA_DISABLED", "true");
+        c.env("BCQ_STATE_PATH", self.state_path());
+        c.args(args);
+        c
+    }
+
+    /// Runs `bcq` with extra environment, off the async runtime.
+    pub async fn bcq(&self, args: &[&str], extra: &[(&str, &str)]) -> Run {
+        let mut c = self.command(args);
+        for (k, v) in extra {
+            c.env(k, v);
+        }
+        let out = tokio::task::spawn_blocking(move || c.output().expect("bcq runs"))
+            .await
+            .unwrap();
+        Run::from(out)
+    }
+
+    /// Documents Q holds, once indexing settled.
+    pub async fn q_documents(&self) -> Vec<Value> {
+        let qc = self.emu.q.config();
+        let url = format!(
+            "{}/_sim/documents?applicationId={}&indexId={}",
+            self.emu.q.endpoint(),
+            qc.application_id,
+            qc.index_id
+        );
+        let mut last = Vec::new();
+        for _ in 0..200 {
+            let v: Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
+            last = v["documents"].as_array().cloned().unwrap_or_default();
+            let settled = last.iter().all(|d| {
+                matches!(
+                    d["status"].as_str(),
+                    Some("INDEXED" | "UPDATED" | "FAILED" | "DOCUMENT_FAILED_TO_INDEX")
+                )
+            });
+            if settled {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        last
+    }
+
+    /// Sync jobs Q knows.
+    pub async fn q_jobs(&self) -> Value {
+        reqwest::get(format!("{}/_sim/jobs", self.emu.q.endpoint()))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// POSTs a fault to an emulator's control API.
+    pub async fn fault(&self, base: &str, body: Value) {
+        let r = reqwest::Client::new()
+            .post(format!("{base}/_sim/faults"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.status().is_success(),
+            "fault refused: {}",
+            r.text().await.unwrap()
+        );
+    }
+
+    /// A BC access token from the emulator, as any OAuth client gets it.
+    pub async fn bc_token(&self) -> String {
+        let b = self.emu.bc.config();
+        let r: Value = reqwest::Client::new()
+            .post(format!("{}/oauth2/v2.0/token", self.emu.bc.authority()))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", b.client_id.as_str()),
+                ("client_secret", b.client_secret.as_str()),
+                ("scope", "https://api.businesscentral.dynamics.com/.default"),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        r["access_token"].as_str().unwrap().to_string()
+    }
+
+    /// Every sales invoice of the first company with its lines, read from
+    /// the BC emulator over HTTP, following nextLinks.
+    pub async fn bc_invoices(&self) -> Vec<Value> {
+        let token = self.bc_token().await;
+        let mut url = Some(format!(
+            "{}/companies({})/salesInvoices?$expand=salesInvoiceLines",
+            self.emu.bc.api_root(&self.env),
+            self.company_id()
+        ));
+        let mut all = Vec::new();
+        let client = reqwest::Client::new();
+        while let Some(u) = url {
+            let page: Value = client
+                .get(&u)
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            all.extend(page["value"].as_array().cloned().unwrap_or_default());
+            url = page["@odata.nextLink"].as_str().map(str::to_string);
+        }
+        all
+    }
+}
+
+impl World {
+    /// The emulator's control API for records of the first company.
+    fn records_url(&self, entity: &str) -> String {
+        format!(
+            "{}/_sim/records/{}/{}/{entity}",
+            self.emu.bc.base_url(),
+            self.env,
+            self.company_id()
+        )
+    }
+
+    /// Changes fields of a record, as a BC user would (moves lastModifiedDateTime).
+    pub async fn bc_update(&self, entity: &str, id: &str, fields: Value) -> Value {
+        let r = reqwest::Client::new()
+            .patch(format!("{}/{id}", self.records_url(entity)))
+            .json(&fields)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.status().is_success(),
+            "update refused: {}",
+            r.text().await.unwrap()
+        );
+        r.json().await.unwrap()
+    }
+
+    /// Edits one line of a sales invoice without moving the header's timestamp.
+    pub async fn bc_update_line(&self, invoice_id: &str, sequence: i64, fields: Value) {
+        let r = reqwest::Client::new()
+            .patch(format!(
+                "{}/{invoice_id}/lines/{sequence}",
+                self.records_url("salesInvoices")
+            ))
+            .json(&fields)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.status().is_success(),
+            "line update refused: {}",
+            r.text().await.unwrap()
+        );
+    }
+
+    /// Deletes a record.
+    pub async fn bc_delete(&self, entity: &str, id: &str) {
+        let r = reqwest::Client::new()
+            .delete(format!("{}/{id}", self.records_url(entity)))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.status().is_success(),
+            "delete refused: {}",
+            r.text().await.unwrap()
+        );
+    }
+
+    /// Creates a record.
+    pub async fn bc_create(&self, entity: &str, fields: Value) -> Value {
+        let r = reqwest::Client::new()
+            .post(self.records_url(entity))
+            .json(&fields)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.status().is_success(),
+            "create refused: {}",
+            r.text().await.unwrap()
+        );
+        r.json().await.unwrap()
+    }
+
+    /// Q's request counters.
+    pub async fn q_counts(&self) -> Value {
+        reqwest::get(format!("{}/_sim/counts", self.emu.q.endpoint()))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// The Q document id of a sales invoice.
+    pub fn invoice_doc_id(&self, bc_id: &str) -> String {
+        format!(
+            "bc/{}/{}/salesInvoices/{}",
+            self.env,
+            self.company_id().to_ascii_lowercase(),
+            bc_id.to_ascii_lowercase()
+        )
+    }
+
+    /// Asserts that Q holds exactly BC's invoices, each at its latest
+    /// version: same ids, titles that name the current number and
+    /// customer, and `_last_updated_at` equal to BC's `lastModifiedDateTime`.
+    pub async fn assert_q_equals_bc(&self) {
+        let invoices = self.bc_invoices().await;
+        let docs = self.q_documents().await;
+        let mut q: std::collections::HashMap<String, Value> = docs
+            .into_iter()
+            .map(|d| (d["id"].as_str().unwrap().to_string(), d))
+            .collect();
+        for inv in &invoices {
+            let id = self.invoice_doc_id(inv["id"].as_str().unwrap());
+            let d = q
+                .remove(&id)
+                .unwrap_or_else(|| panic!("{id} is in BC but not in Q"));
+            let number = inv["number"].as_str().unwrap();
+            assert!(
+                d["title"].as_str().unwrap().contains(number),
+                "{id}: stale title {}",
+                d["title"]
+            );
+            let bc_time =
+                chrono::DateTime::parse_from_rfc3339(inv["lastModifiedDateTime"].as_str().unwrap())
+                    .unwrap()
+                    .timestamp();
+            let q_time = match &d["attributes"]["_last_updated_at"] {
+                Value::String(s) => chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp(),
+                Value::Number(n) => n.as_f64().unwrap() as i64,
+                other => panic!("{id}: _last_updated_at is {other}"),
+            };
+            assert_eq!(q_time, bc_time, "{id}: Q holds an older version");
+            assert!(
+                matches!(d["status"].as_str(), Some("INDEXED" | "UPDATED")),
+                "{id}: {} {:?}",
+                d["status"],
+                d["error"]
+            );
+        }
+        let extra: Vec<&String> = q.keys().collect();
+        assert!(
+            extra.is_empty(),
+            "Q holds documents BC does not have: {extra:?}"
+        );
+    }
+}
+
+/// A finished `bcq` process.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Run {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    pub fn assert_ok(&self) -> &Self {
+        assert_eq!(
+            self.code, 0,
+            "bcq failed\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    pub fn both(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+}
+
+/// The reference directory beside the repository.
+pub fn reference() -> &'static Path {
+    Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/reference"
+    ))
+}
