@@ -652,7 +652,8 @@ async fn plain_http_is_refused_for_remote_hosts() {
     cfg.api_base = "http://api.businesscentral.dynamics.com/v2.0".into();
     let err = BcClient::new(cfg, RequestBudget::bc_default()).unwrap_err();
     assert!(
-        err.to_string().starts_with("BC_API_BASE_URL uses plain http"),
+        err.to_string()
+            .starts_with("BC_API_BASE_URL uses plain http"),
         "{err}"
     );
     let mut cfg = mock.config();
