@@ -149,7 +149,7 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<u32, StateEr
         tx.execute_batch(step.sql).map_err(migrate_err)?;
         tx.pragma_update(None, "user_version", step.version)
             .map_err(migrate_err)?;
-        tracing::info!(
+        tracing::debug!(
             path = %path.display(),
             version = step.version,
             description = step.description,
