@@ -94,6 +94,16 @@ pub const SETTINGS: &[Setting] = &[
     ),
     s("bc.company_id", "DYNAMICS_COMPANY_ID", "BC company GUID"),
     s(
+        "bc.companies",
+        "BC_COMPANIES",
+        "several companies: comma-separated GUIDs, or 'all' (instead of DYNAMICS_COMPANY_ID)",
+    ),
+    s(
+        "bc.environments",
+        "BC_ENVIRONMENTS",
+        "several environments of the tenant, comma-separated (instead of BC_ENVIRONMENT)",
+    ),
+    s(
         "bc.environment",
         "BC_ENVIRONMENT",
         "BC environment name (default production)",
@@ -131,7 +141,7 @@ pub const SETTINGS: &[Setting] = &[
     s(
         "sync.entities",
         "BCQ_ENTITIES",
-        "entity sets to sync, comma-separated (default salesInvoices)",
+        "entity sets to sync, comma-separated, or all (default salesInvoices)",
     ),
     s(
         "sync.include_pdf",
@@ -326,6 +336,15 @@ impl Raw {
     }
 }
 
+/// Which companies of each environment to sync.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Companies {
+    /// Every company of the environment.
+    All,
+    /// These company ids (lowercase GUIDs).
+    Ids(Vec<String>),
+}
+
 /// Business Central settings.
 #[derive(Clone, Debug)]
 pub struct BcSettings {
@@ -339,10 +358,10 @@ pub struct BcSettings {
     pub scope: String,
     /// Entra tenant id.
     pub tenant: String,
-    /// BC environment.
-    pub environment: String,
-    /// BC company id.
-    pub company_id: String,
+    /// BC environments, each with its own request budget.
+    pub environments: Vec<String>,
+    /// Companies to sync in each environment.
+    pub companies: Companies,
     /// API base URL.
     pub api_base: String,
     /// Web client base URL.
@@ -392,8 +411,9 @@ pub struct SyncSettings {
 pub struct Config {
     /// Business Central.
     pub bc: BcSettings,
-    /// Amazon Q Business.
-    pub q: QSettings,
+    /// Amazon Q Business (absent for commands that need no Q, such as
+    /// `bcq companies` and `bcq export`).
+    pub q: Option<QSettings>,
     /// The sync itself.
     pub sync: SyncSettings,
 }
@@ -438,13 +458,34 @@ fn check_url(raw: &Raw, key: &str, value: &str, problems: &mut Vec<String>) {
     }
 }
 
+impl Config {
+    /// The Q settings; commands that write to Q are only built with them.
+    pub fn q(&self) -> &QSettings {
+        self.q.as_ref().expect("built with Q settings")
+    }
+}
+
 impl Raw {
-    /// Validates and builds the configuration.
+    /// Validates and builds the configuration, Q settings included.
     pub fn build(&self) -> Result<Config, ConfigError> {
+        self.build_for(true)
+    }
+
+    /// Validates and builds the configuration; without `needs_q`, the Q
+    /// settings are optional (commands that only read BC).
+    pub fn build_for(&self, needs_q: bool) -> Result<Config, ConfigError> {
         let mut problems = Vec::new();
+        let q_given = ["q.application_id", "q.index_id", "q.data_source_id"]
+            .iter()
+            .any(|k| self.get(k).is_some());
+        let want_q = needs_q || q_given;
+        let multi_company = self.get("bc.companies").is_some();
         let mut required = |key: &str| -> String {
+            let optional =
+                (key.starts_with("q.") && !want_q) || (key == "bc.company_id" && multi_company);
             match self.get(key) {
                 Some(v) => v.trim().to_string(),
+                None if optional => String::new(),
                 None => {
                     let s = setting(key).expect("known key");
                     problems.push(format!(
@@ -551,20 +592,52 @@ impl Raw {
             .get("bc.scope")
             .unwrap_or("https://api.businesscentral.dynamics.com/.default")
             .to_string();
-        let environment = self
-            .get("bc.environment")
-            .unwrap_or("production")
-            .trim()
-            .to_string();
-        if environment.is_empty()
-            || environment.contains('/')
-            || environment.contains(char::is_whitespace)
-        {
-            problems.push(format!(
-                "{} is '{environment}': not an environment name",
-                self.describe("bc.environment")
-            ));
+        let (env_key, env_list) = match self.get("bc.environments") {
+            Some(list) => ("bc.environments", list.to_string()),
+            None => (
+                "bc.environment",
+                self.get("bc.environment")
+                    .unwrap_or("production")
+                    .to_string(),
+            ),
+        };
+        let mut environments: Vec<String> = Vec::new();
+        for e in env_list.split(',').map(str::trim) {
+            if e.is_empty() || e.contains('/') || e.contains(char::is_whitespace) {
+                problems.push(format!(
+                    "{} is '{env_list}': '{e}' is not an environment name",
+                    self.describe(env_key)
+                ));
+            } else if !environments.iter().any(|x| x.eq_ignore_ascii_case(e)) {
+                environments.push(e.to_string());
+            }
         }
+        let companies = match self.get("bc.companies").map(str::trim) {
+            Some(all) if all.eq_ignore_ascii_case("all") => Companies::All,
+            Some(list) => {
+                let ids: Vec<String> = list
+                    .split(',')
+                    .map(|c| c.trim().to_ascii_lowercase())
+                    .filter(|c| !c.is_empty())
+                    .collect();
+                for id in &ids {
+                    if !is_guid(id) {
+                        problems.push(format!(
+                            "{} names '{id}': expected company GUIDs like 70c0c603-f4f9-ef11-9344-6045bdc8c234, or 'all'",
+                            self.describe("bc.companies")
+                        ));
+                    }
+                }
+                if ids.is_empty() {
+                    problems.push(format!(
+                        "{} is empty: list company GUIDs or say 'all'",
+                        self.describe("bc.companies")
+                    ));
+                }
+                Companies::Ids(ids)
+            }
+            None => Companies::Ids(vec![company_id.to_ascii_lowercase()]),
+        };
         let api_base = self
             .get("bc.api_base_url")
             .unwrap_or("https://api.businesscentral.dynamics.com/v2.0")
@@ -624,11 +697,16 @@ impl Raw {
             }
         };
         let mut entities = Vec::new();
-        for name in self
-            .get("sync.entities")
-            .unwrap_or("salesInvoices")
-            .split(',')
-        {
+        let names = match self.get("sync.entities").map(str::trim) {
+            Some(all) if all.eq_ignore_ascii_case("all") => catalog::CATALOG
+                .iter()
+                .map(|e| e.entity_set)
+                .collect::<Vec<_>>()
+                .join(","),
+            Some(list) => list.to_string(),
+            None => "salesInvoices".into(),
+        };
+        for name in names.split(',') {
             let name = name.trim();
             if name.is_empty() {
                 continue;
@@ -658,15 +736,15 @@ impl Raw {
                 authority: authority.trim_end_matches('/').to_string(),
                 scope,
                 tenant,
-                environment,
-                company_id: company_id.to_ascii_lowercase(),
+                environments,
+                companies,
                 api_base,
                 web_base,
                 page_size,
                 requests_per_5min,
                 max_in_flight,
             },
-            q: QSettings {
+            q: want_q.then(|| QSettings {
                 target: QTarget {
                     application_id,
                     index_id,
@@ -674,7 +752,7 @@ impl Raw {
                 },
                 region: self.get("q.region").map(str::to_string),
                 endpoint_url,
-            },
+            }),
             sync: SyncSettings {
                 entities,
                 include_pdf,
@@ -737,7 +815,11 @@ mod tests {
     fn the_samples_variables_are_enough() {
         let c = raw(&sample_env()).build().unwrap();
         assert_eq!(c.bc.tenant, "5c6241d0-74cc-48a2-b667-3eb0d738af72");
-        assert_eq!(c.bc.environment, "production");
+        assert_eq!(c.bc.environments, ["production"]);
+        assert_eq!(
+            c.bc.companies,
+            Companies::Ids(vec!["70c0c603-f4f9-ef11-9344-6045bdc8c234".into()])
+        );
         assert_eq!(c.sync.entities[0].entity_set, "salesInvoices");
         assert!(matches!(c.bc.credential, Credential::Secret(_)));
         let dbg = format!("{c:?} {:?}", raw(&sample_env()));
@@ -789,10 +871,38 @@ mod tests {
         let mut env = sample_env();
         env.insert("BC_ENVIRONMENT", "production".into());
         let mut r = raw(&env).with_file(&path).unwrap();
-        assert_eq!(r.build().unwrap().bc.environment, "sandbox");
+        assert_eq!(r.build().unwrap().bc.environments, ["sandbox"]);
         assert_eq!(r.build().unwrap().bc.page_size, Some(500));
         r.set_flag("bc.environment", "test".into()).unwrap();
-        assert_eq!(r.build().unwrap().bc.environment, "test");
+        assert_eq!(r.build().unwrap().bc.environments, ["test"]);
+    }
+
+    #[test]
+    fn several_environments_and_companies() {
+        let mut env = sample_env();
+        env.remove("DYNAMICS_COMPANY_ID");
+        env.insert("BC_ENVIRONMENTS", "production, sandbox,production".into());
+        env.insert("BC_COMPANIES", "all".into());
+        let c = raw(&env).build().unwrap();
+        assert_eq!(c.bc.environments, ["production", "sandbox"]);
+        assert_eq!(c.bc.companies, Companies::All);
+        env.insert(
+            "BC_COMPANIES",
+            "70C0C603-F4F9-EF11-9344-6045BDC8C234,nope".into(),
+        );
+        let err = raw(&env).build().unwrap_err().to_string();
+        assert!(err.contains("BC_COMPANIES names 'nope'"), "{err}");
+    }
+
+    #[test]
+    fn q_settings_are_optional_for_bc_only_commands() {
+        let mut env = sample_env();
+        for k in ["Q_APPLICATION_ID", "Q_INDEX_ID", "Q_DATASOURCE_ID"] {
+            env.remove(k);
+        }
+        assert!(raw(&env).build().is_err());
+        let c = raw(&env).build_for(false).unwrap();
+        assert!(c.q.is_none());
     }
 
     #[test]

@@ -109,8 +109,9 @@ pub async fn run(opts: DemoOptions, ui: &Ui) -> anyhow::Result<bool> {
     );
     println!("Amazon Q Business emulator: {}", emu.q.endpoint());
     println!(
-        "syncing {} sales invoices of company {} ...\n",
-        opts.invoices, cfg.bc.company_id
+        "syncing {} sales invoices of {} ...\n",
+        opts.invoices,
+        emu.bc.companies("production")[0].name
     );
     // Static credentials of the emulator, signed with real SigV4.
     let qc = emu.q.config();
@@ -130,7 +131,7 @@ pub async fn run(opts: DemoOptions, ui: &Ui) -> anyhow::Result<bool> {
     // What `bcq index-schema --apply` does, once per index.
     let declared = bcq_q::QSink::new(
         client.clone(),
-        cfg.q.target.clone(),
+        cfg.q().target.clone(),
         bcq_q::QOptions::default(),
     )
     .declare_schema(&sync::wanted_attributes(&cfg))

@@ -7,13 +7,19 @@
 //! # Layout
 //!
 //! - [`config`]: raw settings (env, `.env`, TOML file, flags) → a validated [`config::Config`]
+//! - [`plan`]: the environments, companies and units a run covers
 //! - [`sync`]: one sync run, start to summary
+//! - [`check`]: the ✔/✖ checklist of `bcq check`
+//! - [`export`]: runs without Q: `bcq export` and `bcq sync --dry-run`
 //! - [`demo`]: both emulators in-process and a sync against them
 //! - [`status`]: `bcq status` and `bcq reset`
 //! - [`ui`]: logging, progress, the run summary's display
 
+pub mod check;
 pub mod config;
 pub mod demo;
+pub mod export;
+pub mod plan;
 pub mod status;
 pub mod sync;
 pub mod ui;

@@ -65,7 +65,23 @@ enum Command {
         /// State file (overrides BCQ_STATE_PATH).
         #[arg(long)]
         state: Option<PathBuf>,
+        /// Say what would be pushed and deleted, without Q and without
+        /// changing the state.
+        #[arg(long)]
+        dry_run: bool,
     },
+    /// Render documents to local files (Markdown or the file, plus JSON attributes); no Q needed.
+    Export {
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// List the companies of each configured environment.
+    Companies,
+    /// List the entity catalog and what is enabled.
+    Entities,
+    /// Check every dependency of a sync: ✔/✖ with reasons.
+    Check,
     /// Start both emulators in-process, sync generated data, show what Q holds.
     Demo {
         /// Sales invoices per company.
@@ -177,6 +193,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             environment,
             company_id,
             state,
+            dry_run,
         } => {
             let mut raw = raw_config(&cli)?;
             if let Some(e) = environment {
@@ -194,16 +211,40 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if *include_pdf {
                 raw.set_flag("sync.include_pdf", "true".into())?;
             }
+            let mode = if *full {
+                Mode::Full
+            } else if *reconcile {
+                Mode::Reconcile
+            } else {
+                Mode::Incremental
+            };
+            if *dry_run {
+                let cfg = raw.build_for(false)?;
+                let (summary, deletes) = bcq::export::run_local(&cfg, None, true, mode).await?;
+                println!(
+                    "dry run: {} records read; would add {}, update {}, delete {}; {} unchanged",
+                    summary.read,
+                    summary.added,
+                    summary.updated,
+                    deletes.len(),
+                    summary.unchanged
+                );
+                for id in deletes.iter().take(50) {
+                    println!("  would delete {id}");
+                }
+                for e in &summary.errors {
+                    println!("  error {e}");
+                }
+                return Ok(if summary.ok() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                });
+            }
             let cfg = raw.build()?;
             let q = bcq::sync::q_client(&cfg).await?;
             let flags = RunFlags {
-                mode: if *full {
-                    Mode::Full
-                } else if *reconcile {
-                    Mode::Reconcile
-                } else {
-                    Mode::Incremental
-                },
+                mode,
                 allow_mass_delete: *allow_mass_delete,
             };
             let summary = bcq::sync::run(&cfg, &flags, q, &ui).await?;
@@ -238,17 +279,98 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::from(1)
             })
         }
+        Command::Export { out } => {
+            let cfg = raw_config(&cli)?.build_for(false)?;
+            let (summary, _) =
+                bcq::export::run_local(&cfg, Some(out.clone()), false, Mode::Full).await?;
+            println!(
+                "exported {} documents of {} records to {}",
+                summary.added,
+                summary.read,
+                out.display()
+            );
+            for e in &summary.errors {
+                println!("  error {e}");
+            }
+            Ok(if summary.ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Companies => {
+            let mut raw = raw_config(&cli)?;
+            raw.set_flag("bc.companies", "all".into())?;
+            let cfg = raw.build_for(false)?;
+            for t in bcq::plan::resolve(&cfg, None).await? {
+                println!("environment {}", t.environment);
+                for (id, name) in &t.companies {
+                    println!("  {id}  {name}");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Entities => {
+            let enabled: Vec<&str> = raw_config(&cli)?
+                .build_for(false)
+                .map(|c| c.sync.entities.iter().map(|e| e.entity_set).collect())
+                .unwrap_or_else(|_| vec!["salesInvoices"]);
+            println!(
+                "{:<8} {:<28} {:<28} {:>6}  {}",
+                "enabled", "entity set", "category", "page", "lines / pdf"
+            );
+            for e in bcq_core::catalog::CATALOG {
+                let page = match e.page {
+                    bcq_core::catalog::PageRule::Fixed(p) => p.to_string(),
+                    bcq_core::catalog::PageRule::ByStatus {
+                        draft_page,
+                        posted_page,
+                        ..
+                    } => {
+                        format!("{draft_page}/{posted_page}")
+                    }
+                };
+                println!(
+                    "{:<8} {:<28} {:<28} {:>6}  {}{}",
+                    if enabled.contains(&e.entity_set) {
+                        "✔"
+                    } else {
+                        ""
+                    },
+                    e.entity_set,
+                    e.category,
+                    page,
+                    e.lines.map(|l| l.nav).unwrap_or("-"),
+                    if e.pdf { " · pdf" } else { "" }
+                );
+            }
+            println!(
+                "
+enable with BCQ_ENTITIES (or sync.entities): a comma-separated list, or 'all'"
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check => {
+            let cfg = raw_config(&cli)?.build_for(false)?;
+            let items = bcq::check::run(&cfg).await;
+            print!("{}", bcq::check::render(&items));
+            Ok(if items.iter().all(|i| i.ok) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
         Command::IndexSchema { apply } => {
             let cfg = raw_config(&cli)?.build()?;
             let q = bcq::sync::q_client(&cfg).await?;
-            let sink = bcq_q::QSink::new(q, cfg.q.target.clone(), bcq_q::QOptions::default());
+            let sink = bcq_q::QSink::new(q, cfg.q().target.clone(), bcq_q::QOptions::default());
             let wanted = bcq::sync::wanted_attributes(&cfg);
             if *apply {
                 let added = sink.declare_schema(&wanted).await?;
                 println!(
                     "declared {} attributes on index {}",
                     added.len(),
-                    cfg.q.target.index_id
+                    cfg.q().target.index_id
                 );
                 for a in added {
                     println!("  + {a}");

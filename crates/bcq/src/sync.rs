@@ -2,14 +2,13 @@
 //! unit, stop the job whatever happens, record and summarise the run.
 
 use crate::config::Config;
+use crate::plan;
 use crate::ui::Ui;
 use anyhow::{Context, anyhow};
-use bcq_bc::{AuthConfig, BcClient, BcConfig, RequestBudget};
 use bcq_core::engine::{Engine, EngineConfig, Mode, Progress, Unit, UnitReport};
-use bcq_core::render::RenderContext;
 use bcq_core::sink::Rejected;
 use bcq_q::{QOptions, QSink};
-use bcq_state::{RunCounts, StateStore, UnitKey};
+use bcq_state::{RunCounts, StateStore};
 use serde::Serialize;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -152,30 +151,6 @@ impl RunSummary {
     }
 }
 
-/// Builds the BC client of the configured environment.
-pub fn bc_client(cfg: &Config) -> anyhow::Result<BcClient> {
-    let mut auth = AuthConfig::new(
-        &cfg.bc.authority,
-        &cfg.bc.client_id,
-        cfg.bc.credential.clone(),
-    );
-    auth.scope = cfg.bc.scope.clone();
-    let mut bc = BcConfig::new(auth, &cfg.bc.tenant);
-    bc.api_base = cfg.bc.api_base.clone();
-    bc.environment = cfg.bc.environment.clone();
-    bc.page_size = cfg.bc.page_size;
-    // A 429 storm with Retry-After is BC telling us when to come back: allow
-    // more attempts than the client's default, still bounded by its total
-    // time (10 minutes).
-    bc.retry.max_attempts = 12;
-    let budget = RequestBudget::new(
-        cfg.bc.requests_per_5min,
-        Duration::from_secs(300),
-        cfg.bc.max_in_flight,
-    );
-    Ok(BcClient::new(bc, budget)?)
-}
-
 /// Builds the Q Business SDK client from the standard AWS chain (env,
 /// profile, SSO, container and instance roles), with bcq's overrides.
 /// The SDK's own retries are off: the sink retries, so that it sees every
@@ -183,10 +158,10 @@ pub fn bc_client(cfg: &Config) -> anyhow::Result<BcClient> {
 pub async fn q_client(cfg: &Config) -> anyhow::Result<aws_sdk_qbusiness::Client> {
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .retry_config(aws_config::retry::RetryConfig::disabled());
-    if let Some(r) = &cfg.q.region {
+    if let Some(r) = &cfg.q().region {
         loader = loader.region(aws_config::Region::new(r.clone()));
     }
-    if let Some(e) = &cfg.q.endpoint_url {
+    if let Some(e) = &cfg.q().endpoint_url {
         loader = loader.endpoint_url(e);
     }
     let sdk = loader.load().await;
@@ -196,50 +171,6 @@ pub async fn q_client(cfg: &Config) -> anyhow::Result<aws_sdk_qbusiness::Client>
         ));
     }
     Ok(aws_sdk_qbusiness::Client::new(&sdk))
-}
-
-/// The configured company's name: remembered from an earlier run, or read
-/// from BC's company list (then remembered) when unknown or older than the
-/// reconciliation cadence. A run with nothing to do then makes no request
-/// beyond one per company and entity.
-async fn company_name(
-    cfg: &Config,
-    bc: &BcClient,
-    store: &mut StateStore,
-) -> anyhow::Result<String> {
-    let env = cfg.bc.environment.to_ascii_lowercase();
-    let fresh_after = chrono::Utc::now()
-        - chrono::Duration::from_std(cfg.sync.reconcile_every).unwrap_or(chrono::Duration::days(1));
-    if let Some((name, seen)) = store.company(&env, &cfg.bc.company_id)?
-        && seen > fresh_after
-    {
-        return Ok(name);
-    }
-    let companies = bc
-        .companies()
-        .await
-        .context("listing Business Central companies")?;
-    let pairs: Vec<(String, String)> = companies
-        .iter()
-        .map(|c| (c.id.to_ascii_lowercase(), c.name.clone()))
-        .collect();
-    store.remember_companies(&env, &pairs)?;
-    pairs
-        .iter()
-        .find(|(id, _)| *id == cfg.bc.company_id)
-        .map(|(_, name)| name.clone())
-        .ok_or_else(|| {
-            anyhow!(
-                "company {} does not exist in Business Central environment '{}'; set DYNAMICS_COMPANY_ID to one of: {}",
-                cfg.bc.company_id,
-                cfg.bc.environment,
-                pairs
-                    .iter()
-                    .map(|(id, name)| format!("{id} ({name})"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        })
 }
 
 /// The custom attributes the enabled entities send.
@@ -288,15 +219,12 @@ pub async fn run(
 
     // BC first: a bad secret, a wrong environment or an unknown company
     // must fail before a Q sync job exists.
-    let bc = bc_client(cfg)?;
     ui.step("checking Business Central access");
-    bc.token_check()
-        .await
-        .context("getting a Business Central token")?;
-    let company = company_name(cfg, &bc, &mut store).await?;
+    let targets = plan::resolve(cfg, Some(&mut store)).await?;
+    let units = plan::units(cfg, &targets, &store, flags.mode != Mode::Incremental)?;
     let sink = Arc::new(QSink::new(
         q,
-        cfg.q.target.clone(),
+        cfg.q().target.clone(),
         QOptions {
             max_concurrency: cfg.sync.push_concurrency,
             ..QOptions::default()
@@ -313,7 +241,7 @@ pub async fn run(
         }
         return Err(anyhow!(
             "the Q index {} lacks custom attributes bcq sends ({}); documents would fail to index. run `bcq index-schema --apply` once to declare them",
-            cfg.q.target.index_id,
+            cfg.q().target.index_id,
             why.join("; ")
         ));
     }
@@ -368,35 +296,6 @@ pub async fn run(
         run_id,
         progress.clone(),
     );
-    let ctx = RenderContext {
-        environment: cfg.bc.environment.to_ascii_lowercase(),
-        tenant: cfg.bc.tenant.clone(),
-        company_id: cfg.bc.company_id.to_ascii_lowercase(),
-        company_name: company,
-        web_base: cfg.bc.web_base.clone(),
-    };
-    let mut units = Vec::new();
-    for spec in &cfg.sync.entities {
-        let key = UnitKey {
-            environment: ctx.environment.clone(),
-            company_id: ctx.company_id.clone(),
-            entity: spec.entity_set.to_string(),
-        };
-        let last = lock(&state).unit(&key)?.last_reconciled_at;
-        let due = last.is_none_or(|t| {
-            chrono::Utc::now() - t
-                > chrono::Duration::from_std(cfg.sync.reconcile_every)
-                    .unwrap_or(chrono::Duration::days(1))
-        });
-        units.push(Unit {
-            key,
-            spec,
-            ctx: ctx.clone(),
-            client: bc.clone(),
-            reconcile: due,
-        });
-    }
-
     let ticker = ui.start_progress(progress.clone());
     let work = async {
         let mut reports: Vec<(Unit, UnitReport)> = Vec::new();
@@ -459,7 +358,12 @@ pub async fn run(
         "succeeded"
     };
     lock(&state).finish_run(run_id, outcome, counts)?;
-    let bc_stats = bc.stats();
+    let bc_stats = targets
+        .iter()
+        .map(|t| t.client.stats())
+        .fold((0, 0, 0), |acc, s| {
+            (acc.0 + s.requests, acc.1 + s.retries, acc.2 + s.throttled)
+        });
     let q_stats = &sink.stats;
     use std::sync::atomic::Ordering::Relaxed;
     Ok(RunSummary {
@@ -474,9 +378,9 @@ pub async fn run(
         deleted: counts.deleted,
         unchanged: counts.unchanged,
         failed: counts.failed,
-        bc_requests: bc_stats.requests,
-        bc_retries: bc_stats.retries,
-        bc_throttled: bc_stats.throttled,
+        bc_requests: bc_stats.0,
+        bc_retries: bc_stats.1,
+        bc_throttled: bc_stats.2,
         q_put_calls: q_stats.put_calls.load(Relaxed),
         q_delete_calls: q_stats.delete_calls.load(Relaxed),
         q_throttled: q_stats.throttled.load(Relaxed),

@@ -94,3 +94,32 @@ mod tests {
         assert_eq!(s.company("production", "c2").unwrap(), None);
     }
 }
+
+#[cfg(test)]
+mod snapshot_tests {
+    use crate::{Ack, StateStore, UnitKey};
+
+    #[test]
+    fn a_snapshot_holds_the_data_and_is_independent() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = StateStore::open(&dir.path().join("a.db")).unwrap();
+        let run = s.begin_run("full").unwrap();
+        let unit = UnitKey::new("production", "c", "salesInvoices");
+        let ack = Ack {
+            doc_id: "d1".into(),
+            bc_id: "b1".into(),
+            content_hash: [7; 32],
+        };
+        s.commit_acks(&unit, run, &[ack]).unwrap();
+        let snap = dir.path().join("snap.db");
+        s.snapshot_to(&snap).unwrap();
+        let mut copy = StateStore::open(&snap).unwrap();
+        assert_eq!(copy.hash_of("d1").unwrap(), Some([7; 32]));
+        copy.commit_deletes(&["d1".into()]).unwrap();
+        assert_eq!(
+            s.hash_of("d1").unwrap(),
+            Some([7; 32]),
+            "the original is untouched"
+        );
+    }
+}

@@ -121,6 +121,17 @@ impl StateStore {
         crate::lock::try_lock(&self.path, !self.on_disk)
     }
 
+    /// Writes a consistent copy of the store to `dest` (SQLite's
+    /// `VACUUM INTO`), for runs that must not change the real one
+    /// (`bcq sync --dry-run`).
+    pub fn snapshot_to(&self, dest: &Path) -> Result<(), StateError> {
+        let target = dest.to_string_lossy().into_owned();
+        self.conn
+            .execute("VACUUM INTO ?1", [target])
+            .map(|_| ())
+            .map_err(self.sql_err(format!("snapshot to {}", dest.display())))
+    }
+
     /// Forgets everything: documents, units, runs and failures, in one
     /// transaction. The next run is a full sync that re-pushes every
     /// document (Q overwrites by id). Run ids keep increasing.

@@ -1,0 +1,180 @@
+//! `bcq check`: a ✔/✖ checklist of everything a sync depends on, each ✖
+//! with the reason and what to fix.
+
+use crate::config::Config;
+use crate::plan;
+use bcq_bc::Query;
+use bcq_q::{QOptions, QSink};
+use std::fmt::Write;
+
+/// One line of the checklist.
+#[derive(Clone, Debug)]
+pub struct Item {
+    /// Passed.
+    pub ok: bool,
+    /// What was checked.
+    pub what: String,
+    /// Why it failed, or a detail.
+    pub detail: String,
+}
+
+fn item(ok: bool, what: impl Into<String>, detail: impl Into<String>) -> Item {
+    Item {
+        ok,
+        what: what.into(),
+        detail: detail.into(),
+    }
+}
+
+/// Runs every check; never stops at the first failure.
+pub async fn run(cfg: &Config) -> Vec<Item> {
+    let mut items = vec![item(true, "configuration", "valid")];
+    match plan::resolve(cfg, None).await {
+        Err(e) => items.push(item(false, "business central access", format!("{e:#}"))),
+        Ok(targets) => {
+            items.push(item(
+                true,
+                "business central token",
+                format!("tenant {}", cfg.bc.tenant),
+            ));
+            for t in &targets {
+                for (id, name) in &t.companies {
+                    for spec in &cfg.sync.entities {
+                        let q = Query {
+                            top: Some(1),
+                            ..Query::default()
+                        };
+                        let url =
+                            bcq_bc::collection_url(t.client.api_root(), id, spec.entity_set, &q);
+                        let what =
+                            format!("read {} of {name} ({})", spec.entity_set, t.environment);
+                        match t.client.get_json(&url).await {
+                            Ok(_) => items.push(item(true, what, "permitted")),
+                            Err(e) => items.push(item(false, what, e.to_string())),
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let Some(qs) = &cfg.q else {
+        items.push(item(
+            false,
+            "amazon q business",
+            "Q_APPLICATION_ID, Q_INDEX_ID and Q_DATASOURCE_ID are not set",
+        ));
+        return items;
+    };
+    let client = match crate::sync::q_client(cfg).await {
+        Ok(c) => c,
+        Err(e) => {
+            items.push(item(false, "aws configuration", e.to_string()));
+            return items;
+        }
+    };
+    let t = &qs.target;
+    let status = |s: Option<String>| s.unwrap_or_else(|| "unknown".into());
+    match client
+        .get_application()
+        .application_id(&t.application_id)
+        .send()
+        .await
+    {
+        Ok(a) => {
+            let st = status(a.status().map(|s| s.as_str().to_string()));
+            items.push(item(
+                st == "ACTIVE",
+                format!("q application {}", t.application_id),
+                st,
+            ));
+        }
+        Err(e) => items.push(item(
+            false,
+            format!("q application {}", t.application_id),
+            bcq_q::retry::describe(&e),
+        )),
+    }
+    match client
+        .get_index()
+        .application_id(&t.application_id)
+        .index_id(&t.index_id)
+        .send()
+        .await
+    {
+        Ok(i) => {
+            let st = status(i.status().map(|s| s.as_str().to_string()));
+            items.push(item(st == "ACTIVE", format!("q index {}", t.index_id), st));
+        }
+        Err(e) => items.push(item(
+            false,
+            format!("q index {}", t.index_id),
+            bcq_q::retry::describe(&e),
+        )),
+    }
+    match client
+        .get_data_source()
+        .application_id(&t.application_id)
+        .index_id(&t.index_id)
+        .data_source_id(&t.data_source_id)
+        .send()
+        .await
+    {
+        Ok(d) => {
+            let st = status(d.status().map(|s| s.as_str().to_string()));
+            items.push(item(
+                st == "ACTIVE",
+                format!("q data source {}", t.data_source_id),
+                st,
+            ));
+        }
+        Err(e) => items.push(item(
+            false,
+            format!("q data source {}", t.data_source_id),
+            bcq_q::retry::describe(&e),
+        )),
+    }
+    let sink = QSink::new(client, t.clone(), QOptions::default());
+    match sink
+        .check_schema(&crate::sync::wanted_attributes(cfg))
+        .await
+    {
+        Ok(c) if c.complete() => items.push(item(
+            true,
+            "custom attributes on the index",
+            format!("{} declared", c.declared.len()),
+        )),
+        Ok(c) => {
+            let mut why = String::new();
+            if !c.missing.is_empty() {
+                let _ = write!(why, "not declared: {}", c.missing.join(", "));
+            }
+            for (n, have, want) in &c.wrong_type {
+                let _ = write!(why, "; {n} is {have}, bcq sends {want}");
+            }
+            why.push_str("; run bcq index-schema --apply");
+            items.push(item(false, "custom attributes on the index", why));
+        }
+        Err(e) => items.push(item(false, "custom attributes on the index", e.to_string())),
+    }
+    items.push(item(
+        true,
+        "access control",
+        "WARNING: documents go out without access control; every user of the Q application can read them",
+    ));
+    items
+}
+
+/// The checklist as text.
+pub fn render(items: &[Item]) -> String {
+    let mut s = String::new();
+    for i in items {
+        let _ = writeln!(
+            s,
+            "{} {}: {}",
+            if i.ok { "✔" } else { "✖" },
+            i.what,
+            i.detail
+        );
+    }
+    s
+}

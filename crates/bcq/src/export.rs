@@ -1,0 +1,223 @@
+//! Runs without Amazon Q: `bcq export --out DIR` renders documents to local
+//! files (Markdown, or the file itself, plus a JSON of title and attributes
+//! each), and `bcq sync --dry-run` says what a sync would push and delete,
+//! comparing with a snapshot of the state so that the real state is untouched.
+
+use crate::config::Config;
+use crate::plan;
+use crate::sync::RunSummary;
+use anyhow::Context;
+use bcq_core::document::{AttrValue, ContentType, Document};
+use bcq_core::engine::{Engine, EngineConfig, Mode, Progress};
+use bcq_core::sink::{Outcome, Sink, SinkError};
+use bcq_state::{RunCounts, StateStore};
+use serde_json::{Map, Value, json};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// A sink that writes documents to a directory (or nowhere) and counts.
+#[derive(Debug, Default)]
+pub struct FileSink {
+    dir: Option<PathBuf>,
+    /// Documents received.
+    pub puts: AtomicU64,
+    /// Ids asked to be deleted.
+    pub deletes: Mutex<Vec<String>>,
+}
+
+impl FileSink {
+    /// Writes into `dir` when given; otherwise only counts.
+    pub fn new(dir: Option<PathBuf>) -> Self {
+        FileSink {
+            dir,
+            ..FileSink::default()
+        }
+    }
+}
+
+/// The JSON written beside each document: everything but the content.
+pub fn metadata_json(doc: &Document) -> Value {
+    let mut attrs = Map::new();
+    for a in &doc.attributes {
+        let v = match &a.value {
+            AttrValue::String(s) => json!(s),
+            AttrValue::StringList(l) => json!(l),
+            AttrValue::Long(n) => json!(n),
+            AttrValue::Date(d) => json!(d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        };
+        attrs.insert(a.name.clone(), v);
+    }
+    let acl = doc.access.as_ref().map(|a| {
+        json!({
+            "memberRelation": if a.member_relation_or { "OR" } else { "AND" },
+            "principals": a.principals.iter().map(|p| json!({
+                "kind": format!("{:?}", p.kind).to_uppercase(),
+                "id": p.id,
+                "access": if p.allow { "ALLOW" } else { "DENY" },
+            })).collect::<Vec<_>>(),
+        })
+    });
+    json!({
+        "id": doc.id,
+        "title": doc.title,
+        "contentType": doc.content_type.as_q_str(),
+        "attributes": attrs,
+        "accessConfiguration": acl,
+    })
+}
+
+/// Where a document goes under the export directory: its id as a path.
+pub fn export_path(dir: &Path, doc: &Document) -> PathBuf {
+    let rel: PathBuf = doc
+        .id
+        .trim_start_matches("bc/")
+        .split('/')
+        .map(|part| part.replace(['\\', ':'], "_"))
+        .collect();
+    let ext = match doc.content_type {
+        ContentType::Markdown => "md",
+        ContentType::Pdf => "pdf",
+        ContentType::Html => "html",
+        ContentType::PlainText => "txt",
+        ContentType::Csv => "csv",
+        ContentType::Json => "json",
+        ContentType::Xml => "xml",
+        ContentType::MsWord => "docx",
+        ContentType::MsExcel => "xlsx",
+        ContentType::Ppt => "pptx",
+        ContentType::Rtf => "rtf",
+    };
+    dir.join(rel).with_extension(ext)
+}
+
+impl Sink for FileSink {
+    fn max_batch(&self) -> usize {
+        10
+    }
+
+    fn max_batch_bytes(&self) -> usize {
+        usize::MAX
+    }
+
+    async fn put(&self, docs: Vec<Document>) -> Result<Outcome, SinkError> {
+        self.puts.fetch_add(docs.len() as u64, Ordering::Relaxed);
+        if let Some(dir) = &self.dir {
+            for d in &docs {
+                let path = export_path(dir, d);
+                let write = || -> std::io::Result<()> {
+                    std::fs::create_dir_all(path.parent().expect("a file path has a parent"))?;
+                    std::fs::write(&path, &d.content)?;
+                    let meta = serde_json::to_string_pretty(&metadata_json(d)).expect("json");
+                    std::fs::write(
+                        path.with_extension(format!(
+                            "{}.json",
+                            path.extension().and_then(|e| e.to_str()).unwrap_or("")
+                        )),
+                        meta + "\n",
+                    )
+                };
+                write().map_err(|e| SinkError {
+                    message: format!("writing {}: {e}", path.display()),
+                    fatal: true,
+                })?;
+            }
+        }
+        Ok(Outcome::default())
+    }
+
+    async fn delete(&self, ids: Vec<String>) -> Result<Outcome, SinkError> {
+        self.deletes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(ids);
+        Ok(Outcome::default())
+    }
+}
+
+/// Runs the engine into a [`FileSink`]. With `state_snapshot`, documents are
+/// compared with a copy of the state (dry run); without, everything is new.
+pub async fn run_local(
+    cfg: &Config,
+    out: Option<PathBuf>,
+    dry_run: bool,
+    mode: Mode,
+) -> anyhow::Result<(RunSummary, Vec<String>)> {
+    let started = Instant::now();
+    let scratch = tempfile::tempdir().context("creating a scratch directory")?;
+    let mut store = if dry_run && cfg.sync.state_path.exists() {
+        let real = StateStore::open(&cfg.sync.state_path)?;
+        let snap = scratch.path().join("snapshot.db");
+        real.snapshot_to(&snap)?;
+        StateStore::open(&snap)?
+    } else {
+        StateStore::open(&scratch.path().join("export.db"))?
+    };
+    let targets = plan::resolve(cfg, Some(&mut store)).await?;
+    let units = plan::units(cfg, &targets, &store, mode != Mode::Incremental)?;
+    let run_id = store.begin_run(if dry_run { "dry-run" } else { "export" })?;
+    let state = Arc::new(Mutex::new(store));
+    let sink = Arc::new(FileSink::new(out));
+    let progress = Arc::new(Progress::default());
+    let engine = Engine::new(
+        sink.clone(),
+        state.clone(),
+        EngineConfig {
+            mode,
+            include_pdf: cfg.sync.include_pdf,
+            max_delete_share: 1.0,
+            allow_mass_delete: true,
+            ..EngineConfig::default()
+        },
+        run_id,
+        progress,
+    );
+    let mut counts = RunCounts::default();
+    let mut errors = Vec::new();
+    let mut read = 0;
+    for unit in &units {
+        let r = engine.sync_unit(unit).await;
+        counts.added += r.counts.added;
+        counts.updated += r.counts.updated;
+        counts.deleted += r.counts.deleted;
+        counts.unchanged += r.counts.unchanged;
+        counts.failed += r.counts.failed;
+        read += r.read;
+        errors.extend(r.errors);
+    }
+    let deletes = sink
+        .deletes
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let requests = targets.iter().map(|t| t.client.stats().requests).sum();
+    let summary = RunSummary {
+        outcome: if errors.is_empty() && counts.failed == 0 {
+            "succeeded"
+        } else {
+            "failed"
+        }
+        .into(),
+        run_id,
+        sync_job_id: None,
+        mode: if dry_run { "dry-run" } else { "export" }.into(),
+        seconds: started.elapsed().as_secs_f64(),
+        read,
+        added: counts.added,
+        updated: counts.updated,
+        deleted: counts.deleted,
+        unchanged: counts.unchanged,
+        failed: counts.failed,
+        bc_requests: requests,
+        bc_retries: 0,
+        bc_throttled: 0,
+        q_put_calls: 0,
+        q_delete_calls: 0,
+        q_throttled: 0,
+        units: Vec::new(),
+        errors,
+        rejected: Vec::new(),
+    };
+    Ok((summary, deletes))
+}

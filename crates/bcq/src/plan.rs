@@ -1,0 +1,167 @@
+//! What a run covers: the BC environments and companies of the
+//! configuration, resolved against BC (and the state store's memory of
+//! company names), and the units (environment, company, entity) to sync.
+
+use crate::config::{Companies, Config};
+use anyhow::{Context, anyhow};
+use bcq_bc::{AuthConfig, BcClient, BcConfig, RequestBudget};
+use bcq_core::engine::Unit;
+use bcq_core::render::RenderContext;
+use bcq_state::{StateStore, UnitKey};
+use std::time::Duration;
+
+/// One environment: its client (with its own request budget, which BC
+/// counts per environment and all its companies share) and its companies.
+#[derive(Clone)]
+pub struct Target {
+    /// The environment name as configured.
+    pub environment: String,
+    /// Its client.
+    pub client: BcClient,
+    /// Company id (lowercase) and name.
+    pub companies: Vec<(String, String)>,
+}
+
+/// Builds the BC client of one environment.
+pub fn bc_client(cfg: &Config, environment: &str) -> anyhow::Result<BcClient> {
+    let mut auth = AuthConfig::new(
+        &cfg.bc.authority,
+        &cfg.bc.client_id,
+        cfg.bc.credential.clone(),
+    );
+    auth.scope = cfg.bc.scope.clone();
+    let mut bc = BcConfig::new(auth, &cfg.bc.tenant);
+    bc.api_base = cfg.bc.api_base.clone();
+    bc.environment = environment.to_string();
+    bc.page_size = cfg.bc.page_size;
+    // A 429 storm with Retry-After is BC telling us when to come back: allow
+    // more attempts than the client's default, still bounded by its total
+    // time (10 minutes).
+    bc.retry.max_attempts = 12;
+    let budget = RequestBudget::new(
+        cfg.bc.requests_per_5min,
+        Duration::from_secs(300),
+        cfg.bc.max_in_flight,
+    );
+    Ok(BcClient::new(bc, budget)?)
+}
+
+/// Resolves every configured environment and company. Company names come
+/// from the state store when it saw them within the reconciliation cadence
+/// (so that a run with nothing to do makes one BC request per company and
+/// entity), otherwise from BC's company list, which is then remembered.
+/// Unknown companies and environments are errors that say what to fix.
+pub async fn resolve(
+    cfg: &Config,
+    mut store: Option<&mut StateStore>,
+) -> anyhow::Result<Vec<Target>> {
+    let mut targets = Vec::new();
+    let fresh_after = chrono::Utc::now()
+        - chrono::Duration::from_std(cfg.sync.reconcile_every).unwrap_or(chrono::Duration::days(1));
+    for (i, environment) in cfg.bc.environments.iter().enumerate() {
+        let client = bc_client(cfg, environment)?;
+        if i == 0 {
+            // One token serves every environment of the tenant.
+            client
+                .token_check()
+                .await
+                .context("getting a Business Central token")?;
+        }
+        let env_key = environment.to_ascii_lowercase();
+        let mut known: Vec<(String, String)> = Vec::new();
+        if let (Companies::Ids(ids), Some(store)) = (&cfg.bc.companies, store.as_deref()) {
+            for id in ids {
+                if let Some((name, seen)) = store.company(&env_key, id)?
+                    && seen > fresh_after
+                {
+                    known.push((id.clone(), name));
+                }
+            }
+        }
+        let companies = match &cfg.bc.companies {
+            Companies::Ids(ids) if known.len() == ids.len() => known,
+            wanted => {
+                let listed = client.companies().await.with_context(|| {
+                    format!("listing the companies of Business Central environment '{environment}'")
+                })?;
+                let pairs: Vec<(String, String)> = listed
+                    .iter()
+                    .map(|c| (c.id.to_ascii_lowercase(), c.name.clone()))
+                    .collect();
+                if let Some(store) = store.as_deref_mut() {
+                    store.remember_companies(&env_key, &pairs)?;
+                }
+                match wanted {
+                    Companies::All => pairs,
+                    Companies::Ids(ids) => {
+                        let mut out = Vec::new();
+                        for id in ids {
+                            match pairs.iter().find(|(p, _)| p == id) {
+                                Some(p) => out.push(p.clone()),
+                                None => {
+                                    return Err(anyhow!(
+                                        "company {id} does not exist in Business Central environment '{environment}'; set DYNAMICS_COMPANY_ID (or BC_COMPANIES) to one of: {}",
+                                        pairs
+                                            .iter()
+                                            .map(|(id, name)| format!("{id} ({name})"))
+                                            .collect::<Vec<_>>()
+                                            .join(", ")
+                                    ));
+                                }
+                            }
+                        }
+                        out
+                    }
+                }
+            }
+        };
+        targets.push(Target {
+            environment: environment.clone(),
+            client,
+            companies,
+        });
+    }
+    Ok(targets)
+}
+
+/// The units of a run, in order: environment, company, entity. A unit is
+/// reconciled when `reconcile_all` or when its last reconciliation is older
+/// than the cadence.
+pub fn units(
+    cfg: &Config,
+    targets: &[Target],
+    store: &StateStore,
+    reconcile_all: bool,
+) -> anyhow::Result<Vec<Unit>> {
+    let cadence =
+        chrono::Duration::from_std(cfg.sync.reconcile_every).unwrap_or(chrono::Duration::days(1));
+    let mut units = Vec::new();
+    for t in targets {
+        for (company_id, company_name) in &t.companies {
+            let ctx = RenderContext {
+                environment: t.environment.to_ascii_lowercase(),
+                tenant: cfg.bc.tenant.clone(),
+                company_id: company_id.clone(),
+                company_name: company_name.clone(),
+                web_base: cfg.bc.web_base.clone(),
+            };
+            for spec in &cfg.sync.entities {
+                let key = UnitKey {
+                    environment: ctx.environment.clone(),
+                    company_id: company_id.clone(),
+                    entity: spec.entity_set.to_string(),
+                };
+                let last = store.unit(&key)?.last_reconciled_at;
+                let due = reconcile_all || last.is_none_or(|t| chrono::Utc::now() - t > cadence);
+                units.push(Unit {
+                    key,
+                    spec,
+                    ctx: ctx.clone(),
+                    client: t.client.clone(),
+                    reconcile: due,
+                });
+            }
+        }
+    }
+    Ok(units)
+}

@@ -1,0 +1,262 @@
+//! End-to-end: several companies and environments, export, check and the
+//! operator commands, through the real binary.
+
+mod common;
+
+use common::World;
+use std::collections::HashSet;
+use std::time::Duration;
+
+fn q_fast() -> q_sim::QSimConfig {
+    let mut q = q_sim::QSimConfig::default();
+    q.rates.insert("BatchPutDocument".into(), 5000.0);
+    q.indexing_delay = Duration::from_millis(5);
+    q
+}
+
+fn bc(invoices: u64) -> bc_sim::SimConfig {
+    bc_sim::SimConfig {
+        invoices_per_company: invoices,
+        ..bc_sim::SimConfig::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_environments_and_all_their_companies_sync_into_one_index() {
+    let w = World::start(bc(40), q_fast()).await;
+    let run = w
+        .bcq(
+            &["sync", "--no-progress"],
+            &[
+                ("BC_ENVIRONMENTS", "production,sandbox"),
+                ("BC_COMPANIES", "all"),
+            ],
+        )
+        .await;
+    run.assert_ok();
+    let docs = w.q_documents().await;
+    let mut expected = HashSet::new();
+    for env in ["production", "sandbox"] {
+        let companies = w.emu.bc.companies(env);
+        assert!(companies.len() >= 2);
+        for c in companies {
+            expected.insert((env.to_string(), c.id.to_string().to_ascii_lowercase()));
+        }
+    }
+    assert_eq!(docs.len(), 40 * expected.len(), "{}", run.stdout);
+    let ids: HashSet<&str> = docs.iter().map(|d| d["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        ids.len(),
+        docs.len(),
+        "document ids collide across companies or environments"
+    );
+    let mut seen = HashSet::new();
+    for d in &docs {
+        let a = &d["attributes"];
+        seen.insert((
+            a["bc_environment"].as_str().unwrap().to_string(),
+            a["bc_company_id"].as_str().unwrap().to_string(),
+        ));
+        assert!(!a["bc_company"].as_str().unwrap().is_empty());
+        assert_eq!(d["status"], "INDEXED", "{:?}", d["error"]);
+    }
+    assert_eq!(seen, expected);
+    w.emu.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_and_dry_run_need_no_q() {
+    let w = World::start(bc(12), q_fast()).await;
+    let out = w.dir.path().join("export");
+    let out_s = out.display().to_string();
+    // No Q settings at all.
+    let no_q = [
+        ("Q_APPLICATION_ID", ""),
+        ("Q_INDEX_ID", ""),
+        ("Q_DATASOURCE_ID", ""),
+    ];
+    let r = w.bcq(&["export", "--out", &out_s], &no_q).await;
+    r.assert_ok();
+    assert!(r.stdout.contains("exported 12 documents"), "{}", r.stdout);
+    let company = w.company_id().to_ascii_lowercase();
+    let dir = out.join("production").join(&company).join("salesInvoices");
+    let mds: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "md"))
+        .collect();
+    assert_eq!(mds.len(), 12);
+    let md = std::fs::read_to_string(mds[0].path()).unwrap();
+    assert!(md.starts_with("# "), "{md}");
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(mds[0].path().with_extension("md.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(json["attributes"]["_category"], "Sales Invoices");
+
+    // A dry run before any sync would add everything and changes no state.
+    let r = w.bcq(&["sync", "--dry-run"], &no_q).await;
+    r.assert_ok();
+    assert!(
+        r.stdout.contains("would add 12, update 0, delete 0"),
+        "{}",
+        r.stdout
+    );
+    assert!(!w.state_path().exists(), "a dry run must not create state");
+    // After a sync and one change, it says exactly that.
+    w.bcq(&["sync", "--no-progress"], &[]).await.assert_ok();
+    let inv = w.bc_invoices().await[3].clone();
+    w.bc_update(
+        "salesInvoices",
+        inv["id"].as_str().unwrap(),
+        serde_json::json!({"externalDocumentNumber": "DRY"}),
+    )
+    .await;
+    let r = w.bcq(&["sync", "--dry-run"], &[]).await;
+    r.assert_ok();
+    assert!(
+        r.stdout.contains("would add 0, update 1, delete 0"),
+        "{}",
+        r.stdout
+    );
+    let r = w.bcq(&["sync", "--no-progress"], &[]).await;
+    assert!(
+        r.stdout.contains("updated             1"),
+        "the dry run must not have consumed the change: {}",
+        r.stdout
+    );
+    w.emu.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_shows_each_broken_dependency_with_its_reason() {
+    let w = World::start(bc(5), q_fast()).await;
+    let r = w.bcq(&["check"], &[]).await;
+    assert_eq!(r.code, 0, "{}", r.both());
+    assert!(r.stdout.contains("✔ read salesInvoices of"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("✔ custom attributes on the index"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("without access control"), "{}", r.stdout);
+
+    let r = w.bcq(&["check"], &[("DYNAMICS_SECRET", "nope")]).await;
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stdout.contains("✖ business central access"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("DYNAMICS_SECRET"), "{}", r.stdout);
+
+    let r = w
+        .bcq(
+            &["check"],
+            &[("Q_DATASOURCE_ID", "a0b1c2d3-0000-4000-8000-00000000ffff")],
+        )
+        .await;
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stdout
+            .contains("✖ q data source a0b1c2d3-0000-4000-8000-00000000ffff"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("ResourceNotFoundException"),
+        "{}",
+        r.stdout
+    );
+
+    let r = w.bcq(&["companies"], &[]).await;
+    r.assert_ok();
+    assert!(
+        r.stdout.contains(&w.company_id().to_ascii_lowercase()),
+        "{}",
+        r.stdout
+    );
+
+    let r = w.bcq(&["entities"], &[]).await;
+    r.assert_ok();
+    assert!(r.stdout.contains("salesInvoices"), "{}", r.stdout);
+    w.emu.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undeclared_attribute_is_a_check_failure_and_stops_sync_before_a_job() {
+    let w = World::start(bc(5), q_fast()).await;
+    // A fresh index of its own, without bcq's attributes.
+    let qc = w.emu.q.config().clone();
+    let creds = aws_credential_types::Credentials::from_keys(
+        qc.access_key_id.clone(),
+        qc.secret_access_key.clone(),
+        None,
+    );
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .credentials_provider(creds)
+        .region(aws_config::Region::new(qc.region.clone()))
+        .endpoint_url(w.emu.q.endpoint())
+        .load()
+        .await;
+    let client = aws_sdk_qbusiness::Client::new(&sdk);
+    let index = client
+        .create_index()
+        .application_id(&qc.application_id)
+        .display_name("bare")
+        .send()
+        .await
+        .unwrap();
+    let index_id = index.index_id().unwrap().to_string();
+    let ds = client
+        .create_data_source()
+        .application_id(&qc.application_id)
+        .index_id(&index_id)
+        .display_name("bcq")
+        .configuration(aws_smithy_types::Document::Object(
+            [
+                (
+                    "type".to_string(),
+                    aws_smithy_types::Document::String("CUSTOM".into()),
+                ),
+                (
+                    "version".to_string(),
+                    aws_smithy_types::Document::String("1.0.0".into()),
+                ),
+            ]
+            .into(),
+        ))
+        .send()
+        .await
+        .unwrap();
+    let ds_id = ds.data_source_id().unwrap().to_string();
+    let env = [
+        ("Q_INDEX_ID", index_id.as_str()),
+        ("Q_DATASOURCE_ID", ds_id.as_str()),
+    ];
+    let r = w.bcq(&["check"], &env).await;
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stdout
+            .contains("✖ custom attributes on the index: not declared: bc_environment"),
+        "{}",
+        r.stdout
+    );
+    let r = w.bcq(&["sync", "--no-progress"], &env).await;
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("bcq index-schema --apply"),
+        "{}",
+        r.both()
+    );
+    let jobs = w.q_jobs().await;
+    assert!(
+        jobs["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|j| j["dataSourceId"] != ds_id.as_str()),
+        "{jobs}"
+    );
+    w.emu.stop().await;
+}
