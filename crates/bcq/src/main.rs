@@ -316,8 +316,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .map(|c| c.sync.entities.iter().map(|e| e.entity_set).collect())
                 .unwrap_or_else(|_| vec!["salesInvoices"]);
             println!(
-                "{:<8} {:<28} {:<28} {:>6}  {}",
-                "enabled", "entity set", "category", "page", "lines / pdf"
+                "{:<8} {:<28} {:<28} {:>6}  lines / pdf",
+                "enabled", "entity set", "category", "page"
             );
             for e in bcq_core::catalog::CATALOG {
                 let page = match e.page {
