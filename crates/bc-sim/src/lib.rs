@@ -23,6 +23,8 @@
 //! - [`server`], [`control`]: HTTP dispatch, the `/_sim` control API and [`Control`]
 //! - [`testkit`]: a fixed test certificate and an assertion signer
 
+#![warn(missing_docs)]
+
 pub mod api;
 pub mod auth;
 pub mod config;
