@@ -30,6 +30,34 @@ fn one() -> u32 {
     1
 }
 
+impl Fault {
+    /// A fault of `kind` for requests whose path contains `path_contains`, once.
+    pub fn new(kind: &str, path_contains: &str) -> Fault {
+        Fault {
+            path_contains: path_contains.to_string(),
+            kind: kind.to_string(),
+            status: None,
+            retry_after_secs: None,
+            latency_ms: None,
+            count: 1,
+        }
+    }
+
+    /// A `status` fault (429/503 carry `Retry-After: retry_after_secs`, default 1).
+    pub fn status(path_contains: &str, status: u16, count: u32) -> Fault {
+        Fault {
+            status: Some(status),
+            count,
+            ..Fault::new("status", path_contains)
+        }
+    }
+
+    /// Sets how many matching requests the fault applies to.
+    pub fn times(self, count: u32) -> Fault {
+        Fault { count, ..self }
+    }
+}
+
 /// The fault queue.
 #[derive(Debug, Default)]
 pub struct Faults {

@@ -132,14 +132,17 @@ async fn each_fault_kind_is_observable() {
         .await
         .unwrap();
     assert_eq!(sim.control().counts().total, 0);
-    sim.control().add_fault(Fault {
-        path_contains: "items".into(),
-        kind: "status".into(),
-        status: Some(504),
-        retry_after_secs: None,
-        latency_ms: None,
-        count: 1,
-    });
+    sim.control().add_fault(Fault::status("items", 504, 1));
+    sim.control()
+        .add_fault(Fault::new("malformed", "vendors").times(2));
+    for _ in 0..2 {
+        let text = get(&format!("{base}/vendors"), &tok)
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(serde_json::from_str::<Value>(&text).is_err());
+    }
     assert_eq!(get(&format!("{base}/items"), &tok).await.status(), 504);
     sim.stop().await;
 }
