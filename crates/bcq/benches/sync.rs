@@ -66,7 +66,6 @@ fn parse() -> Opts {
 struct Usage {
     wall: Duration,
     cpu: Duration,
-    max_rss_kb: i64,
     code: i32,
     stdout: String,
 }
@@ -97,7 +96,6 @@ fn run_child(mut cmd: Command) -> Usage {
     Usage {
         wall,
         cpu: tv(ru.ru_utime) + tv(ru.ru_stime),
-        max_rss_kb: ru.ru_maxrss,
         code: std::process::ExitStatus::from_raw(status)
             .code()
             .unwrap_or(-1),
@@ -168,8 +166,11 @@ async fn main() {
         c.env("AWS_ACCESS_KEY_ID", &qc.access_key_id)
             .env("AWS_SECRET_ACCESS_KEY", &qc.secret_access_key)
             .env("AWS_EC2_METADATA_DISABLED", "true")
+            .arg("--log-format")
+            .arg("json")
             .args(args)
-            .arg("--no-progress");
+            .arg("--no-progress")
+            .env("RUST_LOG", "warn");
         c
     };
     let schema = run_child(command(&["index-schema", "--apply"]));
@@ -214,13 +215,20 @@ async fn main() {
         let q_after = counts(format!("{q_base}/_sim/counts")).await;
         let pushed = q_after["documents_put"].as_u64().unwrap_or(0)
             - q_before["documents_put"].as_u64().unwrap_or(0);
-        let read = u
+        // bcq's own summary: its peak memory (VmHWM) and CPU time. wait4's
+        // ru_maxrss would include the benchmark process's own high-water
+        // mark, which the child inherits at fork.
+        let summary: Value = u
             .stdout
             .lines()
-            .find(|l| l.trim_start().starts_with("read"))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|n| n.parse::<u64>().ok())
-            .unwrap_or(0);
+            .rev()
+            .find_map(|l| serde_json::from_str(l).ok())
+            .expect("bcq prints a JSON summary");
+        let read = summary["read"].as_u64().unwrap_or(0);
+        let rss_mb = summary["peak_rss_mb"].as_f64().unwrap_or(f64::NAN);
+        let cpu = summary["cpu_seconds"]
+            .as_f64()
+            .unwrap_or(u.cpu.as_secs_f64());
         let secs = u.wall.as_secs_f64();
         let rate = pushed as f64 / secs;
         println!(
@@ -228,8 +236,8 @@ async fn main() {
             100.0 * rate / ceiling,
             bc_api_requests(&bc_after) - bc_api_requests(&bc_before),
             q_calls(&q_after, "BatchPutDocument") - q_calls(&q_before, "BatchPutDocument"),
-            u.max_rss_kb as f64 / 1024.0,
-            u.cpu.as_secs_f64() * 1e6 / read.max(1) as f64,
+            rss_mb,
+            cpu * 1e6 / read.max(1) as f64,
         );
         if scenario == "full" {
             full_wall = Some(secs);

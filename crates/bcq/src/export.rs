@@ -215,6 +215,8 @@ pub async fn run_local(
         q_put_calls: 0,
         q_delete_calls: 0,
         q_throttled: 0,
+        peak_rss_mb: crate::sync::peak_rss_mb(),
+        cpu_seconds: crate::sync::cpu_seconds(),
         units: Vec::new(),
         errors,
         rejected: Vec::new(),

@@ -59,6 +59,10 @@ pub struct RunSummary {
     pub q_delete_calls: u64,
     /// Q throttles.
     pub q_throttled: u64,
+    /// Peak resident memory of this process in MB (Linux; `None` elsewhere).
+    pub peak_rss_mb: Option<f64>,
+    /// CPU time of this process in seconds (user + system; Linux).
+    pub cpu_seconds: Option<f64>,
     /// Per unit: key and cursor.
     pub units: Vec<UnitSummary>,
     /// Errors that stopped part of the run.
@@ -125,6 +129,9 @@ impl RunSummary {
             self.q_delete_calls,
             self.q_throttled
         );
+        if let (Some(m), Some(c)) = (self.peak_rss_mb, self.cpu_seconds) {
+            s += &format!("  resources   peak memory {m:.1} MB · cpu {c:.2} s\n");
+        }
         for u in &self.units {
             s += &format!(
                 "  unit        {} ({}): {} read{}, cursor {}\n",
@@ -171,6 +178,25 @@ pub async fn q_client(cfg: &Config) -> anyhow::Result<aws_sdk_qbusiness::Client>
         ));
     }
     Ok(aws_sdk_qbusiness::Client::new(&sdk))
+}
+
+/// Peak resident set size of this process (`VmHWM`), in MB.
+pub fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// CPU time of this process (user + system), from `/proc/self/stat`.
+pub fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    // USER_HZ is 100 on every Linux architecture bcq runs on.
+    Some(ticks / 100.0)
 }
 
 /// The custom attributes the enabled entities send.
@@ -384,6 +410,8 @@ pub async fn run(
         q_put_calls: q_stats.put_calls.load(Relaxed),
         q_delete_calls: q_stats.delete_calls.load(Relaxed),
         q_throttled: q_stats.throttled.load(Relaxed),
+        peak_rss_mb: peak_rss_mb(),
+        cpu_seconds: cpu_seconds(),
         units: unit_lines,
         errors,
         rejected: rejected

@@ -210,9 +210,10 @@ async fn kill_9_at_random_points_then_the_next_run_converges() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
         let mut q = q_fast();
         // Slow enough that a kill lands during reads, pushes and commits.
-        q.rates.insert("BatchPutDocument".into(), 150.0);
-        let mut b = bc(1_500);
+        q.rates.insert("BatchPutDocument".into(), 100.0);
+        let mut b = bc(3_000);
         b.latency = Duration::from_millis(30);
+        b.latency_per_record = Duration::from_micros(300);
         let w = World::start(b, q).await;
         let first_run_completes = seed % 2 == 0;
         if first_run_completes {
@@ -239,7 +240,14 @@ async fn kill_9_at_random_points_then_the_next_run_converges() {
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());
         let mut child = child.spawn().unwrap();
-        let after = Duration::from_millis(rng.gen_range(150..2_500));
+        // A first run pushes 3,000 documents (~3 s); a reconciling run after
+        // a clean sync reads everything (~1 s) and pushes the ~100 changes.
+        let window = if first_run_completes {
+            100..900
+        } else {
+            150..2_500
+        };
+        let after = Duration::from_millis(rng.gen_range(window));
         tokio::time::sleep(after).await;
         if child.try_wait().unwrap().is_none() {
             killed_mid_run += 1;
