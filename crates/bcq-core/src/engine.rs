@@ -101,6 +101,9 @@ pub struct Unit {
     pub ctx: RenderContext,
     /// The BC client of the unit's environment.
     pub client: BcClient,
+    /// The API root the entity lives under: the client's standard root, or
+    /// a custom API page's `.../api/{publisher}/{group}/{version}`.
+    pub api_root: String,
     /// Read everything and delete what BC no longer has, whatever the mode.
     pub reconcile: bool,
 }
@@ -203,7 +206,7 @@ impl<S: Sink> Engine<S> {
             ..Query::default()
         };
         let url = bcq_bc::collection_url(
-            unit.client.api_root(),
+            &unit.api_root,
             &unit.key.company_id,
             spec.entity_set,
             &query,
@@ -341,7 +344,7 @@ impl<S: Sink> Engine<S> {
                 }
             }
             if !pdf_wanted.is_empty() {
-                let root = unit.client.api_root().to_string();
+                let root = unit.api_root.clone();
                 let fetched: Vec<_> = stream::iter(pdf_wanted)
                     .map(|(doc, hash, bc_id, record, known)| {
                         let url = format!(

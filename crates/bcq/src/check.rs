@@ -44,8 +44,8 @@ pub async fn run(cfg: &Config) -> Vec<Item> {
                             top: Some(1),
                             ..Query::default()
                         };
-                        let url =
-                            bcq_bc::collection_url(t.client.api_root(), id, spec.entity_set, &q);
+                        let root = plan::api_root(cfg, &t.client, spec);
+                        let url = bcq_bc::collection_url(&root, id, spec.entity_set, &q);
                         let what =
                             format!("read {} of {name} ({})", spec.entity_set, t.environment);
                         match t.client.get_json(&url).await {

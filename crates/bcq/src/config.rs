@@ -195,6 +195,8 @@ pub enum Origin {
 #[derive(Clone, Default)]
 pub struct Raw {
     values: BTreeMap<&'static str, (String, Origin)>,
+    /// `[custom.<name>]` tables of the config file: custom API pages.
+    custom: Vec<(String, toml::Table)>,
 }
 
 impl fmt::Debug for Raw {
@@ -258,6 +260,18 @@ impl Raw {
                 ));
                 continue;
             };
+            if section == "custom" {
+                for (name, page) in body {
+                    match page.as_table() {
+                        Some(t) => self.custom.push((name.clone(), t.clone())),
+                        None => problems.push(format!(
+                            "{}: custom.{name} must be a [custom.{name}] table",
+                            path.display()
+                        )),
+                    }
+                }
+                continue;
+            }
             for (k, v) in body {
                 let key = format!("{section}.{k}");
                 let Some(s) = setting(&key) else {
@@ -404,6 +418,8 @@ pub struct SyncSettings {
     pub overlap: Duration,
     /// Wait for a running job this long.
     pub wait_for_job: Option<Duration>,
+    /// Custom API pages (their specs are also in `entities`).
+    pub custom_pages: Vec<crate::custom::CustomPage>,
 }
 
 /// The validated configuration.
@@ -727,6 +743,23 @@ impl Raw {
                 )),
             }
         }
+        let mut custom_pages = Vec::new();
+        for (name, table) in &self.custom {
+            if let Some(page) = crate::custom::parse(name, table, &mut problems) {
+                if entities
+                    .iter()
+                    .any(|e| e.entity_set == page.spec.entity_set)
+                {
+                    problems.push(format!(
+                        "custom.{name}.entity_set '{}' is also a standard entity set; give the custom page's own name",
+                        page.spec.entity_set
+                    ));
+                    continue;
+                }
+                entities.push(page.spec);
+                custom_pages.push(page);
+            }
+        }
         let state_path = PathBuf::from(self.get("sync.state_path").unwrap_or(".bcq/state.db"));
 
         if !problems.is_empty() {
@@ -765,6 +798,7 @@ impl Raw {
                 push_concurrency,
                 overlap: Duration::from_secs_f64(overlap),
                 wait_for_job: (wait > 0.0).then(|| Duration::from_secs_f64(wait)),
+                custom_pages,
             },
         })
     }

@@ -7,6 +7,7 @@
 //! # Layout
 //!
 //! - [`config`]: raw settings (env, `.env`, TOML file, flags) → a validated [`config::Config`]
+//! - [`custom`]: custom API pages declared in the config file
 //! - [`plan`]: the environments, companies and units a run covers
 //! - [`sync`]: one sync run, start to summary
 //! - [`check`]: the ✔/✖ checklist of `bcq check`
@@ -17,6 +18,7 @@
 
 pub mod check;
 pub mod config;
+pub mod custom;
 pub mod demo;
 pub mod export;
 pub mod plan;

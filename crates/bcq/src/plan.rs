@@ -5,6 +5,7 @@
 use crate::config::{Companies, Config};
 use anyhow::{Context, anyhow};
 use bcq_bc::{AuthConfig, BcClient, BcConfig, RequestBudget};
+use bcq_core::catalog::EntitySpec;
 use bcq_core::engine::Unit;
 use bcq_core::render::RenderContext;
 use bcq_state::{StateStore, UnitKey};
@@ -124,6 +125,19 @@ pub async fn resolve(
     Ok(targets)
 }
 
+/// The API root an entity lives under: a custom API page's, or the standard one.
+pub fn api_root(cfg: &Config, client: &BcClient, spec: &EntitySpec) -> String {
+    match cfg
+        .sync
+        .custom_pages
+        .iter()
+        .find(|c| std::ptr::eq(c.spec, spec))
+    {
+        Some(c) => client.custom_api_root(&c.publisher, &c.group, &c.version),
+        None => client.api_root().to_string(),
+    }
+}
+
 /// The units of a run, in order: environment, company, entity. A unit is
 /// reconciled when `reconcile_all` or when its last reconciliation is older
 /// than the cadence.
@@ -153,11 +167,21 @@ pub fn units(
                 };
                 let last = store.unit(&key)?.last_reconciled_at;
                 let due = reconcile_all || last.is_none_or(|t| chrono::Utc::now() - t > cadence);
+                let api_root = match cfg
+                    .sync
+                    .custom_pages
+                    .iter()
+                    .find(|c| std::ptr::eq(c.spec, *spec))
+                {
+                    Some(c) => t.client.custom_api_root(&c.publisher, &c.group, &c.version),
+                    None => t.client.api_root().to_string(),
+                };
                 units.push(Unit {
                     key,
                     spec,
                     ctx: ctx.clone(),
                     client: t.client.clone(),
+                    api_root,
                     reconcile: due,
                 });
             }

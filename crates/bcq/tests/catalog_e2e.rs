@@ -260,3 +260,71 @@ async fn an_undeclared_attribute_is_a_check_failure_and_stops_sync_before_a_job(
     );
     w.emu.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_custom_api_page_declared_in_the_config_file_syncs() {
+    let w = World::start(bc(3), q_fast()).await;
+    let cfg = w.dir.path().join("bcq.toml");
+    std::fs::write(
+        &cfg,
+        r#"[custom.loyaltyCards]
+publisher = "contoso"
+group = "loyalty"
+version = "v1.0"
+entity_set = "loyaltyCards"
+singular = "Loyalty Card"
+number_field = "cardNumber"
+party_field = "holderName"
+page = 50100
+fields = ["cardNumber", "holderName", "points:number", "balance:amount", "active:bool", "issuedOn:date"]
+
+[custom.loyaltyCards.attributes]
+bc_points = "points:number"
+"#,
+    )
+    .unwrap();
+    // bcq.toml in the working directory is read without --config.
+    w.bcq(&["index-schema", "--apply"], &[]).await.assert_ok();
+    let r = w.bcq(&["sync", "--no-progress"], &[]).await;
+    r.assert_ok();
+    let cards: Vec<serde_json::Value> = w
+        .q_documents()
+        .await
+        .into_iter()
+        .filter(|d| d["attributes"]["bc_entity"] == "loyaltyCards")
+        .collect();
+    let per_company = w
+        .emu
+        .bc
+        .config()
+        .custom_api
+        .as_ref()
+        .unwrap()
+        .records_per_company as usize;
+    assert_eq!(cards.len(), per_company, "{}", r.stdout);
+    for d in &cards {
+        assert!(
+            d["title"].as_str().unwrap().starts_with("Loyalty Card "),
+            "{}",
+            d["title"]
+        );
+        assert!(
+            d["attributes"]["_source_uri"]
+                .as_str()
+                .unwrap()
+                .contains("&page=50100&")
+        );
+        assert!(
+            d["attributes"]["bc_points"].is_number(),
+            "{}",
+            d["attributes"]
+        );
+        assert!(
+            d["text"].as_str().unwrap().contains("- **Points:**"),
+            "{}",
+            d["text"]
+        );
+        assert_eq!(d["status"], "INDEXED", "{:?}", d["error"]);
+    }
+    w.emu.stop().await;
+}
