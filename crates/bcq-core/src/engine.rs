@@ -547,28 +547,32 @@ impl<S: Sink> Engine<S> {
     /// After a complete read: delete from the sink the documents of records
     /// BC no longer has, unless that would delete more than the guard allows.
     async fn delete_missing(&self, unit: &Unit, seen: &HashSet<u64>, report: &mut UnitReport) {
-        let known = match self.state().doc_ids_of_unit(&unit.key) {
-            Ok(k) => k,
-            Err(e) => {
-                report.errors.push(format!("state store: {e}"));
-                return;
-            }
-        };
-        let gone: Vec<String> = known
-            .iter()
-            .filter(|(_, bc_id)| !seen.contains(&id_key(bc_id)))
-            .map(|(doc_id, _)| doc_id.clone())
-            .collect();
+        // Streamed from the store: collecting a million (doc id, BC id)
+        // pairs would cost more memory than the whole rest of the run.
+        let mut known = 0usize;
+        let mut gone: Vec<String> = Vec::new();
+        let visited = self
+            .state()
+            .for_each_document_of_unit(&unit.key, |doc_id, bc_id| {
+                known += 1;
+                if !seen.contains(&id_key(bc_id)) {
+                    gone.push(doc_id.to_string());
+                }
+            });
+        if let Err(e) = visited {
+            report.errors.push(format!("state store: {e}"));
+            return;
+        }
         if gone.is_empty() {
             let _ = self.state().mark_reconciled(&unit.key, Utc::now());
             return;
         }
-        let share = gone.len() as f64 / known.len().max(1) as f64;
+        let share = gone.len() as f64 / known.max(1) as f64;
         if share > self.cfg.max_delete_share && !self.cfg.allow_mass_delete {
             report.errors.push(format!(
                 "deletion guard: {} of {} known documents of {} in {} ({:.1}%) are gone from business central, more than the allowed {:.1}%; nothing was deleted. check the company and environment, then run again with --allow-mass-delete if this is intended",
                 gone.len(),
-                known.len(),
+                known,
                 unit.spec.entity_set,
                 unit.ctx.company_name,
                 share * 100.0,

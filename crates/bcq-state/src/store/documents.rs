@@ -94,6 +94,33 @@ impl StateStore {
         rows.collect::<Result<_, _>>().map_err(&err)
     }
 
+    /// Calls `f(doc_id, bc_id)` for every document of `unit`, in `doc_id`
+    /// order, without collecting them: a unit can hold millions.
+    pub fn for_each_document_of_unit(
+        &self,
+        unit: &UnitKey,
+        mut f: impl FnMut(&str, &str),
+    ) -> Result<(), StateError> {
+        let err = self.sql_err(format!("list the documents of unit {unit}"));
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT doc_id, bc_id FROM documents WHERE unit = ?1 ORDER BY doc_id")
+            .map_err(&err)?;
+        let mut rows = stmt.query([unit.to_string()]).map_err(&err)?;
+        while let Some(row) = rows.next().map_err(&err)? {
+            let doc_id = row
+                .get_ref(0)
+                .and_then(|v| v.as_str().map_err(Into::into))
+                .map_err(&err)?;
+            let bc_id = row
+                .get_ref(1)
+                .and_then(|v| v.as_str().map_err(Into::into))
+                .map_err(&err)?;
+            f(doc_id, bc_id);
+        }
+        Ok(())
+    }
+
     /// How many documents the store knows, in `unit` or in total.
     pub fn count_documents(&self, unit: Option<&UnitKey>) -> Result<u64, StateError> {
         let result = match unit {
