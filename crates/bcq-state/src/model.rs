@@ -102,6 +102,16 @@ pub struct RunCounts {
     pub failed: u64,
 }
 
+impl std::ops::AddAssign for RunCounts {
+    fn add_assign(&mut self, o: RunCounts) {
+        self.added += o.added;
+        self.updated += o.updated;
+        self.deleted += o.deleted;
+        self.unchanged += o.unchanged;
+        self.failed += o.failed;
+    }
+}
+
 /// One row of the run history.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RunRecord {

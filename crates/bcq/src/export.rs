@@ -178,11 +178,7 @@ pub async fn run_local(
     let mut read = 0;
     for unit in &units {
         let r = engine.sync_unit(unit).await;
-        counts.added += r.counts.added;
-        counts.updated += r.counts.updated;
-        counts.deleted += r.counts.deleted;
-        counts.unchanged += r.counts.unchanged;
-        counts.failed += r.counts.failed;
+        counts += r.counts;
         read += r.read;
         errors.extend(r.errors);
     }
@@ -204,11 +200,7 @@ pub async fn run_local(
         mode: if dry_run { "dry-run" } else { "export" }.into(),
         seconds: started.elapsed().as_secs_f64(),
         read,
-        added: counts.added,
-        updated: counts.updated,
-        deleted: counts.deleted,
-        unchanged: counts.unchanged,
-        failed: counts.failed,
+        counts,
         bc_requests: requests,
         bc_retries: 0,
         bc_throttled: 0,

@@ -224,10 +224,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!(
                     "dry run: {} records read; would add {}, update {}, delete {}; {} unchanged",
                     summary.read,
-                    summary.added,
-                    summary.updated,
+                    summary.counts.added,
+                    summary.counts.updated,
                     deletes.len(),
-                    summary.unchanged
+                    summary.counts.unchanged
                 );
                 for id in deletes.iter().take(50) {
                     println!("  would delete {id}");
@@ -285,7 +285,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 bcq::export::run_local(&cfg, Some(out.clone()), false, Mode::Full).await?;
             println!(
                 "exported {} documents of {} records to {}",
-                summary.added,
+                summary.counts.added,
                 summary.read,
                 out.display()
             );

@@ -38,15 +38,8 @@ pub struct RunSummary {
     /// Records read from BC.
     pub read: u64,
     /// Documents added, updated, deleted, unchanged, failed.
-    pub added: u64,
-    /// See `added`.
-    pub updated: u64,
-    /// See `added`.
-    pub deleted: u64,
-    /// See `added`.
-    pub unchanged: u64,
-    /// See `added`.
-    pub failed: u64,
+    #[serde(flatten)]
+    pub counts: RunCounts,
     /// BC requests made (with retries).
     pub bc_requests: u64,
     /// BC requests retried.
@@ -115,11 +108,11 @@ impl RunSummary {
             "  read        {:>9} records from Business Central\n",
             self.read
         );
-        s += &format!("  added       {:>9}\n", self.added);
-        s += &format!("  updated     {:>9}\n", self.updated);
-        s += &format!("  unchanged   {:>9}\n", self.unchanged);
-        s += &format!("  deleted     {:>9}\n", self.deleted);
-        s += &format!("  failed      {:>9}\n", self.failed);
+        s += &format!("  added       {:>9}\n", self.counts.added);
+        s += &format!("  updated     {:>9}\n", self.counts.updated);
+        s += &format!("  unchanged   {:>9}\n", self.counts.unchanged);
+        s += &format!("  deleted     {:>9}\n", self.counts.deleted);
+        s += &format!("  failed      {:>9}\n", self.counts.failed);
         s += &format!(
             "  requests    BC {} ({} retried, {} throttled) · Q {} put, {} delete ({} throttled)\n",
             self.bc_requests,
@@ -145,10 +138,10 @@ impl RunSummary {
         for r in &self.rejected {
             s += &format!("  rejected    {}: {}\n", r.id, r.reason);
         }
-        if self.failed as usize > self.rejected.len() {
+        if self.counts.failed as usize > self.rejected.len() {
             s += &format!(
                 "  ...         {} more failures: bcq status lists them\n",
-                self.failed as usize - self.rejected.len()
+                self.counts.failed as usize - self.rejected.len()
             );
         }
         for e in &self.errors {
@@ -355,11 +348,7 @@ pub async fn run(
     let mut unit_lines = Vec::new();
     let mut read = 0;
     for (unit, r) in &reports {
-        counts.added += r.counts.added;
-        counts.updated += r.counts.updated;
-        counts.deleted += r.counts.deleted;
-        counts.unchanged += r.counts.unchanged;
-        counts.failed += r.counts.failed;
+        counts += r.counts;
         read += r.read;
         errors.extend(r.errors.iter().cloned());
         rejected.extend(r.rejected.iter().cloned());
@@ -399,11 +388,7 @@ pub async fn run(
         mode: mode_name.into(),
         seconds: started.elapsed().as_secs_f64(),
         read,
-        added: counts.added,
-        updated: counts.updated,
-        deleted: counts.deleted,
-        unchanged: counts.unchanged,
-        failed: counts.failed,
+        counts,
         bc_requests: bc_stats.0,
         bc_retries: bc_stats.1,
         bc_throttled: bc_stats.2,
