@@ -14,7 +14,10 @@ fn golden_dir() -> PathBuf {
 /// The first record's files (sorted by name) of every entity directory.
 fn first_of_each(company_dir: &Path) -> Vec<(String, PathBuf)> {
     let mut out = Vec::new();
-    let mut entities: Vec<_> = std::fs::read_dir(company_dir).unwrap().filter_map(|e| e.ok()).collect();
+    let mut entities: Vec<_> = std::fs::read_dir(company_dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .collect();
     entities.sort_by_key(|e| e.file_name());
     for e in entities {
         let mut files: Vec<PathBuf> = std::fs::read_dir(e.path())
@@ -43,10 +46,15 @@ async fn exported_documents_match_the_golden_files() {
     .await;
     let out = w.dir.path().join("export");
     let r = w
-        .bcq(&["export", "--out", &out.display().to_string()], &[("BCQ_ENTITIES", "all")])
+        .bcq(
+            &["export", "--out", &out.display().to_string()],
+            &[("BCQ_ENTITIES", "all")],
+        )
         .await;
     r.assert_ok();
-    let company_dir = out.join("production").join(w.company_id().to_ascii_lowercase());
+    let company_dir = out
+        .join("production")
+        .join(w.company_id().to_ascii_lowercase());
     let firsts = first_of_each(&company_dir);
     assert_eq!(
         firsts.len(),
@@ -57,7 +65,10 @@ async fn exported_documents_match_the_golden_files() {
     let update = std::env::var_os("BCQ_UPDATE_GOLDEN").is_some();
     let mut mismatches = Vec::new();
     for (entity, md) in firsts {
-        for (src, name) in [(md.clone(), format!("{entity}.md")), (md.with_extension("md.json"), format!("{entity}.json"))] {
+        for (src, name) in [
+            (md.clone(), format!("{entity}.md")),
+            (md.with_extension("md.json"), format!("{entity}.json")),
+        ] {
             let got = std::fs::read_to_string(&src).unwrap();
             let golden = golden_dir().join(&name);
             if update {
