@@ -372,3 +372,40 @@ pub fn reference() -> &'static Path {
         "/../../../shared/reference"
     ))
 }
+
+impl World {
+    /// Removes every fault queued on an emulator (`DELETE /_sim/faults`).
+    pub async fn clear_faults(&self, base: &str) {
+        let r = reqwest::Client::new()
+            .delete(format!("{base}/_sim/faults"))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.status().is_success(),
+            "faults not cleared: {}",
+            r.text().await.unwrap()
+        );
+    }
+
+    /// Stops Q's running sync jobs from outside bcq, as a console user
+    /// would (`POST /_sim/jobs/stop-running`); answers the stopped ids.
+    pub async fn stop_running_jobs(&self) -> Vec<String> {
+        let r: Value = reqwest::Client::new()
+            .post(format!("{}/_sim/jobs/stop-running", self.emu.q.endpoint()))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        r["stopped"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
