@@ -13,6 +13,14 @@
 //!   timeout" cannot run here in reasonable time: the slow case delays one
 //!   page by 2 s and checks bcq waits for it. The timeout path itself is
 //!   covered by `bcq-bc`'s unit test with a 200 ms timeout.
+//! - bc-sim applies a `revoke_tokens` fault the moment it is posted, so
+//!   the revocation case posts it while bcq's first invoice page is held
+//!   by a latency fault (the token already served `GET companies`).
+//! - With the token endpoint down for good bcq retries the token 12 times
+//!   with backoff up to 60 s (1 to 3 minutes): that case runs only with
+//!   `FAULT_MATRIX_SLOW=1`. `FAULT_MATRIX_ONLY=<words>` runs the cases
+//!   whose name contains the words; `FAULT_MATRIX_DEBUG=1` prints each
+//!   faulted run's output and BC's request counters.
 //! - An index failure after acceptance is not seen by bcq (it never reads
 //!   document status back): the case asserts the current, wrong, behaviour
 //!   and is marked BUG in the report, so a fix turns it red and makes
