@@ -585,9 +585,18 @@ async fn run_case(case: &Case, incremental: bool) -> Row {
             let again = w.bcq(&["sync", "--no-progress"], ENV).await;
             let repaired = again.code == 0 && q_equals_bc(&w).await.is_ok();
             if run.code == 0 && !reported && status == "DOCUMENT_FAILED_TO_INDEX" && !repaired {
+                // Whether a full reconciliation would notice: reported only.
+                let rec = w.bcq(&["sync", "--no-progress", "--reconcile"], ENV).await;
+                let rec_repaired = rec.code == 0 && q_equals_bc(&w).await.is_ok();
                 row.outcome = format!(
-                    "BUG: exit 0, {target_doc} {status} in Q and not reported; follow-up run exit {} does not repair it",
-                    again.code
+                    "BUG: exit 0, {target_doc} {status} in Q and not reported; follow-up run exit {} does not repair it; --reconcile exit {} {}",
+                    again.code,
+                    rec.code,
+                    if rec_repaired {
+                        "repairs it"
+                    } else {
+                        "does not repair it either"
+                    }
                 );
                 row.ok = true;
             } else {
