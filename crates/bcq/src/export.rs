@@ -211,6 +211,7 @@ pub async fn run_local(
         cpu_seconds: crate::sync::cpu_seconds(),
         units: Vec::new(),
         errors,
+        repushed_after_index_failure: Vec::new(),
         rejected: Vec::new(),
     };
     Ok((summary, deletes))

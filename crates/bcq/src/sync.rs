@@ -60,6 +60,9 @@ pub struct RunSummary {
     pub units: Vec<UnitSummary>,
     /// Errors that stopped part of the run.
     pub errors: Vec<String>,
+    /// Documents Q had failed to index after accepting them in earlier
+    /// runs, found by this reconciling run and pushed again.
+    pub repushed_after_index_failure: Vec<RejectedDoc>,
     /// Up to 50 rejected documents with reasons.
     pub rejected: Vec<RejectedDoc>,
 }
@@ -142,6 +145,12 @@ impl RunSummary {
             s += &format!(
                 "  ...         {} more failures: bcq status lists them\n",
                 self.counts.failed as usize - self.rejected.len()
+            );
+        }
+        for r in &self.repushed_after_index_failure {
+            s += &format!(
+                "  reindexed   {} (Q had failed to index it: {})\n",
+                r.id, r.reason
             );
         }
         for e in &self.errors {
@@ -263,6 +272,21 @@ pub async fn run(
             cfg.q().target.index_id,
             why.join("; ")
         ));
+    }
+    // Q indexes after accepting: a document can fail later, which no call
+    // of the run that pushed it can see. A reconciling run looks (ListDocuments
+    // pages through the whole index, so not every run), reports them and
+    // forgets them, so that its full read pushes them again.
+    let mut failed_before = Vec::new();
+    if units.iter().any(|u| u.reconcile) {
+        failed_before = sink.failed_to_index().await?;
+        if !failed_before.is_empty() {
+            let ids: Vec<String> = failed_before.iter().map(|(id, _)| id.clone()).collect();
+            store.commit_deletes(&ids)?;
+            for (id, reason) in &failed_before {
+                tracing::warn!(doc_id = %id, reason = %reason, "q failed to index this document after accepting it; pushing it again");
+            }
+        }
     }
     ui.step("starting the Amazon Q Business sync job");
     let mut stopped_stale = false;
@@ -399,6 +423,10 @@ pub async fn run(
         cpu_seconds: cpu_seconds(),
         units: unit_lines,
         errors,
+        repushed_after_index_failure: failed_before
+            .into_iter()
+            .map(|(id, reason)| RejectedDoc { id, reason })
+            .collect(),
         rejected: rejected
             .into_iter()
             .take(50)
