@@ -139,6 +139,11 @@ pub const SETTINGS: &[Setting] = &[
         "BC requests in flight (default 5, BC's limit)",
     ),
     s(
+        "bc.request_timeout_seconds",
+        "BC_REQUEST_TIMEOUT_SECONDS",
+        "timeout of one BC request (default 120; BC itself gives up after 10 minutes)",
+    ),
+    s(
         "sync.entities",
         "BCQ_ENTITIES",
         "entity sets to sync, comma-separated, or all (default salesInvoices)",
@@ -386,6 +391,8 @@ pub struct BcSettings {
     pub requests_per_5min: u32,
     /// Requests in flight.
     pub max_in_flight: usize,
+    /// Timeout of one request.
+    pub request_timeout: Duration,
 }
 
 /// Q Business settings.
@@ -694,6 +701,7 @@ impl Raw {
         let page_size = Some(number("bc.page_size", 1000.0, 1.0, 20000.0) as u32);
         let requests_per_5min = number("bc.requests_per_5min", 5400.0, 1.0, 6000.0) as u32;
         let max_in_flight = number("bc.max_in_flight", 5.0, 1.0, 5.0) as usize;
+        let request_timeout = number("bc.request_timeout_seconds", 120.0, 1.0, 900.0);
         let reconcile_hours = number("sync.reconcile_every_hours", 24.0, 0.0, 24.0 * 365.0);
         let max_delete_share = number("sync.max_delete_share", 0.10, 0.0, 1.0);
         let push_concurrency = number("sync.push_concurrency", 16.0, 1.0, 256.0) as usize;
@@ -779,6 +787,7 @@ impl Raw {
                 page_size,
                 requests_per_5min,
                 max_in_flight,
+                request_timeout: Duration::from_secs_f64(request_timeout),
             },
             q: want_q.then(|| QSettings {
                 target: QTarget {

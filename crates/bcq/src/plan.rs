@@ -35,6 +35,7 @@ pub fn bc_client(cfg: &Config, environment: &str) -> anyhow::Result<BcClient> {
     bc.api_base = cfg.bc.api_base.clone();
     bc.environment = environment.to_string();
     bc.page_size = cfg.bc.page_size;
+    bc.request_timeout = cfg.bc.request_timeout;
     // A 429 storm with Retry-After is BC telling us when to come back: allow
     // more attempts than the client's default, still bounded by its total
     // time (10 minutes).

@@ -8,11 +8,8 @@
 //! not the expected one.
 //!
 //! Known limits of what can be injected:
-//! - bcq's BC request timeout is 120 s (`bcq_bc::BcConfig::request_timeout`)
-//!   and no setting or variable lowers it, so "slow past the client
-//!   timeout" cannot run here in reasonable time: the slow case delays one
-//!   page by 2 s and checks bcq waits for it. The timeout path itself is
-//!   covered by `bcq-bc`'s unit test with a 200 ms timeout.
+//! - Every run sets `BC_REQUEST_TIMEOUT_SECONDS=3`, so that the slow case
+//!   (one page held 5 s) times out and is retried within seconds.
 //! - bc-sim applies a `revoke_tokens` fault the moment it is posted, so
 //!   the revocation case posts it while bcq's first invoice page is held
 //!   by a latency fault (the token already served `GET companies`).
@@ -35,7 +32,8 @@ use std::time::Duration;
 /// Invoices per company: 6 pages of 50, 1% = 3 invoices.
 const INVOICES: u64 = 300;
 /// Environment of every bcq run: several pages, so faults land mid-read.
-const ENV: &[(&str, &str)] = &[("BC_PAGE_SIZE", "50")];
+/// A 3 s request timeout lets a slow page outlast it without slowing the matrix.
+const ENV: &[(&str, &str)] = &[("BC_PAGE_SIZE", "50"), ("BC_REQUEST_TIMEOUT_SECONDS", "3")];
 
 /// Which emulator a fault goes to.
 #[derive(Clone, Copy, Debug)]
@@ -149,12 +147,12 @@ fn cases() -> Vec<Case> {
             expect: Expect::Converge,
         },
         Case {
-            name: "BC slow page (2 s; 120 s timeout not settable)",
+            name: "BC slow page past the request timeout (5 s > 3 s)",
             bc_cfg: no_cfg,
             faults: |_| {
                 vec![(
                     Svc::Bc,
-                    json!({"kind": "latency", "latency_ms": 2000, "count": 1, "path_contains": "salesInvoices"}),
+                    json!({"kind": "latency", "latency_ms": 5000, "count": 1, "path_contains": "salesInvoices"}),
                 )]
             },
             min_tokens: 0,
