@@ -20,10 +20,12 @@
 //! - [`wire`]: BC's wire quirks and Q's limits
 //! - [`catalog`]: the entities bcq knows, as data
 //! - [`render`]: records → documents, ids and web client links
+//! - [`constraints`]: Q's model constraints on a document
 //! - [`sink`]: the trait a destination implements
 //! - [`engine`]: the pipeline of one unit (environment, company, entity)
 
 pub mod catalog;
+pub mod constraints;
 pub mod document;
 pub mod engine;
 pub mod render;

@@ -951,6 +951,74 @@ mod tests {
         assert!(c.q.is_none());
     }
 
+    /// Seeded random values for every setting, and random TOML files: the
+    /// build returns a config or an error naming a setting, never panics.
+    #[test]
+    fn arbitrary_settings_never_panic() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        const VALUES: &[&str] = &[
+            "",
+            " ",
+            "0",
+            "-1",
+            "1e309",
+            "NaN",
+            "all",
+            "true",
+            "maybe",
+            "http://10.0.0.1/x",
+            "https://",
+            "::",
+            "a,b,,c",
+            "\u{0}",
+            "production,",
+            "70c0c603-f4f9-ef11-9344-6045bdc8c234",
+            "Ω",
+            "99999999999999999999",
+            "https://login.microsoftonline.com/",
+            "http://[::1]:80/t",
+            "x=y",
+            "/etc/passwd",
+        ];
+        for round in 0..3000 {
+            let mut env = sample_env();
+            for s in SETTINGS {
+                if next() % 3 == 0 {
+                    let v = VALUES[(next() % VALUES.len() as u64) as usize];
+                    env.insert(s.env, v.to_string());
+                }
+            }
+            let r = raw(&env);
+            match r.build_for(round % 2 == 0) {
+                Ok(c) => assert!(!c.bc.environments.is_empty()),
+                Err(e) => {
+                    assert!(!e.problems.is_empty() && e.problems.iter().all(|p| !p.is_empty()))
+                }
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bcq.toml");
+        for text in [
+            "[bc]\npage_size = [1, {a = 2}]\n",
+            "[custom.x]\nfields = 3\n[custom.x.attributes]\na = 1\n",
+            "[custom]\nx = 1\n",
+            "bc = 1\n",
+            "[bc\n",
+            "[q]\napplication_id = 1970-01-01T00:00:00Z\n",
+        ] {
+            std::fs::write(&path, text).unwrap();
+            if let Ok(r) = raw(&sample_env()).with_file(&path) {
+                let _ = r.build();
+            }
+        }
+    }
+
     #[test]
     fn unknown_file_keys_are_refused() {
         let dir = tempfile::tempdir().unwrap();
