@@ -23,17 +23,25 @@ pub fn violations(doc: &Document) -> Vec<String> {
     }
     for a in &doc.attributes {
         let mut chars = a.name.chars();
-        let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+        let first_ok = chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
         let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
         if !first_ok || !rest_ok || a.name.len() > 200 {
             v.push(format!("attribute name {:?}", a.name));
         }
         match &a.value {
-            AttrValue::String(s) if s.chars().count() > wire::MAX_ATTR_STRING_CHARS => {
-                v.push(format!("attribute {} has {} characters", a.name, s.chars().count()))
-            }
-            AttrValue::StringList(l) if l.iter().any(|s| s.chars().count() > wire::MAX_ATTR_STRING_CHARS) => {
-                v.push(format!("attribute {} holds a string over the limit", a.name))
+            AttrValue::String(s) if s.chars().count() > wire::MAX_ATTR_STRING_CHARS => v.push(
+                format!("attribute {} has {} characters", a.name, s.chars().count()),
+            ),
+            AttrValue::StringList(l)
+                if l.iter()
+                    .any(|s| s.chars().count() > wire::MAX_ATTR_STRING_CHARS) =>
+            {
+                v.push(format!(
+                    "attribute {} holds a string over the limit",
+                    a.name
+                ))
             }
             _ => {}
         }
@@ -72,8 +80,25 @@ mod tests {
 
     fn hostile_string(r: &mut Rng) -> String {
         const PIECES: &[&str] = &[
-            "Müller & Söhne", "\u{0}", "\u{1b}[31m", "\r\n", "|", "'", "\"", "\u{202e}", "\u{feff}", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢", "東京",
-            "_x0020_", "0001-01-01", "00000000-0000-0000-0000-000000000000", "   ", "\t", "<script>", "# heading", "é",
+            "Müller & Söhne",
+            "\u{0}",
+            "\u{1b}[31m",
+            "\r\n",
+            "|",
+            "'",
+            "\"",
+            "\u{202e}",
+            "\u{feff}",
+            "𝔘𝔫𝔦𝔠𝔬𝔡𝔢",
+            "東京",
+            "_x0020_",
+            "0001-01-01",
+            "00000000-0000-0000-0000-000000000000",
+            "   ",
+            "\t",
+            "<script>",
+            "# heading",
+            "é",
         ];
         let mut s = String::new();
         let n = match r.below(10) {
@@ -123,16 +148,28 @@ mod tests {
         let mut rendered = 0;
         for _ in 0..400 {
             for spec in CATALOG {
-                let mut names: Vec<&str> = spec.fields.iter().flat_map(|f| f.names.iter().copied()).collect();
+                let mut names: Vec<&str> = spec
+                    .fields
+                    .iter()
+                    .flat_map(|f| f.names.iter().copied())
+                    .collect();
                 names.extend(spec.attributes.iter().map(|a| a.field));
                 names.extend([spec.number_field, "lastModifiedDateTime", "status"]);
                 names.extend(spec.party_field);
                 let mut rec = record(&mut r, &names);
                 if let Some(lines) = spec.lines {
-                    let cols: Vec<&str> = lines.columns.iter().flat_map(|c| c.names.iter().copied()).collect();
+                    let cols: Vec<&str> = lines
+                        .columns
+                        .iter()
+                        .flat_map(|c| c.names.iter().copied())
+                        .collect();
                     let n = r.below(4);
                     let rows: Vec<Value> = (0..n).map(|_| record(&mut r, &cols)).collect();
-                    rec[lines.nav] = if r.below(5) == 0 { hostile_value(&mut r) } else { json!(rows) };
+                    rec[lines.nav] = if r.below(5) == 0 {
+                        hostile_value(&mut r)
+                    } else {
+                        json!(rows)
+                    };
                 }
                 let doc = render(spec, &ctx, &rec).expect("a record with an id renders");
                 let v = violations(&doc);
