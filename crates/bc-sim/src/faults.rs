@@ -24,6 +24,13 @@ pub struct Fault {
     /// How many matching requests it applies to (default 1).
     #[serde(default = "one")]
     pub count: u32,
+    /// Applies to every Nth matching request only (default 1: each one):
+    /// `{"every": 100, "count": 1000000}` fails 1% of requests, spread.
+    #[serde(default = "one")]
+    pub every: u32,
+    /// Matching requests seen so far, for `every`.
+    #[serde(skip)]
+    seen: u32,
 }
 
 fn one() -> u32 {
@@ -40,6 +47,8 @@ impl Fault {
             retry_after_secs: None,
             latency_ms: None,
             count: 1,
+            every: 1,
+            seen: 0,
         }
     }
 
@@ -77,13 +86,17 @@ impl Faults {
     /// is accepted by `kinds`.
     pub fn take(&self, path: &str, token_endpoint: bool) -> Option<Fault> {
         let mut q = self.q.lock().unwrap_or_else(|e| e.into_inner());
-        let i = q.iter().position(|f| {
+        let i = q.iter_mut().position(|f| {
             let kind_ok = if token_endpoint {
                 f.kind == "token_endpoint_down" || f.kind == "status" || f.kind == "latency"
             } else {
                 f.kind != "token_endpoint_down"
             };
-            kind_ok && f.count > 0 && path.contains(&f.path_contains)
+            if !(kind_ok && f.count > 0 && path.contains(&f.path_contains)) {
+                return false;
+            }
+            f.seen = f.seen.wrapping_add(1);
+            f.every <= 1 || f.seen % f.every == 0
         })?;
         q[i].count -= 1;
         let f = q[i].clone();
@@ -91,5 +104,25 @@ impl Faults {
             q.remove(i);
         }
         Some(f)
+    }
+}
+
+#[cfg(test)]
+mod every_tests {
+    use super::*;
+
+    #[test]
+    fn every_nth_matching_request_is_faulted() {
+        let faults = Faults::default();
+        faults.push(Fault {
+            every: 4,
+            ..Fault::status("salesInvoices", 503, 100)
+        });
+        let hits: Vec<bool> = (0..12)
+            .map(|_| faults.take("/companies(x)/salesInvoices", false).is_some())
+            .collect();
+        assert_eq!(hits.iter().filter(|h| **h).count(), 3);
+        assert!(hits[3] && hits[7] && hits[11] && !hits[0]);
+        assert!(faults.take("/companies(x)/customers", false).is_none());
     }
 }

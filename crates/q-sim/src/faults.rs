@@ -27,6 +27,10 @@ pub struct FaultSpec {
     /// Substring selecting documents for `index_failure`.
     #[serde(default)]
     pub document_id_contains: Option<String>,
+    /// Hit only every Nth call of the operation (default: each call):
+    /// `{"every": 100, "count": 1000000}` fails 1% of calls, spread.
+    #[serde(default)]
+    pub every: Option<u64>,
 }
 
 /// Why a fault spec was refused.
@@ -70,7 +74,8 @@ pub enum Effect {
 /// Active faults.
 #[derive(Debug, Default)]
 pub struct Faults {
-    active: Vec<(FaultSpec, u64)>,
+    /// Each fault, its remaining count and the matching calls seen (for `every`).
+    active: Vec<(FaultSpec, u64, u64)>,
 }
 
 impl Faults {
@@ -135,7 +140,7 @@ impl Faults {
         } else {
             1
         });
-        self.active.push((f, n));
+        self.active.push((f, n, 0));
         Ok(())
     }
 
@@ -146,14 +151,21 @@ impl Faults {
 
     /// Active faults with their remaining counts.
     pub fn list(&self) -> Vec<(FaultSpec, u64)> {
-        self.active.clone()
+        self.active
+            .iter()
+            .map(|(f, n, _)| (f.clone(), *n))
+            .collect()
     }
 
     /// Consumes the faults that hit this call of `op`.
     pub fn take(&mut self, op: &str) -> Vec<Effect> {
         let mut out = Vec::new();
-        for (f, left) in self.active.iter_mut() {
+        for (f, left, seen) in self.active.iter_mut() {
             if f.kind == "index_failure" || f.operation.as_deref() != Some(op) || *left == 0 {
+                continue;
+            }
+            *seen += 1;
+            if f.every.is_some_and(|n| n > 1 && *seen % n != 0) {
                 continue;
             }
             *left -= 1;
@@ -169,13 +181,13 @@ impl Faults {
                 _ => Effect::PartialFailure(f.fail_documents.unwrap_or(0)),
             });
         }
-        self.active.retain(|(_, left)| *left > 0);
+        self.active.retain(|(_, left, _)| *left > 0);
         out
     }
 
     /// Whether a document id must fail indexing (consumes one count).
     pub fn index_failure(&mut self, doc_id: &str) -> bool {
-        for (f, left) in self.active.iter_mut() {
+        for (f, left, _) in self.active.iter_mut() {
             if f.kind == "index_failure"
                 && *left > 0
                 && f.document_id_contains
@@ -194,6 +206,23 @@ impl Faults {
 mod tests {
     use super::*;
 
+    #[test]
+    fn every_nth_call_is_hit() {
+        let mut f = Faults::default();
+        f.add(FaultSpec {
+            count: Some(100),
+            status: Some(500),
+            every: Some(5),
+            ..spec("status", "BatchPutDocument")
+        })
+        .unwrap();
+        let hits: Vec<bool> = (0..20)
+            .map(|_| !f.take("BatchPutDocument").is_empty())
+            .collect();
+        assert_eq!(hits.iter().filter(|h| **h).count(), 4);
+        assert!(hits[4] && !hits[0]);
+    }
+
     fn spec(kind: &str, op: &str) -> FaultSpec {
         FaultSpec {
             operation: Some(op.into()),
@@ -203,6 +232,7 @@ mod tests {
             latency_ms: None,
             fail_documents: None,
             document_id_contains: None,
+            every: None,
         }
     }
 

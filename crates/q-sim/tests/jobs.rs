@@ -161,6 +161,7 @@ async fn failed_documents_make_the_job_incomplete_or_failed() {
             latency_ms: None,
             fail_documents: Some(1),
             document_id_contains: None,
+            every: None,
         })
         .unwrap();
     let r = put(&sim, vec![doc("c", "x")], Some(&exec)).await;
@@ -229,6 +230,7 @@ async fn a_document_retried_after_rejection_counts_once_as_added() {
             latency_ms: None,
             fail_documents: Some(1),
             document_id_contains: None,
+            every: None,
         })
         .unwrap();
     let r = put(&sim, vec![doc("r1", "x"), doc("r2", "x")], Some(&exec)).await;

@@ -436,6 +436,7 @@ async fn modeled_errors_map_to_sdk_variants() {
                 latency_ms: None,
                 fail_documents: None,
                 document_id_contains: None,
+                every: None,
             })
             .unwrap();
         let e = c
