@@ -25,6 +25,7 @@ struct Opts {
     bc_page_latency_ms: u64,
     bc_record_latency_us: u64,
     scenarios: Vec<String>,
+    fail_every: Option<u64>,
 }
 
 fn parse() -> Opts {
@@ -35,6 +36,7 @@ fn parse() -> Opts {
         bc_page_latency_ms: 300,
         bc_record_latency_us: 20,
         scenarios: vec!["full".into(), "incremental".into(), "unchanged".into()],
+        fail_every: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -50,6 +52,7 @@ fn parse() -> Opts {
                 o.bc_record_latency_us = val().parse().expect("--bc-record-latency-us N")
             }
             "--scenarios" => o.scenarios = val().split(',').map(str::to_string).collect(),
+            "--fail-every" => o.fail_every = Some(val().parse().expect("--fail-every N")),
             "--no-latency" => {
                 o.q_latency_ms = 0;
                 o.bc_page_latency_ms = 0;
@@ -148,6 +151,28 @@ async fn main() {
             .await
             .unwrap();
         assert!(r.status().is_success());
+    }
+    if let Some(n) = o.fail_every {
+        // Endurance: one BC page request and one BatchPutDocument call in
+        // every N fail transiently (503 with Retry-After, and 500).
+        let client = reqwest::Client::new();
+        for (url, body) in [
+            (
+                format!("{bc_base}/_sim/faults"),
+                json!({"path_contains": "salesInvoices", "kind": "status", "status": 503, "retry_after_secs": 1, "every": n, "count": u32::MAX}),
+            ),
+            (
+                format!("{q_base}/_sim/faults"),
+                json!({"operation": "BatchPutDocument", "kind": "status", "status": 500, "every": n, "count": u64::MAX}),
+            ),
+        ] {
+            let r = client.post(url).json(&body).send().await.unwrap();
+            assert!(
+                r.status().is_success(),
+                "fault refused: {}",
+                r.text().await.unwrap()
+            );
+        }
     }
     let dir = tempfile::tempdir().unwrap();
     let settings = emu.settings("production");
@@ -248,5 +273,19 @@ async fn main() {
             );
         }
     }
+    // Q must hold exactly one document per invoice.
+    let qc = emu.q.config();
+    let ids: Value = reqwest::get(format!(
+        "{q_base}/_sim/documents?applicationId={}&indexId={}&ids_only=true",
+        qc.application_id, qc.index_id
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let held = ids["ids"].as_array().map_or(0, Vec::len);
+    println!("Q holds {held} documents for {} invoices", o.invoices);
+    assert_eq!(held as u64, o.invoices, "Q must hold every invoice");
     emu.stop().await;
 }
