@@ -432,3 +432,77 @@ enable with BCQ_ENTITIES (or sync.entities): a comma-separated list, or 'all'"
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Seeded random command lines from bcq's own vocabulary and junk:
+    /// parsing returns a command or clap's error, never panics.
+    #[test]
+    fn arbitrary_command_lines_never_panic() {
+        const WORDS: &[&str] = &[
+            "sync",
+            "demo",
+            "status",
+            "reset",
+            "check",
+            "export",
+            "companies",
+            "entities",
+            "index-schema",
+            "--full",
+            "--reconcile",
+            "--dry-run",
+            "--allow-mass-delete",
+            "--wait-for-job",
+            "60",
+            "-1",
+            "x",
+            "--include-pdf",
+            "--environment",
+            "--company-id",
+            "--state",
+            "/tmp/s",
+            "--out",
+            "--set",
+            "bc.environment=sandbox",
+            "=",
+            "--log-format",
+            "json",
+            "yaml",
+            "-vvv",
+            "--config",
+            "--invoices",
+            "99999999999999999999999",
+            "--apply",
+            "--yes",
+            "--runs",
+            "--",
+            "",
+            "\u{0}",
+            "Ω",
+        ];
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut parsed = 0;
+        for _ in 0..5000 {
+            let mut args = vec!["bcq".to_string()];
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            for i in 0..(x % 6) {
+                args.push(WORDS[((x >> (i * 8)) % WORDS.len() as u64) as usize].to_string());
+            }
+            if Cli::try_parse_from(&args).is_ok() {
+                parsed += 1;
+            }
+        }
+        assert!(parsed > 0, "some generated command lines are valid");
+    }
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}
