@@ -52,6 +52,28 @@ pub fn violations(doc: &Document) -> Vec<String> {
     v
 }
 
+/// The fields of `doc` that rendering cut to fit Q's limits (the title,
+/// string attributes, the body), for reporting. Rendering cuts to exactly
+/// the limit and ends with `…`, or appends its marker to the body.
+pub fn truncations(doc: &Document) -> Vec<String> {
+    let cut = |s: &str, max: usize| s.ends_with('…') && s.chars().count() == max;
+    let mut out = Vec::new();
+    if cut(&doc.title, wire::MAX_TITLE_CHARS) {
+        out.push("title".to_string());
+    }
+    for a in &doc.attributes {
+        if let AttrValue::String(s) = &a.value
+            && cut(s, wire::MAX_ATTR_STRING_CHARS)
+        {
+            out.push(format!("attribute {}", a.name));
+        }
+    }
+    if doc.content.ends_with(wire::TRUNCATION_MARKER.as_bytes()) {
+        out.push("body (over 5 MB of text)".to_string());
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     //! A property test over generated hostile records: whatever BC sends
@@ -133,6 +155,35 @@ mod tests {
             }
         }
         Value::Object(m)
+    }
+
+    #[test]
+    fn truncations_name_what_was_cut() {
+        let ctx = RenderContext {
+            environment: "production".into(),
+            tenant: "t".into(),
+            company_id: "c".into(),
+            company_name: "C".into(),
+            web_base: "https://businesscentral.dynamics.com".into(),
+        };
+        let spec = &crate::catalog::SALES_INVOICES;
+        let short = json!({"id": "1", "number": "103001", "customerName": "Adatum"});
+        assert!(truncations(&render(spec, &ctx, &short).unwrap()).is_empty());
+        let long = json!({"id": "1", "number": "103001", "customerName": "x".repeat(5000)});
+        let cuts = truncations(&render(spec, &ctx, &long).unwrap());
+        assert!(cuts.contains(&"title".to_string()), "{cuts:?}");
+        assert!(
+            cuts.contains(&"attribute bc_customer_name".to_string()),
+            "{cuts:?}"
+        );
+        let huge_line = "y".repeat(1000);
+        let lines: Vec<Value> = (0..6000)
+            .map(|_| json!({"description": huge_line}))
+            .collect();
+        let big = json!({"id": "1", "number": "1", "salesInvoiceLines": lines});
+        let doc = render(spec, &ctx, &big).unwrap();
+        assert!(doc.content.len() <= wire::MAX_TEXT_BYTES);
+        assert!(truncations(&doc).iter().any(|c| c.starts_with("body")));
     }
 
     #[test]

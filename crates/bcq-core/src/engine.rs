@@ -88,6 +88,8 @@ pub struct Progress {
     pub deleted: AtomicU64,
     /// Records that did not need a push.
     pub unchanged: AtomicU64,
+    /// Documents cut to fit Q's limits (pushed, and reported).
+    pub truncated: AtomicU64,
 }
 
 /// One unit of work: an entity of a company in an environment.
@@ -293,6 +295,10 @@ impl<S: Sink> Engine<S> {
                 }
                 match render::render(spec, &unit.ctx, record) {
                     Ok(doc) => {
+                        let cuts = crate::constraints::truncations(&doc);
+                        if !cuts.is_empty() {
+                            self.report_truncation(&doc.id, &cuts);
+                        }
                         let bc_id = render::bc_id(record).unwrap_or_default();
                         out.seen.push(id_key(&bc_id));
                         let hash = doc.content_hash();
@@ -396,6 +402,17 @@ impl<S: Sink> Engine<S> {
                     }
                 }
             }
+        }
+    }
+
+    /// A document cut to fit Q's limits still goes out; the cut is
+    /// reported in the log, the run's failures list and the summary.
+    fn report_truncation(&self, doc_id: &str, cuts: &[String]) {
+        self.progress.truncated.fetch_add(1, Ordering::Relaxed);
+        let reason = format!("truncated to fit Q's limits (pushed): {}", cuts.join(", "));
+        tracing::warn!(doc_id, reason, "document truncated");
+        if let Err(e) = self.state().record_failure(self.run_id, doc_id, &reason) {
+            tracing::error!(error = %e, "could not record a truncation in the state store");
         }
     }
 

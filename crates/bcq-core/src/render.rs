@@ -300,7 +300,7 @@ pub fn render(
             cut -= 1;
         }
         md.truncate(cut);
-        md.push_str("\n\n… (truncated: the record is longer than Q indexes)\n");
+        md.push_str(wire::TRUNCATION_MARKER);
     }
 
     Ok(Document {

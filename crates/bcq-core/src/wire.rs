@@ -17,6 +17,8 @@ pub const MAX_ATTR_STRING_CHARS: usize = 2048;
 pub const MAX_ID_CHARS: usize = 1825;
 /// Q indexes at most 5 MB of extracted text per document.
 pub const MAX_TEXT_BYTES: usize = 5 * 1024 * 1024;
+/// Appended to a body cut at Q's 5 MB of indexed text.
+pub const TRUNCATION_MARKER: &str = "\n\n… (truncated: the record is longer than Q indexes)\n";
 /// Q accepts files up to 50 MB.
 pub const MAX_FILE_BYTES: usize = 50 * 1024 * 1024;
 

@@ -201,6 +201,7 @@ pub async fn run_local(
         seconds: started.elapsed().as_secs_f64(),
         read,
         counts,
+        truncated: 0,
         bc_requests: requests,
         bc_retries: 0,
         bc_throttled: 0,

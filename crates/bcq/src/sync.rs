@@ -40,6 +40,8 @@ pub struct RunSummary {
     /// Documents added, updated, deleted, unchanged, failed.
     #[serde(flatten)]
     pub counts: RunCounts,
+    /// Documents cut to fit Q's limits (pushed; listed by `bcq status`).
+    pub truncated: u64,
     /// BC requests made (with retries).
     pub bc_requests: u64,
     /// BC requests retried.
@@ -116,6 +118,12 @@ impl RunSummary {
         s += &format!("  unchanged   {:>9}\n", self.counts.unchanged);
         s += &format!("  deleted     {:>9}\n", self.counts.deleted);
         s += &format!("  failed      {:>9}\n", self.counts.failed);
+        if self.truncated > 0 {
+            s += &format!(
+                "  truncated   {:>9} (cut to fit Q's limits and pushed; bcq status lists them)\n",
+                self.truncated
+            );
+        }
         s += &format!(
             "  requests    BC {} ({} retried, {} throttled) · Q {} put, {} delete ({} throttled)\n",
             self.bc_requests,
@@ -413,6 +421,7 @@ pub async fn run(
         seconds: started.elapsed().as_secs_f64(),
         read,
         counts,
+        truncated: progress.truncated.load(Relaxed),
         bc_requests: bc_stats.0,
         bc_retries: bc_stats.1,
         bc_throttled: bc_stats.2,
