@@ -674,6 +674,7 @@ async fn every_fault_converges_or_fails_cleanly() {
     );
     let path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/fault-matrix.md");
+    std::fs::create_dir_all(path.parent().expect("a parent")).unwrap();
     std::fs::write(&path, &md).unwrap();
     println!("{md}");
     let bad: Vec<String> = rows
