@@ -14,8 +14,10 @@ const AWS_SECRET: &str = "bcq-canary-AWS-secret-key-1c4b";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_or_token_appears_in_any_output_or_the_state_file() {
-    let mut q = q_sim::QSimConfig::default();
-    q.secret_access_key = AWS_SECRET.into();
+    let mut q = q_sim::QSimConfig {
+        secret_access_key: AWS_SECRET.into(),
+        ..q_sim::QSimConfig::default()
+    };
     q.rates.insert("BatchPutDocument".into(), 5000.0);
     q.indexing_delay = Duration::from_millis(5);
     let w = World::start(
