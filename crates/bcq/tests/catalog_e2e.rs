@@ -3,23 +3,8 @@
 
 mod common;
 
-use common::World;
+use common::{World, bc, q_fast};
 use std::collections::HashSet;
-use std::time::Duration;
-
-fn q_fast() -> q_sim::QSimConfig {
-    let mut q = q_sim::QSimConfig::default();
-    q.rates.insert("BatchPutDocument".into(), 5000.0);
-    q.indexing_delay = Duration::from_millis(5);
-    q
-}
-
-fn bc(invoices: u64) -> bc_sim::SimConfig {
-    bc_sim::SimConfig {
-        invoices_per_company: invoices,
-        ..bc_sim::SimConfig::default()
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_environments_and_all_their_companies_sync_into_one_index() {
@@ -188,18 +173,7 @@ async fn an_undeclared_attribute_is_a_check_failure_and_stops_sync_before_a_job(
     let w = World::start(bc(5), q_fast()).await;
     // A fresh index of its own, without bcq's attributes.
     let qc = w.emu.q.config().clone();
-    let creds = aws_credential_types::Credentials::from_keys(
-        qc.access_key_id.clone(),
-        qc.secret_access_key.clone(),
-        None,
-    );
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .credentials_provider(creds)
-        .region(aws_config::Region::new(qc.region.clone()))
-        .endpoint_url(w.emu.q.endpoint())
-        .load()
-        .await;
-    let client = aws_sdk_qbusiness::Client::new(&sdk);
+    let client = w.q_sdk().await;
     let index = client
         .create_index()
         .application_id(&qc.application_id)

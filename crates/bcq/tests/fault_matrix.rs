@@ -24,7 +24,7 @@
 
 mod common;
 
-use common::World;
+use common::{World, q_fast};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -334,14 +334,6 @@ struct Row {
     code: i32,
     detail: String,
     ok: bool,
-}
-
-fn q_fast() -> q_sim::QSimConfig {
-    let mut q = q_sim::QSimConfig::default();
-    q.rates.insert("BatchPutDocument".into(), 5000.0);
-    q.rates.insert("BatchDeleteDocument".into(), 5000.0);
-    q.indexing_delay = Duration::from_millis(5);
-    q
 }
 
 /// Q = BC through the shared helper, its panic turned into a message.

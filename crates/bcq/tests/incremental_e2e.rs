@@ -3,25 +3,10 @@
 
 mod common;
 
-use common::World;
+use common::{World, bc, q_fast};
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 use std::time::Duration;
-
-fn q_fast() -> q_sim::QSimConfig {
-    let mut q = q_sim::QSimConfig::default();
-    q.rates.insert("BatchPutDocument".into(), 5000.0);
-    q.rates.insert("BatchDeleteDocument".into(), 5000.0);
-    q.indexing_delay = Duration::from_millis(5);
-    q
-}
-
-fn bc(invoices: u64) -> bc_sim::SimConfig {
-    bc_sim::SimConfig {
-        invoices_per_company: invoices,
-        ..bc_sim::SimConfig::default()
-    }
-}
 
 fn put_count(counts: &Value) -> u64 {
     counts["documents_put"].as_u64().unwrap()

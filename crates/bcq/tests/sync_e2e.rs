@@ -2,25 +2,10 @@
 
 mod common;
 
-use common::World;
+use common::{World, bc, q_fast};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::time::Duration;
-
-fn q_fast() -> q_sim::QSimConfig {
-    let mut q = q_sim::QSimConfig::default();
-    q.rates.insert("BatchPutDocument".into(), 5000.0);
-    q.rates.insert("BatchDeleteDocument".into(), 5000.0);
-    q.indexing_delay = Duration::from_millis(5);
-    q
-}
-
-fn bc(invoices: u64) -> bc_sim::SimConfig {
-    bc_sim::SimConfig {
-        invoices_per_company: invoices,
-        ..bc_sim::SimConfig::default()
-    }
-}
 
 fn attr<'a>(d: &'a Value, name: &str) -> &'a Value {
     &d["attributes"][name]
@@ -239,18 +224,7 @@ async fn bad_secret_unknown_company_and_wrong_environment_fail_clearly() {
 async fn a_running_sync_job_is_a_clear_conflict_or_is_waited_for() {
     let w = World::start(bc(30), q_fast()).await;
     let qc = w.emu.q.config().clone();
-    let creds = aws_credential_types::Credentials::from_keys(
-        qc.access_key_id.clone(),
-        qc.secret_access_key.clone(),
-        None,
-    );
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .credentials_provider(creds)
-        .region(aws_config::Region::new(qc.region.clone()))
-        .endpoint_url(w.emu.q.endpoint())
-        .load()
-        .await;
-    let client = aws_sdk_qbusiness::Client::new(&sdk);
+    let client = w.q_sdk().await;
     let other = client
         .start_data_source_sync_job()
         .application_id(&qc.application_id)

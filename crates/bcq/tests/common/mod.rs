@@ -8,6 +8,23 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// A Q emulator that does not throttle the tests and indexes at once.
+pub fn q_fast() -> q_sim::QSimConfig {
+    let mut q = q_sim::QSimConfig::default();
+    q.rates.insert("BatchPutDocument".into(), 5000.0);
+    q.rates.insert("BatchDeleteDocument".into(), 5000.0);
+    q.indexing_delay = std::time::Duration::from_millis(5);
+    q
+}
+
+/// A BC emulator with `invoices` sales invoices per company.
+pub fn bc(invoices: u64) -> bc_sim::SimConfig {
+    bc_sim::SimConfig {
+        invoices_per_company: invoices,
+        ..bc_sim::SimConfig::default()
+    }
+}
+
 /// A test world: both emulators and a scratch directory for state.
 pub struct World {
     pub emu: Emulators,
@@ -117,6 +134,23 @@ impl World {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
         last
+    }
+
+    /// An aws-sdk-qbusiness client for the Q emulator, as a user's would be.
+    pub async fn q_sdk(&self) -> aws_sdk_qbusiness::Client {
+        let qc = self.emu.q.config();
+        let creds = aws_credential_types::Credentials::from_keys(
+            qc.access_key_id.clone(),
+            qc.secret_access_key.clone(),
+            None,
+        );
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .credentials_provider(creds)
+            .region(aws_config::Region::new(qc.region.clone()))
+            .endpoint_url(self.emu.q.endpoint())
+            .load()
+            .await;
+        aws_sdk_qbusiness::Client::new(&sdk)
     }
 
     /// Sync jobs Q knows.
