@@ -259,8 +259,370 @@ pub const SALES_INVOICES: EntitySpec = EntitySpec {
     pdf: true,
 };
 
+const SALES_LINE_COLUMNS: &[Field] = &[
+    f("Type", &["lineType"], Enum),
+    f("No.", &["lineObjectNumber"], Text),
+    f("Description", &["description", "description2"], Text),
+    f("Quantity", &["quantity"], Number),
+    f("Unit", &["unitOfMeasureCode"], Text),
+    f("Unit price", &["unitPrice"], Amount),
+    f("Discount", &["discountAmount"], Amount),
+    f("Amount excl. tax", &["amountExcludingTax"], Amount),
+    f("Amount incl. tax", &["amountIncludingTax"], Amount),
+];
+
+const BILL_TO_ADDRESS: &[&str] = &[
+    "billToAddressLine1",
+    "billToAddressLine2",
+    "billToPostCode",
+    "billToCity",
+    "billToState",
+    "billToCountry",
+];
+
+const SALES_DOC_ATTRS: &[AttrSpec] = &[
+    a("bc_number", "number", AttrKind::String),
+    a("bc_customer_number", "customerNumber", AttrKind::String),
+    a("bc_customer_name", "customerName", AttrKind::String),
+    a("bc_status", "status", AttrKind::String),
+    a("bc_currency", "currencyCode", AttrKind::String),
+    a(
+        "bc_amount_incl_tax",
+        "totalAmountIncludingTax",
+        AttrKind::Number,
+    ),
+    a(
+        "bc_amount_excl_tax",
+        "totalAmountExcludingTax",
+        AttrKind::Number,
+    ),
+];
+
+/// Sales orders (page 42).
+pub const SALES_ORDERS: EntitySpec = EntitySpec {
+    entity_set: "salesOrders",
+    singular: "Sales Order",
+    category: "Sales Orders",
+    number_field: "number",
+    party_field: Some("customerName"),
+    page: PageRule::Fixed(42),
+    lines: Some(LinesSpec {
+        nav: "salesOrderLines",
+        columns: SALES_LINE_COLUMNS,
+    }),
+    has_last_modified: true,
+    created_field: Some("orderDate"),
+    currency_field: Some("currencyCode"),
+    fields: &[
+        f("Order number", &["number"], Text),
+        f("Status", &["status"], Enum),
+        f("Customer", &["customerName"], Text),
+        f("Customer number", &["customerNumber"], Text),
+        f("Bill-to", &["billToName"], Text),
+        f("Bill-to address", BILL_TO_ADDRESS, Text),
+        f("Ship-to", &["shipToName", "shipToContact"], Text),
+        f("Order date", &["orderDate"], Date),
+        f("Requested delivery date", &["requestedDeliveryDate"], Date),
+        f(
+            "External document number",
+            &["externalDocumentNumber"],
+            Text,
+        ),
+        f("Salesperson", &["salesperson"], Text),
+        f("Currency", &["currencyCode"], Text),
+        f("Fully shipped", &["fullyShipped"], Bool),
+        f("Total excluding tax", &["totalAmountExcludingTax"], Amount),
+        f("Total tax", &["totalTaxAmount"], Amount),
+        f("Total including tax", &["totalAmountIncludingTax"], Amount),
+        f("Phone", &["phoneNumber"], Text),
+        f("Email", &["email"], Text),
+        f("Last modified", &["lastModifiedDateTime"], DateTime),
+    ],
+    attributes: SALES_DOC_ATTRS,
+    pdf: false,
+};
+
+/// Sales quotes (page 41).
+pub const SALES_QUOTES: EntitySpec = EntitySpec {
+    entity_set: "salesQuotes",
+    singular: "Sales Quote",
+    category: "Sales Quotes",
+    number_field: "number",
+    party_field: Some("customerName"),
+    page: PageRule::Fixed(41),
+    lines: Some(LinesSpec {
+        nav: "salesQuoteLines",
+        columns: SALES_LINE_COLUMNS,
+    }),
+    has_last_modified: true,
+    created_field: Some("documentDate"),
+    currency_field: Some("currencyCode"),
+    fields: &[
+        f("Quote number", &["number"], Text),
+        f("Status", &["status"], Enum),
+        f("Customer", &["customerName"], Text),
+        f("Customer number", &["customerNumber"], Text),
+        f("Bill-to address", BILL_TO_ADDRESS, Text),
+        f("Document date", &["documentDate"], Date),
+        f("Valid until", &["validUntilDate"], Date),
+        f("Sent", &["sentDate"], DateTime),
+        f("Accepted", &["acceptedDate"], Date),
+        f("Salesperson", &["salesperson"], Text),
+        f("Currency", &["currencyCode"], Text),
+        f("Total excluding tax", &["totalAmountExcludingTax"], Amount),
+        f("Total tax", &["totalTaxAmount"], Amount),
+        f("Total including tax", &["totalAmountIncludingTax"], Amount),
+        f("Last modified", &["lastModifiedDateTime"], DateTime),
+    ],
+    attributes: SALES_DOC_ATTRS,
+    pdf: true,
+};
+
+/// Sales credit memos: drafts (page 44) and posted ones (page 134).
+pub const SALES_CREDIT_MEMOS: EntitySpec = EntitySpec {
+    entity_set: "salesCreditMemos",
+    singular: "Sales Credit Memo",
+    category: "Sales Credit Memos",
+    number_field: "number",
+    party_field: Some("customerName"),
+    page: PageRule::ByStatus {
+        field: "status",
+        draft_values: &["Draft", "In_x0020_Review", "_x0020_"],
+        draft_page: 44,
+        posted_page: 134,
+    },
+    lines: Some(LinesSpec {
+        nav: "salesCreditMemoLines",
+        columns: SALES_LINE_COLUMNS,
+    }),
+    has_last_modified: true,
+    created_field: Some("creditMemoDate"),
+    currency_field: Some("currencyCode"),
+    fields: &[
+        f("Credit memo number", &["number"], Text),
+        f("Status", &["status"], Enum),
+        f("Customer", &["customerName"], Text),
+        f("Customer number", &["customerNumber"], Text),
+        f("Bill-to address", BILL_TO_ADDRESS, Text),
+        f("Credit memo date", &["creditMemoDate"], Date),
+        f("Posting date", &["postingDate"], Date),
+        f("Due date", &["dueDate"], Date),
+        f("Applies to invoice", &["invoiceNumber"], Text),
+        f(
+            "External document number",
+            &["externalDocumentNumber"],
+            Text,
+        ),
+        f("Salesperson", &["salesperson"], Text),
+        f("Currency", &["currencyCode"], Text),
+        f("Total excluding tax", &["totalAmountExcludingTax"], Amount),
+        f("Total tax", &["totalTaxAmount"], Amount),
+        f("Total including tax", &["totalAmountIncludingTax"], Amount),
+        f("Last modified", &["lastModifiedDateTime"], DateTime),
+    ],
+    attributes: SALES_DOC_ATTRS,
+    pdf: true,
+};
+
+/// Purchase invoices: drafts (page 51) and posted ones (page 138).
+pub const PURCHASE_INVOICES: EntitySpec = EntitySpec {
+    entity_set: "purchaseInvoices",
+    singular: "Purchase Invoice",
+    category: "Purchase Invoices",
+    number_field: "number",
+    party_field: Some("vendorName"),
+    page: PageRule::ByStatus {
+        field: "status",
+        draft_values: &["Draft", "In_x0020_Review", "_x0020_"],
+        draft_page: 51,
+        posted_page: 138,
+    },
+    lines: Some(LinesSpec {
+        nav: "purchaseInvoiceLines",
+        columns: &[
+            f("Type", &["lineType"], Enum),
+            f("No.", &["lineObjectNumber"], Text),
+            f("Description", &["description", "description2"], Text),
+            f("Quantity", &["quantity"], Number),
+            f("Unit", &["unitOfMeasureCode"], Text),
+            f("Unit cost", &["unitCost"], Amount),
+            f("Amount excl. tax", &["amountExcludingTax"], Amount),
+            f("Amount incl. tax", &["amountIncludingTax"], Amount),
+        ],
+    }),
+    has_last_modified: true,
+    created_field: Some("invoiceDate"),
+    currency_field: Some("currencyCode"),
+    fields: &[
+        f("Invoice number", &["number"], Text),
+        f("Status", &["status"], Enum),
+        f("Vendor", &["vendorName"], Text),
+        f("Vendor number", &["vendorNumber"], Text),
+        f("Vendor's invoice number", &["vendorInvoiceNumber"], Text),
+        f("Invoice date", &["invoiceDate"], Date),
+        f("Posting date", &["postingDate"], Date),
+        f("Due date", &["dueDate"], Date),
+        f("Purchaser", &["purchaser"], Text),
+        f("Currency", &["currencyCode"], Text),
+        f("Total excluding tax", &["totalAmountExcludingTax"], Amount),
+        f("Total tax", &["totalTaxAmount"], Amount),
+        f("Total including tax", &["totalAmountIncludingTax"], Amount),
+        f("Last modified", &["lastModifiedDateTime"], DateTime),
+    ],
+    attributes: &[
+        a("bc_number", "number", AttrKind::String),
+        a("bc_vendor_number", "vendorNumber", AttrKind::String),
+        a("bc_vendor_name", "vendorName", AttrKind::String),
+        a("bc_status", "status", AttrKind::String),
+        a("bc_currency", "currencyCode", AttrKind::String),
+        a(
+            "bc_amount_incl_tax",
+            "totalAmountIncludingTax",
+            AttrKind::Number,
+        ),
+        a("bc_due_date", "dueDate", AttrKind::Date),
+        a("bc_document_date", "invoiceDate", AttrKind::Date),
+    ],
+    pdf: true,
+};
+
+/// Customers (Customer Card, page 21).
+pub const CUSTOMERS: EntitySpec = EntitySpec {
+    entity_set: "customers",
+    singular: "Customer",
+    category: "Customers",
+    number_field: "number",
+    party_field: Some("displayName"),
+    page: PageRule::Fixed(21),
+    lines: None,
+    has_last_modified: true,
+    created_field: None,
+    currency_field: Some("currencyCode"),
+    fields: &[
+        f("Customer number", &["number"], Text),
+        f("Name", &["displayName"], Text),
+        f("Type", &["type"], Enum),
+        f(
+            "Address",
+            &[
+                "addressLine1",
+                "addressLine2",
+                "postalCode",
+                "city",
+                "state",
+                "country",
+            ],
+            Text,
+        ),
+        f("Phone", &["phoneNumber"], Text),
+        f("Email", &["email"], Text),
+        f("Website", &["website"], Text),
+        f("Salesperson", &["salespersonCode"], Text),
+        f("Balance due", &["balanceDue"], Amount),
+        f("Credit limit", &["creditLimit"], Amount),
+        f("Currency", &["currencyCode"], Text),
+        f("Tax registration number", &["taxRegistrationNumber"], Text),
+        f("Blocked", &["blocked"], Enum),
+        f("Last modified", &["lastModifiedDateTime"], DateTime),
+    ],
+    attributes: &[
+        a("bc_number", "number", AttrKind::String),
+        a("bc_customer_number", "number", AttrKind::String),
+        a("bc_customer_name", "displayName", AttrKind::String),
+        a("bc_balance", "balanceDue", AttrKind::Number),
+    ],
+    pdf: false,
+};
+
+/// Vendors (Vendor Card, page 26).
+pub const VENDORS: EntitySpec = EntitySpec {
+    entity_set: "vendors",
+    singular: "Vendor",
+    category: "Vendors",
+    number_field: "number",
+    party_field: Some("displayName"),
+    page: PageRule::Fixed(26),
+    lines: None,
+    has_last_modified: true,
+    created_field: None,
+    currency_field: Some("currencyCode"),
+    fields: &[
+        f("Vendor number", &["number"], Text),
+        f("Name", &["displayName"], Text),
+        f(
+            "Address",
+            &[
+                "addressLine1",
+                "addressLine2",
+                "postalCode",
+                "city",
+                "state",
+                "country",
+            ],
+            Text,
+        ),
+        f("Phone", &["phoneNumber"], Text),
+        f("Email", &["email"], Text),
+        f("Website", &["website"], Text),
+        f("Balance", &["balance"], Amount),
+        f("Currency", &["currencyCode"], Text),
+        f("Tax registration number", &["taxRegistrationNumber"], Text),
+        f("Blocked", &["blocked"], Enum),
+        f("Last modified", &["lastModifiedDateTime"], DateTime),
+    ],
+    attributes: &[
+        a("bc_number", "number", AttrKind::String),
+        a("bc_vendor_number", "number", AttrKind::String),
+        a("bc_vendor_name", "displayName", AttrKind::String),
+        a("bc_balance", "balance", AttrKind::Number),
+    ],
+    pdf: false,
+};
+
+/// Items (Item Card, page 30).
+pub const ITEMS: EntitySpec = EntitySpec {
+    entity_set: "items",
+    singular: "Item",
+    category: "Items",
+    number_field: "number",
+    party_field: Some("displayName"),
+    page: PageRule::Fixed(30),
+    lines: None,
+    has_last_modified: true,
+    created_field: None,
+    currency_field: None,
+    fields: &[
+        f("Item number", &["number"], Text),
+        f("Description", &["displayName", "displayName2"], Text),
+        f("Type", &["type"], Enum),
+        f("Category", &["itemCategoryCode"], Text),
+        f("Unit of measure", &["baseUnitOfMeasureCode"], Text),
+        f("Unit price", &["unitPrice"], Amount),
+        f("Unit cost", &["unitCost"], Amount),
+        f("Quantity in stock", &["inventory"], Number),
+        f("Barcode (GTIN)", &["gtin"], Text),
+        f("Blocked", &["blocked"], Bool),
+        f("Last modified", &["lastModifiedDateTime"], DateTime),
+    ],
+    attributes: &[
+        a("bc_number", "number", AttrKind::String),
+        a("bc_item_category", "itemCategoryCode", AttrKind::String),
+        a("bc_inventory", "inventory", AttrKind::Number),
+    ],
+    pdf: false,
+};
+
 /// Every entity bcq can sync.
-pub const CATALOG: &[EntitySpec] = &[SALES_INVOICES];
+pub const CATALOG: &[EntitySpec] = &[
+    SALES_INVOICES,
+    SALES_ORDERS,
+    SALES_QUOTES,
+    SALES_CREDIT_MEMOS,
+    PURCHASE_INVOICES,
+    CUSTOMERS,
+    VENDORS,
+    ITEMS,
+];
 
 /// The catalog entry of an entity set.
 pub fn lookup(entity_set: &str) -> Option<&'static EntitySpec> {
