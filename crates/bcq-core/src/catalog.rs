@@ -612,6 +612,149 @@ pub const ITEMS: EntitySpec = EntitySpec {
     pdf: false,
 };
 
+/// Purchase orders (page 50).
+pub const PURCHASE_ORDERS: EntitySpec = EntitySpec {
+    entity_set: "purchaseOrders",
+    singular: "Purchase Order",
+    category: "Purchase Orders",
+    number_field: "number",
+    party_field: Some("vendorName"),
+    page: PageRule::Fixed(50),
+    lines: Some(LinesSpec {
+        nav: "purchaseOrderLines",
+        columns: &[
+            f("Type", &["lineType"], Enum),
+            f("No.", &["lineObjectNumber"], Text),
+            f("Description", &["description", "description2"], Text),
+            f("Quantity", &["quantity"], Number),
+            f("Received", &["receivedQuantity"], Number),
+            f("Unit", &["unitOfMeasureCode"], Text),
+            f("Unit cost", &["directUnitCost"], Amount),
+            f("Amount excl. tax", &["amountExcludingTax"], Amount),
+        ],
+    }),
+    has_last_modified: true,
+    created_field: Some("orderDate"),
+    currency_field: Some("currencyCode"),
+    fields: &[
+        f("Order number", &["number"], Text),
+        f("Status", &["status"], Enum),
+        f("Vendor", &["vendorName"], Text),
+        f("Vendor number", &["vendorNumber"], Text),
+        f("Order date", &["orderDate"], Date),
+        f("Requested receipt date", &["requestedReceiptDate"], Date),
+        f("Purchaser", &["purchaser"], Text),
+        f("Fully received", &["fullyReceived"], Bool),
+        f("Currency", &["currencyCode"], Text),
+        f("Total excluding tax", &["totalAmountExcludingTax"], Amount),
+        f("Total including tax", &["totalAmountIncludingTax"], Amount),
+        f("Last modified", &["lastModifiedDateTime"], DateTime),
+    ],
+    attributes: &[
+        a("bc_number", "number", AttrKind::String),
+        a("bc_vendor_number", "vendorNumber", AttrKind::String),
+        a("bc_vendor_name", "vendorName", AttrKind::String),
+        a("bc_status", "status", AttrKind::String),
+        a(
+            "bc_amount_incl_tax",
+            "totalAmountIncludingTax",
+            AttrKind::Number,
+        ),
+    ],
+    pdf: false,
+};
+
+/// Contacts (Contact Card, page 5050).
+pub const CONTACTS: EntitySpec = EntitySpec {
+    entity_set: "contacts",
+    singular: "Contact",
+    category: "Contacts",
+    number_field: "number",
+    party_field: Some("displayName"),
+    page: PageRule::Fixed(5050),
+    lines: None,
+    has_last_modified: true,
+    created_field: None,
+    currency_field: None,
+    fields: &[
+        f("Contact number", &["number"], Text),
+        f("Name", &["displayName"], Text),
+        f("Type", &["type"], Enum),
+        f("Job title", &["jobTitle"], Text),
+        f("Company", &["companyName"], Text),
+        f(
+            "Address",
+            &[
+                "addressLine1",
+                "addressLine2",
+                "postalCode",
+                "city",
+                "state",
+                "country",
+            ],
+            Text,
+        ),
+        f("Phone", &["phoneNumber"], Text),
+        f("Mobile", &["mobilePhoneNumber"], Text),
+        f("Email", &["email"], Text),
+        f("Last interaction", &["lastInteractionDate"], Date),
+        f("Last modified", &["lastModifiedDateTime"], DateTime),
+    ],
+    attributes: &[a("bc_number", "number", AttrKind::String)],
+    pdf: false,
+};
+
+/// Employees (Employee Card, page 5200). Birth date and personal email are
+/// left out on purpose: the index is searchable by everyone with access.
+pub const EMPLOYEES: EntitySpec = EntitySpec {
+    entity_set: "employees",
+    singular: "Employee",
+    category: "Employees",
+    number_field: "number",
+    party_field: Some("displayName"),
+    page: PageRule::Fixed(5200),
+    lines: None,
+    has_last_modified: true,
+    created_field: None,
+    currency_field: None,
+    fields: &[
+        f("Employee number", &["number"], Text),
+        f("Name", &["displayName"], Text),
+        f("Job title", &["jobTitle"], Text),
+        f("Status", &["status"], Enum),
+        f("Work phone", &["phoneNumber"], Text),
+        f("Work email", &["email"], Text),
+        f("Employed since", &["employmentDate"], Date),
+        f("Last modified", &["lastModifiedDateTime"], DateTime),
+    ],
+    attributes: &[
+        a("bc_number", "number", AttrKind::String),
+        a("bc_status", "status", AttrKind::String),
+    ],
+    pdf: false,
+};
+
+/// Projects (Project Card, formerly Job Card, page 88).
+pub const PROJECTS: EntitySpec = EntitySpec {
+    entity_set: "projects",
+    singular: "Project",
+    category: "Projects",
+    number_field: "number",
+    party_field: Some("displayName"),
+    page: PageRule::Fixed(88),
+    lines: None,
+    has_last_modified: true,
+    created_field: None,
+    currency_field: None,
+    fields: &[
+        f("Project number", &["number"], Text),
+        f("Description", &["displayName"], Text),
+        f("Last modified", &["lastModifiedDateTime"], DateTime),
+    ],
+    attributes: &[a("bc_number", "number", AttrKind::String)],
+    pdf: false,
+};
+
 /// Every entity bcq can sync.
 pub const CATALOG: &[EntitySpec] = &[
     SALES_INVOICES,
@@ -619,9 +762,13 @@ pub const CATALOG: &[EntitySpec] = &[
     SALES_QUOTES,
     SALES_CREDIT_MEMOS,
     PURCHASE_INVOICES,
+    PURCHASE_ORDERS,
     CUSTOMERS,
     VENDORS,
     ITEMS,
+    CONTACTS,
+    EMPLOYEES,
+    PROJECTS,
 ];
 
 /// The catalog entry of an entity set.
