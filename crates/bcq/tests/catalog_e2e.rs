@@ -302,3 +302,36 @@ bc_points = "points:number"
     }
     w.emu.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_catalog_entity_syncs_and_indexes_without_failure() {
+    let w = World::start(bc(5), q_fast()).await;
+    let all = [("BCQ_ENTITIES", "all")];
+    w.bcq(&["index-schema", "--apply"], &all).await.assert_ok();
+    let r = w.bcq(&["sync", "--no-progress"], &all).await;
+    r.assert_ok();
+    let docs = w.q_documents().await;
+    for spec in bcq_core::catalog::CATALOG {
+        let of: Vec<&serde_json::Value> = docs
+            .iter()
+            .filter(|d| d["attributes"]["bc_entity"] == spec.entity_set)
+            .collect();
+        assert!(
+            !of.is_empty(),
+            "no {} document in Q:\n{}",
+            spec.entity_set,
+            r.stdout
+        );
+        for d in of {
+            assert_eq!(d["status"], "INDEXED", "{}: {:?}", d["id"], d["error"]);
+            assert_eq!(d["attributes"]["_category"], spec.category);
+            assert!(
+                d["attributes"]["_source_uri"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("https://businesscentral.dynamics.com/")
+            );
+        }
+    }
+    w.emu.stop().await;
+}
