@@ -237,68 +237,54 @@ impl World {
         )
     }
 
+    /// Sends one control-API request to the BC emulator, asserts it was
+    /// accepted, and returns its JSON body (`Null` when it has none).
+    async fn bc_control(&self, method: reqwest::Method, url: String, body: Option<Value>) -> Value {
+        let mut req = reqwest::Client::new().request(method.clone(), &url);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status();
+        let text = r.text().await.unwrap();
+        assert!(
+            status.is_success(),
+            "{method} {url} refused ({status}): {text}"
+        );
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
     /// Changes fields of a record, as a BC user would (moves lastModifiedDateTime).
     pub async fn bc_update(&self, entity: &str, id: &str, fields: Value) -> Value {
-        let r = reqwest::Client::new()
-            .patch(format!("{}/{id}", self.records_url(entity)))
-            .json(&fields)
-            .send()
+        let url = format!("{}/{id}", self.records_url(entity));
+        self.bc_control(reqwest::Method::PATCH, url, Some(fields))
             .await
-            .unwrap();
-        assert!(
-            r.status().is_success(),
-            "update refused: {}",
-            r.text().await.unwrap()
-        );
-        r.json().await.unwrap()
     }
 
     /// Edits one line of a sales invoice without moving the header's timestamp.
     pub async fn bc_update_line(&self, invoice_id: &str, sequence: i64, fields: Value) {
-        let r = reqwest::Client::new()
-            .patch(format!(
-                "{}/{invoice_id}/lines/{sequence}",
-                self.records_url("salesInvoices")
-            ))
-            .json(&fields)
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            r.status().is_success(),
-            "line update refused: {}",
-            r.text().await.unwrap()
+        let url = format!(
+            "{}/{invoice_id}/lines/{sequence}",
+            self.records_url("salesInvoices")
         );
+        self.bc_control(reqwest::Method::PATCH, url, Some(fields))
+            .await;
     }
 
     /// Deletes a record.
     pub async fn bc_delete(&self, entity: &str, id: &str) {
-        let r = reqwest::Client::new()
-            .delete(format!("{}/{id}", self.records_url(entity)))
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            r.status().is_success(),
-            "delete refused: {}",
-            r.text().await.unwrap()
-        );
+        let url = format!("{}/{id}", self.records_url(entity));
+        self.bc_control(reqwest::Method::DELETE, url, None).await;
     }
 
     /// Creates a record.
     pub async fn bc_create(&self, entity: &str, fields: Value) -> Value {
-        let r = reqwest::Client::new()
-            .post(self.records_url(entity))
-            .json(&fields)
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            r.status().is_success(),
-            "create refused: {}",
-            r.text().await.unwrap()
-        );
-        r.json().await.unwrap()
+        self.bc_control(
+            reqwest::Method::POST,
+            self.records_url(entity),
+            Some(fields),
+        )
+        .await
     }
 
     /// Q's request counters.
