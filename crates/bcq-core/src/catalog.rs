@@ -171,43 +171,10 @@ pub const SALES_INVOICES: EntitySpec = EntitySpec {
         f("Customer number", &["customerNumber"], Text),
         f("Bill-to", &["billToName"], Text),
         f("Bill-to customer number", &["billToCustomerNumber"], Text),
-        f(
-            "Bill-to address",
-            &[
-                "billToAddressLine1",
-                "billToAddressLine2",
-                "billToPostCode",
-                "billToCity",
-                "billToState",
-                "billToCountry",
-            ],
-            Text,
-        ),
-        f(
-            "Sell-to address",
-            &[
-                "sellToAddressLine1",
-                "sellToAddressLine2",
-                "sellToPostCode",
-                "sellToCity",
-                "sellToState",
-                "sellToCountry",
-            ],
-            Text,
-        ),
+        f("Bill-to address", BILL_TO_ADDRESS, Text),
+        f("Sell-to address", SELL_TO_ADDRESS, Text),
         f("Ship-to", &["shipToName", "shipToContact"], Text),
-        f(
-            "Ship-to address",
-            &[
-                "shipToAddressLine1",
-                "shipToAddressLine2",
-                "shipToPostCode",
-                "shipToCity",
-                "shipToState",
-                "shipToCountry",
-            ],
-            Text,
-        ),
+        f("Ship-to address", SHIP_TO_ADDRESS, Text),
         f("Invoice date", &["invoiceDate"], Date),
         f("Posting date", &["postingDate"], Date),
         f("Due date", &["dueDate"], Date),
@@ -271,6 +238,7 @@ const SALES_LINE_COLUMNS: &[Field] = &[
     f("Amount incl. tax", &["amountIncludingTax"], Amount),
 ];
 
+/// The bill-to address of a sales document, in reading order.
 const BILL_TO_ADDRESS: &[&str] = &[
     "billToAddressLine1",
     "billToAddressLine2",
@@ -278,6 +246,36 @@ const BILL_TO_ADDRESS: &[&str] = &[
     "billToCity",
     "billToState",
     "billToCountry",
+];
+
+/// The sell-to address of a sales document, in reading order.
+const SELL_TO_ADDRESS: &[&str] = &[
+    "sellToAddressLine1",
+    "sellToAddressLine2",
+    "sellToPostCode",
+    "sellToCity",
+    "sellToState",
+    "sellToCountry",
+];
+
+/// The ship-to address of a document, in reading order.
+const SHIP_TO_ADDRESS: &[&str] = &[
+    "shipToAddressLine1",
+    "shipToAddressLine2",
+    "shipToPostCode",
+    "shipToCity",
+    "shipToState",
+    "shipToCountry",
+];
+
+/// The postal address of a customer, vendor or contact, in reading order.
+const POSTAL_ADDRESS: &[&str] = &[
+    "addressLine1",
+    "addressLine2",
+    "postalCode",
+    "city",
+    "state",
+    "country",
 ];
 
 const SALES_DOC_ATTRS: &[AttrSpec] = &[
@@ -502,18 +500,7 @@ pub const CUSTOMERS: EntitySpec = EntitySpec {
         f("Customer number", &["number"], Text),
         f("Name", &["displayName"], Text),
         f("Type", &["type"], Enum),
-        f(
-            "Address",
-            &[
-                "addressLine1",
-                "addressLine2",
-                "postalCode",
-                "city",
-                "state",
-                "country",
-            ],
-            Text,
-        ),
+        f("Address", POSTAL_ADDRESS, Text),
         f("Phone", &["phoneNumber"], Text),
         f("Email", &["email"], Text),
         f("Website", &["website"], Text),
@@ -549,18 +536,7 @@ pub const VENDORS: EntitySpec = EntitySpec {
     fields: &[
         f("Vendor number", &["number"], Text),
         f("Name", &["displayName"], Text),
-        f(
-            "Address",
-            &[
-                "addressLine1",
-                "addressLine2",
-                "postalCode",
-                "city",
-                "state",
-                "country",
-            ],
-            Text,
-        ),
+        f("Address", POSTAL_ADDRESS, Text),
         f("Phone", &["phoneNumber"], Text),
         f("Email", &["email"], Text),
         f("Website", &["website"], Text),
@@ -682,18 +658,7 @@ pub const CONTACTS: EntitySpec = EntitySpec {
         f("Type", &["type"], Enum),
         f("Job title", &["jobTitle"], Text),
         f("Company", &["companyName"], Text),
-        f(
-            "Address",
-            &[
-                "addressLine1",
-                "addressLine2",
-                "postalCode",
-                "city",
-                "state",
-                "country",
-            ],
-            Text,
-        ),
+        f("Address", POSTAL_ADDRESS, Text),
         f("Phone", &["phoneNumber"], Text),
         f("Mobile", &["mobilePhoneNumber"], Text),
         f("Email", &["email"], Text),
