@@ -3,6 +3,7 @@
 use crate::convert;
 use crate::retry::{Aimd, Backoff, Class, classify, describe};
 use aws_sdk_qbusiness::Client;
+use aws_sdk_qbusiness::error::SdkError;
 use aws_sdk_qbusiness::types::{DataSourceSyncJobStatus, DeleteDocument, ErrorCode};
 use bcq_core::document::Document;
 use bcq_core::sink::{Outcome, Rejected, Sink, SinkError};
@@ -368,6 +369,28 @@ impl QSink {
         }
     }
 
+    /// Makes one call under the adaptive limit: counts it in `counter`,
+    /// and feeds a throttle back to the limit and the stats.
+    async fn limited<T, E, R, Fut>(
+        &self,
+        counter: &AtomicU64,
+        call: impl FnOnce() -> Fut,
+    ) -> Result<T, SdkError<E, R>>
+    where
+        Fut: std::future::Future<Output = Result<T, SdkError<E, R>>>,
+        E: aws_sdk_qbusiness::error::ProvideErrorMetadata,
+    {
+        let permit = self.limit.acquire().await;
+        counter.fetch_add(1, Ordering::Relaxed);
+        let r = call().await;
+        let throttled = r.as_ref().err().map(classify) == Some(Class::Throttled);
+        if throttled {
+            self.stats.throttled.fetch_add(1, Ordering::Relaxed);
+        }
+        self.limit.release(permit, throttled);
+        r
+    }
+
     /// Sends one batch, retrying throttles, 500s and documents rejected with
     /// a retryable error code; returns the documents refused for good.
     async fn put_batch(&self, docs: Vec<Document>) -> Result<Outcome, SinkError> {
@@ -389,19 +412,17 @@ impl QSink {
             if batch.is_empty() {
                 break;
             }
-            let permit = self.limit.acquire().await;
-            self.stats.put_calls.fetch_add(1, Ordering::Relaxed);
             let r = self
-                .client
-                .batch_put_document()
-                .application_id(&self.target.application_id)
-                .index_id(&self.target.index_id)
-                .set_data_source_sync_id(job.clone())
-                .set_documents(Some(batch))
-                .send()
+                .limited(&self.stats.put_calls, || {
+                    self.client
+                        .batch_put_document()
+                        .application_id(&self.target.application_id)
+                        .index_id(&self.target.index_id)
+                        .set_data_source_sync_id(job.clone())
+                        .set_documents(Some(batch))
+                        .send()
+                })
                 .await;
-            let class = r.as_ref().err().map(classify);
-            self.limit.release(permit, class == Some(Class::Throttled));
             match r {
                 Ok(out) => {
                     let failed = out.failed_documents();
@@ -457,11 +478,7 @@ impl QSink {
                     tokio::time::sleep(self.delay(&mut backoff)).await;
                 }
                 Err(e) => {
-                    let class = classify(&e);
-                    if class == Class::Throttled {
-                        self.stats.throttled.fetch_add(1, Ordering::Relaxed);
-                    }
-                    if class == Class::Permanent {
+                    if classify(&e) == Class::Permanent {
                         let code = aws_sdk_qbusiness::error::ProvideErrorMetadata::code(&e)
                             .map(str::to_string);
                         let detail = describe(&e);
@@ -516,19 +533,17 @@ impl QSink {
                         .expect("id is set")
                 })
                 .collect();
-            let permit = self.limit.acquire().await;
-            self.stats.delete_calls.fetch_add(1, Ordering::Relaxed);
             let r = self
-                .client
-                .batch_delete_document()
-                .application_id(&self.target.application_id)
-                .index_id(&self.target.index_id)
-                .set_data_source_sync_id(job.clone())
-                .set_documents(Some(docs))
-                .send()
+                .limited(&self.stats.delete_calls, || {
+                    self.client
+                        .batch_delete_document()
+                        .application_id(&self.target.application_id)
+                        .index_id(&self.target.index_id)
+                        .set_data_source_sync_id(job.clone())
+                        .set_documents(Some(docs))
+                        .send()
+                })
                 .await;
-            let class = r.as_ref().err().map(classify);
-            self.limit.release(permit, class == Some(Class::Throttled));
             match r {
                 Ok(out) => {
                     let rejected = out
@@ -547,9 +562,6 @@ impl QSink {
                 }
                 Err(e) => {
                     let class = classify(&e);
-                    if class == Class::Throttled {
-                        self.stats.throttled.fetch_add(1, Ordering::Relaxed);
-                    }
                     if class == Class::Permanent || attempt == self.opts.max_attempts {
                         let code = aws_sdk_qbusiness::error::ProvideErrorMetadata::code(&e)
                             .map(str::to_string);
