@@ -138,6 +138,13 @@ struct Pending {
     known: bool,
 }
 
+/// What is kept of a document while the sink has it: enough to
+/// acknowledge it, not its content.
+struct Sent {
+    ack: Ack,
+    known: bool,
+}
+
 /// The engine of one run.
 pub struct Engine<S: Sink> {
     sink: Arc<S>,
@@ -435,7 +442,7 @@ impl<S: Sink> Engine<S> {
         let max_batch = self.sink.max_batch().max(1);
         let max_bytes = self.sink.max_batch_bytes();
         let concurrency = self.cfg.push_concurrency.max(1);
-        let mut inflight: JoinSet<(Vec<Pending>, Result<Outcome, SinkError>)> = JoinSet::new();
+        let mut inflight: JoinSet<(Vec<Sent>, Result<Outcome, SinkError>)> = JoinSet::new();
         let mut batch: Vec<Pending> = Vec::with_capacity(max_batch);
         let mut batch_bytes = 0usize;
         let mut open = true;
@@ -481,21 +488,38 @@ impl<S: Sink> Engine<S> {
 
     fn spawn_put(
         &self,
-        inflight: &mut JoinSet<(Vec<Pending>, Result<Outcome, SinkError>)>,
+        inflight: &mut JoinSet<(Vec<Sent>, Result<Outcome, SinkError>)>,
         batch: Vec<Pending>,
     ) {
         let sink = self.sink.clone();
-        let docs: Vec<Document> = batch.iter().map(|p| p.doc.clone()).collect();
+        // The documents move to the sink; only their acknowledgements stay.
+        let (docs, sent): (Vec<Document>, Vec<Sent>) = batch
+            .into_iter()
+            .map(|p| {
+                let ack = Ack {
+                    doc_id: p.doc.id.clone(),
+                    bc_id: p.bc_id,
+                    content_hash: p.hash,
+                };
+                (
+                    p.doc,
+                    Sent {
+                        ack,
+                        known: p.known,
+                    },
+                )
+            })
+            .unzip();
         inflight.spawn(async move {
             let r = sink.put(docs).await;
-            (batch, r)
+            (sent, r)
         });
     }
 
     fn settle(
         &self,
         unit: &Unit,
-        done: Result<(Vec<Pending>, Result<Outcome, SinkError>), tokio::task::JoinError>,
+        done: Result<(Vec<Sent>, Result<Outcome, SinkError>), tokio::task::JoinError>,
         result: &mut PushResult,
         abort: &AtomicBool,
     ) {
@@ -520,8 +544,8 @@ impl<S: Sink> Engine<S> {
                 }
                 batch
                     .iter()
-                    .map(|p| Rejected {
-                        doc_id: p.doc.id.clone(),
+                    .map(|s| Rejected {
+                        doc_id: s.ack.doc_id.clone(),
                         reason: e.message.clone(),
                     })
                     .collect()
@@ -529,20 +553,16 @@ impl<S: Sink> Engine<S> {
         };
         let refused: HashSet<&str> = rejected.iter().map(|r| r.doc_id.as_str()).collect();
         let mut acks = Vec::with_capacity(batch.len());
-        for p in &batch {
-            if refused.contains(p.doc.id.as_str()) {
+        for s in batch {
+            if refused.contains(s.ack.doc_id.as_str()) {
                 continue;
             }
-            if p.known {
+            if s.known {
                 result.counts.updated += 1;
             } else {
                 result.counts.added += 1;
             }
-            acks.push(Ack {
-                doc_id: p.doc.id.clone(),
-                bc_id: p.bc_id.clone(),
-                content_hash: p.hash,
-            });
+            acks.push(s.ack);
         }
         let mut state = self.state();
         if !acks.is_empty() {
