@@ -79,7 +79,9 @@ impl AuthConfig {
 /// Bounds and pacing of retries.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetryConfig {
-    /// Most attempts of one request, the first included (default 8).
+    /// Most attempts of one request, the first included (default 12: a 429
+    /// storm with `Retry-After` is BC saying when to come back, and the
+    /// total is still bounded by `max_elapsed`).
     pub max_attempts: u32,
     /// No new attempt starts after this much time since the first (default 10 min).
     pub max_elapsed: Duration,
@@ -94,7 +96,7 @@ pub struct RetryConfig {
 impl Default for RetryConfig {
     fn default() -> Self {
         Self {
-            max_attempts: 8,
+            max_attempts: 12,
             max_elapsed: Duration::from_secs(10 * 60),
             base_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(60),

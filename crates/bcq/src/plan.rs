@@ -36,10 +36,6 @@ pub fn bc_client(cfg: &Config, environment: &str) -> anyhow::Result<BcClient> {
     bc.environment = environment.to_string();
     bc.page_size = cfg.bc.page_size;
     bc.request_timeout = cfg.bc.request_timeout;
-    // A 429 storm with Retry-After is BC telling us when to come back: allow
-    // more attempts than the client's default, still bounded by its total
-    // time (10 minutes).
-    bc.retry.max_attempts = 12;
     let budget = RequestBudget::new(
         cfg.bc.requests_per_5min,
         Duration::from_secs(300),
