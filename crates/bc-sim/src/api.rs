@@ -310,10 +310,17 @@ fn company_scoped(
             })
         }
         [("attachmentContent", None)] if set == "documentAttachments" => {
-            let mut r = (StatusCode::OK, datagen::attachment_content(ctx, pos)).into_response();
+            let name = ty
+                .idx("fileName")
+                .and_then(|i| match &rec.vals[i] {
+                    crate::value::Val::Str(n) => Some(n.clone()),
+                    _ => None,
+                })
+                .unwrap_or_default();
+            let mut r = (StatusCode::OK, sh.store.file(ctx, pos)).into_response();
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
-                HeaderValue::from_static("application/octet-stream"),
+                HeaderValue::from_static(crate::attachments::mime_of(&name)),
             );
             Ok(ApiResponse {
                 response: r,

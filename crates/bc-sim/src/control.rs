@@ -8,6 +8,7 @@
 //! | `PATCH /_sim/records/{env}/{companyId}/{entitySet}/{id}` | fields | 200 + entity (lastModifiedDateTime moved) |
 //! | `DELETE /_sim/records/{env}/{companyId}/{entitySet}/{id}` | | 204 |
 //! | `PATCH /_sim/records/{env}/{companyId}/{docSet}/{id}/lines/{sequence}` | line fields | 200 + line (header untouched) |
+//! | `PUT /_sim/records/{env}/{companyId}/documentAttachments/{id}/content` | file bytes | 200 + attachment (byteSize, lastModifiedDateTime moved) |
 //! | `POST /_sim/touch/{env}/{companyId}/{entitySet}` | `{"count":N}` or `{"fraction":f}` | `{"ids":[...]}` |
 //! | `POST /_sim/faults` | [`Fault`] | 204 |
 //! | `DELETE /_sim/faults` | | 204 |
@@ -217,7 +218,41 @@ impl Control {
         if !self.sh.store.delete(&ctx, set, pos) {
             return Err(StoreError::NotFound(id).into());
         }
+        // BC deletes a record's attachments with it.
+        if set != "documentAttachments" {
+            let end = self.sh.store.end(&ctx, "documentAttachments");
+            let at = self.sh.store.ty("documentAttachments");
+            let parent = at.and_then(|t| t.idx("parentId"));
+            for p in 0..end {
+                let child = self.sh.store.get(&ctx, "documentAttachments", p);
+                if let (Some(rec), Some(i)) = (child, parent)
+                    && matches!(rec.vals[i], Val::Guid(g) if g == id)
+                {
+                    self.sh.store.delete(&ctx, "documentAttachments", p);
+                }
+            }
+        }
         Ok(())
+    }
+
+    /// Replaces the content of an attachment (`byteSize` and
+    /// `lastModifiedDateTime` follow), as uploading a new version in BC.
+    pub fn set_attachment_content(
+        &self,
+        env: &str,
+        company: &str,
+        id: &str,
+        bytes: Vec<u8>,
+    ) -> Result<Value, ControlError> {
+        let (ctx, set) = self.resolve(env, company, "documentAttachments")?;
+        let id: Uuid = id
+            .parse()
+            .map_err(|_| ControlError::Body(format!("bad id '{id}'")))?;
+        let pos = position_of(&ctx, set, &id).ok_or(StoreError::NotFound(id))?;
+        if !self.sh.store.set_file(&ctx, pos, bytes) {
+            return Err(StoreError::NotFound(id).into());
+        }
+        self.entity(&ctx, set, pos)
     }
 
     /// Edits one line (`sequence` = 10000, 20000, ...) of a document without
@@ -391,6 +426,10 @@ pub fn http(sh: &Arc<Shared>, method: &Method, path: &str, body: &[u8]) -> Respo
             Ok(()) => StatusCode::NO_CONTENT.into_response(),
             Err(e) => err(e),
         },
+        ("PUT", ["records", env, co, "documentAttachments", id, "content"]) => ok(
+            c.set_attachment_content(env, co, id, body.to_vec()),
+            StatusCode::OK,
+        ),
         ("PATCH", ["records", env, co, set, id, "lines", seq]) => {
             let seq = seq
                 .parse::<u64>()

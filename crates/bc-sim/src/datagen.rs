@@ -568,21 +568,18 @@ impl Ctx {
                 put(&mut rec, t, "industry", Val::S("Furniture"));
             }
             "documentAttachments" => {
-                let inv = pos * 7 % self.base_count("salesInvoices").max(1);
+                let name = crate::attachments::file_name(self, pos);
+                let size = crate::attachments::content(self, pos).len();
+                put(&mut rec, t, "fileName", Val::Str(name));
+                put(&mut rec, t, "byteSize", Val::Int(size as i64));
+                let (parent_type, ..) = crate::attachments::parent(self, pos);
+                put(&mut rec, t, "parentType", Val::Enum(parent_type));
                 put(
                     &mut rec,
                     t,
-                    "fileName",
-                    Val::Str(format!("delivery-note-{}.txt", inv + 1)),
+                    "parentId",
+                    Val::Guid(crate::attachments::parent_id(self, pos)),
                 );
-                put(
-                    &mut rec,
-                    t,
-                    "byteSize",
-                    Val::Int(attachment_content(self, pos).len() as i64),
-                );
-                put(&mut rec, t, "parentType", Val::Enum("Sales_x0020_Invoice"));
-                put(&mut rec, t, "parentId", Val::Guid(self.id(1, inv, 0)));
                 put(&mut rec, t, "documentFlowSales", Val::Bool(true));
             }
             doc if line_set(doc).is_some() => self.doc_header(t, &mut rec, &mut r, doc, pos, lines),
@@ -777,16 +774,6 @@ pub fn totals(t: &EntityType, lines: &[Record]) -> (f64, f64, f64) {
         cents[1] as f64 / 100.0,
         cents[2] as f64 / 100.0,
     )
-}
-
-/// Text content of a generated document attachment.
-pub fn attachment_content(ctx: &Ctx, pos: u64) -> Vec<u8> {
-    format!(
-        "Delivery note {}\r\nCompany: {}\r\nReceived in good order.\r\n",
-        pos + 1,
-        company_name(ctx.company as usize)
-    )
-    .into_bytes()
 }
 
 /// Company display name of company `i` (non-ASCII on purpose).

@@ -26,6 +26,7 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod attachments;
 pub mod auth;
 pub mod config;
 pub mod control;

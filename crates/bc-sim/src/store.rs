@@ -49,6 +49,8 @@ pub struct Store {
     lines: RwLock<HashMap<LineKey, LineEdits>>,
     clock: AtomicI64,
     custom: Option<&'static EntityType>,
+    /// Attachment contents uploaded through the control API, by position.
+    files: RwLock<HashMap<(u8, u8, u64), Vec<u8>>>,
 }
 
 /// Errors of overlay writes.
@@ -78,6 +80,7 @@ impl Store {
             lines: RwLock::default(),
             clock: AtomicI64::new(0),
             custom,
+            files: RwLock::default(),
         }
     }
 
@@ -338,6 +341,32 @@ impl Store {
             }
         }
         true
+    }
+
+    /// The content of attachment `pos`: uploaded, or generated.
+    pub fn file(&self, ctx: &Ctx, pos: u64) -> Vec<u8> {
+        let files = self.files.read().unwrap_or_else(|e| e.into_inner());
+        files
+            .get(&(ctx.env, ctx.company, pos))
+            .cloned()
+            .unwrap_or_else(|| crate::attachments::content(ctx, pos))
+    }
+
+    /// Replaces the content of attachment `pos` (its byteSize and
+    /// lastModifiedDateTime follow, as in BC).
+    pub fn set_file(&self, ctx: &Ctx, pos: u64, bytes: Vec<u8>) -> bool {
+        let Some(t) = self.ty("documentAttachments") else {
+            return false;
+        };
+        let Some(size) = t.idx("byteSize") else {
+            return false;
+        };
+        let len = bytes.len() as i64;
+        self.files
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((ctx.env, ctx.company, pos), bytes);
+        self.update(ctx, "documentAttachments", pos, vec![(size, Val::Int(len))])
     }
 
     /// Deletes a record.

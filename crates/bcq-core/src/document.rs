@@ -92,6 +92,28 @@ pub struct Principal {
     pub id: String,
     /// True for ALLOW, false for DENY.
     pub allow: bool,
+    /// Where Q looks up the group membership of this principal.
+    pub membership: Membership,
+}
+
+/// Q's `membershipType`: which user-group mapping a principal is resolved in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Membership {
+    /// The application's index-wide mapping (PutGroup without a data source).
+    #[default]
+    Index,
+    /// This data source's own mapping (PutGroup with `dataSourceId`).
+    Datasource,
+}
+
+impl Membership {
+    /// The wire form (`INDEX`, `DATASOURCE`).
+    pub fn as_q_str(self) -> &'static str {
+        match self {
+            Membership::Index => "INDEX",
+            Membership::Datasource => "DATASOURCE",
+        }
+    }
 }
 
 /// The kind of a [`Principal`].
@@ -171,6 +193,7 @@ impl Document {
                     (PrincipalKind::Group, false) => b"g-",
                 });
                 field(p.id.as_bytes());
+                field(p.membership.as_q_str().as_bytes());
             }
         }
         h.finalize().into()

@@ -9,8 +9,10 @@
 //! channel plus the batches in flight, whatever the number of records.
 //! State moves only on acknowledgement (see the crate doc).
 
+use crate::acl::AccessPolicy;
 use crate::catalog::EntitySpec;
-use crate::document::Document;
+use crate::document::{AccessControl, Document};
+use crate::files;
 use crate::render::{self, RenderContext};
 use crate::sink::{Outcome, Rejected, Sink, SinkError};
 use crate::wire;
@@ -18,7 +20,7 @@ use bcq_bc::{BcClient, Query};
 use bcq_state::{Ack, RunCounts, StateStore, UnitKey};
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, stream};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -57,6 +59,11 @@ pub struct EngineConfig {
     pub max_delete_share: f64,
     /// Override of the deletion guard.
     pub allow_mass_delete: bool,
+    /// Who may read what: resolved per unit (and per attachment's parent).
+    pub access: Arc<AccessPolicy>,
+    /// Entities whose attachments are indexed (attachments of other
+    /// records are skipped: their record is not in Q either).
+    pub attachment_parents: Vec<&'static EntitySpec>,
 }
 
 impl Default for EngineConfig {
@@ -69,6 +76,8 @@ impl Default for EngineConfig {
             pdf_concurrency: 4,
             max_delete_share: 0.10,
             allow_mass_delete: false,
+            access: Arc::new(AccessPolicy::default()),
+            attachment_parents: Vec::new(),
         }
     }
 }
@@ -90,6 +99,8 @@ pub struct Progress {
     pub unchanged: AtomicU64,
     /// Documents cut to fit Q's limits (pushed, and reported).
     pub truncated: AtomicU64,
+    /// Files not sent on purpose (type Q cannot read, too large), reported.
+    pub skipped: AtomicU64,
 }
 
 /// One unit of work: an entity of a company in an environment.
@@ -199,8 +210,22 @@ impl<S: Sink> Engine<S> {
             }
         };
         let spec = unit.spec;
-        let incremental =
-            self.cfg.mode == Mode::Incremental && !unit.reconcile && spec.has_last_modified;
+        // Settings that shape the documents (access rules, PDFs, which
+        // records take attachments) changed since the last complete read:
+        // every document may differ, so read everything again.
+        let settings = self.settings_fingerprint(unit);
+        let settings_changed = match self.state().unit_settings(&unit.key) {
+            Ok(s) => s.as_deref() != Some(settings.as_str()),
+            Err(e) => {
+                report.errors.push(format!("state store: {e}"));
+                report.fatal = true;
+                return report;
+            }
+        };
+        let incremental = self.cfg.mode == Mode::Incremental
+            && !unit.reconcile
+            && spec.has_last_modified
+            && !settings_changed;
         let filter = match (incremental, prior.cursor) {
             (true, Some(c)) => Some(format!(
                 "lastModifiedDateTime gt {}",
@@ -260,8 +285,36 @@ impl<S: Sink> Engine<S> {
         }
         if report.complete_read {
             self.delete_missing(unit, &seen, &mut report).await;
+            if report.errors.is_empty()
+                && report.counts.failed == 0
+                && let Err(e) = self.state().set_unit_settings(&unit.key, &settings)
+            {
+                report.errors.push(format!("state store: {e}"));
+            }
         }
         report
+    }
+
+    /// A fingerprint of the settings that shape a unit's documents besides
+    /// BC's data: its access control, whether PDFs go along, and for the
+    /// attachments unit which records take attachments under which rules.
+    fn settings_fingerprint(&self, unit: &Unit) -> String {
+        use sha2::{Digest, Sha256};
+        let mut parts = vec![format!(
+            "acl={:?};pdf={}",
+            self.access_for(unit, unit.spec.entity_set),
+            self.cfg.include_pdf && unit.spec.pdf
+        )];
+        if files::is_attachments(unit.spec) {
+            for p in &self.cfg.attachment_parents {
+                parts.push(format!(
+                    "{}={:?}",
+                    p.entity_set,
+                    self.access_for(unit, p.entity_set)
+                ));
+            }
+        }
+        hex::encode(Sha256::digest(parts.join("\n").as_bytes()))
     }
 
     /// The reader: pages → documents → changed ones into the channel,
@@ -274,9 +327,13 @@ impl<S: Sink> Engine<S> {
         abort: &AtomicBool,
         out: &mut ReadOutcome,
     ) {
+        if files::is_attachments(unit.spec) {
+            return self.read_attachments(unit, url, tx, abort, out).await;
+        }
         let spec = unit.spec;
         let full = self.cfg.mode == Mode::Full;
         let with_pdf = self.cfg.include_pdf && spec.pdf;
+        let acl = self.access_for(unit, spec.entity_set);
         let mut pages = std::pin::pin!(unit.client.pages(url));
         while let Some(page) = pages.next().await {
             if abort.load(Ordering::Relaxed) {
@@ -301,7 +358,8 @@ impl<S: Sink> Engine<S> {
                     out.max_seen = Some(out.max_seen.map_or(t, |m| m.max(t)));
                 }
                 match render::render(spec, &unit.ctx, record) {
-                    Ok(doc) => {
+                    Ok(mut doc) => {
+                        doc.access = acl.clone();
                         let cuts = crate::constraints::truncations(&doc);
                         if !cuts.is_empty() {
                             self.report_truncation(&doc.id, &cuts);
@@ -378,13 +436,12 @@ impl<S: Sink> Engine<S> {
                     .await;
                 for (doc, hash, bc_id, record, known, bytes) in fetched {
                     match bytes {
-                        Ok(b) if b.len() > wire::MAX_FILE_BYTES => {
-                            out.failed += 1;
-                            self.reject_now(
+                        Ok(b)
+                            if !self.file_fits(
                                 &render::pdf_doc_id(&doc.id),
-                                &format!("pdf is {} bytes, over q's 50 MB limit; skipped", b.len()),
-                            );
-                        }
+                                "the pdf",
+                                b.len(),
+                            ) => {}
                         Ok(b) => {
                             let pdf =
                                 render::pdf_document(spec, &unit.ctx, record, &doc, b.to_vec());
@@ -408,6 +465,261 @@ impl<S: Sink> Engine<S> {
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /// The access control of documents of `entity` in the unit's company.
+    fn access_for(&self, unit: &Unit, entity: &str) -> Option<AccessControl> {
+        self.cfg
+            .access
+            .resolve(
+                &unit.ctx.environment,
+                &unit.ctx.company_id,
+                &unit.ctx.company_name,
+                entity,
+            )
+            .control()
+            .cloned()
+    }
+
+    /// Whether a file of `len` bytes can go to the sink; if not, it is
+    /// skipped and reported (never sent, never failing the run).
+    fn file_fits(&self, doc_id: &str, what: &str, len: usize) -> bool {
+        let max = self.sink.max_document_bytes();
+        if len <= max {
+            return true;
+        }
+        let reason = if len > wire::MAX_FILE_BYTES {
+            format!("{what} is {len} bytes, over Q Business's 50 MB limit for a document")
+        } else {
+            format!(
+                "{what} is {len} bytes, more than can be sent inline ({max} bytes); set files.s3_bucket (BCQ_S3_BUCKET) to send large files through S3"
+            )
+        };
+        self.skip(doc_id, &reason);
+        false
+    }
+
+    /// A file not sent on purpose: counted, logged and listed by `bcq status`.
+    fn skip(&self, doc_id: &str, reason: &str) {
+        self.progress.skipped.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(doc_id, reason, "file skipped");
+        if let Err(e) =
+            self.state()
+                .record_failure(self.run_id, doc_id, &format!("skipped: {reason}"))
+        {
+            tracing::error!(error = %e, "could not record a skipped file in the state store");
+        }
+    }
+
+    /// The reader of the attachments unit: attachment records → (when new or
+    /// changed) their record and file → file documents into the channel.
+    /// Change detection is on the attachment's metadata and access control,
+    /// so an unchanged attachment costs no download.
+    async fn read_attachments(
+        &self,
+        unit: &Unit,
+        url: String,
+        tx: mpsc::Sender<Pending>,
+        abort: &AtomicBool,
+        out: &mut ReadOutcome,
+    ) {
+        let full = self.cfg.mode == Mode::Full;
+        let root = &unit.api_root;
+        let company = &unit.key.company_id;
+        let mut parents: HashMap<String, Option<Document>> = HashMap::new();
+        let mut pages = std::pin::pin!(unit.client.pages(url));
+        while let Some(page) = pages.next().await {
+            if abort.load(Ordering::Relaxed) {
+                return;
+            }
+            let page = match page {
+                Ok(p) => p,
+                Err(e) => {
+                    out.error = Some(format!(
+                        "reading documentAttachments of {}: {e}",
+                        unit.ctx.company_name
+                    ));
+                    return;
+                }
+            };
+            self.progress
+                .read
+                .fetch_add(page.values.len() as u64, Ordering::Relaxed);
+            // (meta, doc id, parent spec, acl, hash)
+            let mut candidates = Vec::with_capacity(page.values.len());
+            for meta in &page.values {
+                if let Some(t) = wire::datetime(meta, "lastModifiedDateTime") {
+                    out.max_seen = Some(out.max_seen.map_or(t, |m| m.max(t)));
+                }
+                let Some(bc_id) = render::bc_id(meta) else {
+                    out.failed += 1;
+                    self.reject_now("documentAttachments/?", "attachment record has no id");
+                    continue;
+                };
+                out.seen.push(id_key(&bc_id));
+                let parent_set = wire::text(meta, "parentType").and_then(files::parent_entity_set);
+                let Some(parent_spec) = parent_set.and_then(|set| {
+                    self.cfg
+                        .attachment_parents
+                        .iter()
+                        .copied()
+                        .find(|s| s.entity_set == set)
+                }) else {
+                    // Its record is not synced (entity not enabled, or a
+                    // journal or statement attachment): nothing to attach to.
+                    out.unchanged += 1;
+                    self.progress.unchanged.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                };
+                let acl = self.access_for(unit, parent_spec.entity_set);
+                let doc_id = files::attachment_doc_id(&unit.ctx, &bc_id);
+                let fingerprint = Document {
+                    id: doc_id.clone(),
+                    title: String::new(),
+                    content_type: crate::document::ContentType::PlainText,
+                    content: [
+                        "fileName",
+                        "byteSize",
+                        "parentType",
+                        "parentId",
+                        "lastModifiedDateTime",
+                    ]
+                    .iter()
+                    .map(|f| meta.get(*f).map(|v| v.to_string()).unwrap_or_default())
+                    .collect::<Vec<_>>()
+                    .join("\u{1f}")
+                    .into_bytes(),
+                    attributes: Vec::new(),
+                    access: acl,
+                };
+                let hash = fingerprint.content_hash();
+                candidates.push((meta, doc_id, parent_spec, fingerprint.access, hash, bc_id));
+            }
+            let ids: Vec<&str> = candidates.iter().map(|c| c.1.as_str()).collect();
+            let known = match self.state().hashes(&ids) {
+                Ok(k) => k,
+                Err(e) => {
+                    out.error = Some(format!("state store: {e}"));
+                    return;
+                }
+            };
+            let mut wanted = Vec::new();
+            for (meta, doc_id, parent_spec, acl, hash, bc_id) in candidates {
+                let prior = known.get(&doc_id);
+                if !full && prior == Some(&hash) {
+                    out.unchanged += 1;
+                    self.progress.unchanged.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                let file_name = wire::text(meta, "fileName").unwrap_or_default();
+                let content_type = match files::content_type_of(file_name) {
+                    Ok(c) => c,
+                    Err(why) => {
+                        self.skip(&doc_id, &format!("{file_name}: {why}"));
+                        continue;
+                    }
+                };
+                let size = meta.get("byteSize").and_then(serde_json::Value::as_u64);
+                if let Some(n) = size
+                    && !self.file_fits(&doc_id, file_name, n as usize)
+                {
+                    continue;
+                }
+                wanted.push((
+                    meta,
+                    doc_id,
+                    parent_spec,
+                    acl,
+                    hash,
+                    bc_id,
+                    content_type,
+                    prior.is_some(),
+                ));
+            }
+            // The records the files are attached to, once per run each.
+            for (meta, _, parent_spec, acl, ..) in &wanted {
+                let parent_id = wire::text(meta, "parentId")
+                    .unwrap_or_default()
+                    .to_ascii_lowercase();
+                let key = format!("{}/{parent_id}", parent_spec.entity_set);
+                if parents.contains_key(&key) {
+                    continue;
+                }
+                let purl = format!(
+                    "{root}/companies({company})/{}({parent_id})",
+                    parent_spec.entity_set
+                );
+                let parent = match unit.client.get_json(&purl).await {
+                    Ok(record) => match render::render(parent_spec, &unit.ctx, &record) {
+                        Ok(mut d) => {
+                            d.access = acl.clone();
+                            Some(d)
+                        }
+                        Err(_) => None,
+                    },
+                    Err(e) if e.status() == Some(404) => None,
+                    Err(e) => {
+                        out.error = Some(format!(
+                            "reading the record {} {parent_id} of an attachment in {}: {e}",
+                            parent_spec.entity_set, unit.ctx.company_name
+                        ));
+                        return;
+                    }
+                };
+                parents.insert(key, parent);
+            }
+            let fetched: Vec<_> = stream::iter(wanted)
+                .map(|(meta, doc_id, parent_spec, acl, hash, bc_id, content_type, known)| {
+                    let url = format!("{root}/companies({company})/documentAttachments({bc_id})/attachmentContent");
+                    async move {
+                        let bytes = unit.client.get_bytes(&url).await;
+                        (meta, doc_id, parent_spec, acl, hash, bc_id, content_type, known, bytes)
+                    }
+                })
+                .buffered(self.cfg.pdf_concurrency.max(1))
+                .collect()
+                .await;
+            for (meta, doc_id, parent_spec, _acl, hash, bc_id, content_type, known, bytes) in
+                fetched
+            {
+                let parent_id = wire::text(meta, "parentId")
+                    .unwrap_or_default()
+                    .to_ascii_lowercase();
+                let Some(Some(parent)) =
+                    parents.get(&format!("{}/{parent_id}", parent_spec.entity_set))
+                else {
+                    self.skip(
+                        &doc_id,
+                        "the record it is attached to was not found in business central",
+                    );
+                    continue;
+                };
+                let file_name = wire::text(meta, "fileName").unwrap_or_default();
+                let b = match bytes {
+                    Ok(b) => b,
+                    Err(e) => {
+                        out.failed += 1;
+                        self.reject_now(&doc_id, &format!("downloading {file_name}: {e}"));
+                        continue;
+                    }
+                };
+                if !self.file_fits(&doc_id, file_name, b.len()) {
+                    continue;
+                }
+                let doc =
+                    files::attachment_document(&unit.ctx, meta, parent, content_type, b.to_vec());
+                let p = Pending {
+                    doc,
+                    hash,
+                    bc_id,
+                    known,
+                };
+                if tx.send(p).await.is_err() {
+                    return;
+                }
+                self.progress.queued.fetch_add(1, Ordering::Relaxed);
             }
         }
     }

@@ -16,6 +16,8 @@
 //!
 //! # Layout
 //!
+//! - [`acl`]: access rules from configuration → documents' access control
+//! - [`files`]: files behind records (PDFs, attachments): content types, ids
 //! - [`document`]: the sink-neutral document and its content hash
 //! - [`wire`]: BC's wire quirks and Q's limits
 //! - [`catalog`]: the entities bcq knows, as data
@@ -24,10 +26,12 @@
 //! - [`sink`]: the trait a destination implements
 //! - [`engine`]: the pipeline of one unit (environment, company, entity)
 
+pub mod acl;
 pub mod catalog;
 pub mod constraints;
 pub mod document;
 pub mod engine;
+pub mod files;
 pub mod render;
 pub mod sink;
 pub mod wire;

@@ -40,6 +40,12 @@ pub trait Sink: Send + Sync + 'static {
     fn max_batch(&self) -> usize;
     /// At most this many bytes of documents per call.
     fn max_batch_bytes(&self) -> usize;
+    /// The largest document content this sink takes: what fits a call
+    /// inline, or Q's 50 MB when large files can go another way (S3).
+    /// The engine skips and reports files above it instead of sending them.
+    fn max_document_bytes(&self) -> usize {
+        crate::wire::MAX_FILE_BYTES.min(self.max_batch_bytes())
+    }
     /// Adds or replaces documents.
     fn put(&self, docs: Vec<Document>) -> impl Future<Output = Result<Outcome, SinkError>> + Send;
     /// Deletes documents by id.

@@ -6,7 +6,9 @@ use aws_sdk_qbusiness::types::{
     DocumentAttribute, DocumentAttributeValue, DocumentContent, MemberRelation, MembershipType,
     Principal, PrincipalGroup, PrincipalUser, ReadAccessType,
 };
-use bcq_core::document::{AccessControl as Acl, AttrValue, ContentType, Document, PrincipalKind};
+use bcq_core::document::{
+    AccessControl as Acl, AttrValue, ContentType, Document, Membership, PrincipalKind,
+};
 
 /// Q's `ContentType` of a bcq content type.
 pub fn content_type(c: ContentType) -> QContentType {
@@ -42,6 +44,13 @@ fn value(v: &AttrValue) -> DocumentAttributeValue {
     }
 }
 
+fn membership(m: Membership) -> MembershipType {
+    match m {
+        Membership::Index => MembershipType::Index,
+        Membership::Datasource => MembershipType::Datasource,
+    }
+}
+
 fn access(acl: &Acl) -> AccessConfiguration {
     let principals: Vec<Principal> = acl
         .principals
@@ -57,7 +66,7 @@ fn access(acl: &Acl) -> AccessConfiguration {
                     PrincipalUser::builder()
                         .id(&p.id)
                         .access(access)
-                        .membership_type(MembershipType::Index)
+                        .membership_type(membership(p.membership))
                         .build()
                         .expect("access is set"),
                 ),
@@ -65,7 +74,7 @@ fn access(acl: &Acl) -> AccessConfiguration {
                     PrincipalGroup::builder()
                         .name(&p.id)
                         .access(access)
-                        .membership_type(MembershipType::Index)
+                        .membership_type(membership(p.membership))
                         .build()
                         .expect("access is set"),
                 ),

@@ -9,11 +9,13 @@
 //!
 //! # Layout
 //!
+//! - [`admin`]: group memberships (PutGroup) and listing the index
 //! - [`convert`]: bcq documents → SDK types, plus the per-run attributes
 //! - [`retry`]: error classification, backoff, adaptive concurrency
 //! - [`sink`]: [`QSink`], sync jobs and the [`bcq_core::sink::Sink`] impl
 //! - [`schema`]: the custom attributes declared on the index
 
+pub mod admin;
 pub mod convert;
 pub mod retry;
 pub mod schema;

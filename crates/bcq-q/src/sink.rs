@@ -220,39 +220,25 @@ impl QSink {
     pub async fn failed_to_index(&self) -> Result<Vec<(String, String)>, JobError> {
         use aws_sdk_qbusiness::types::DocumentStatus;
         let mut out = Vec::new();
-        let mut pages = self
-            .client
-            .list_documents()
-            .application_id(&self.target.application_id)
-            .index_id(&self.target.index_id)
-            .data_source_ids(&self.target.data_source_id)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| JobError::Call {
-                action: "ListDocuments",
-                hint: "",
-                detail: describe(&e),
-            })?;
-            for d in page.document_detail_list() {
-                if matches!(
-                    d.status(),
-                    Some(DocumentStatus::Failed) | Some(DocumentStatus::DocumentFailedToIndex)
-                ) {
-                    let reason = d
-                        .error()
-                        .map(|e| {
-                            format!(
-                                "{}: {}",
-                                e.error_code().map(|c| c.as_str()).unwrap_or("UNKNOWN"),
-                                e.error_message().unwrap_or("")
-                            )
-                        })
-                        .unwrap_or_else(|| "no reason given".into());
-                    out.push((d.document_id().unwrap_or_default().to_string(), reason));
-                }
+        self.for_each_document(|d| {
+            if matches!(
+                d.status(),
+                Some(DocumentStatus::Failed) | Some(DocumentStatus::DocumentFailedToIndex)
+            ) {
+                let reason = d
+                    .error()
+                    .map(|e| {
+                        format!(
+                            "{}: {}",
+                            e.error_code().map(|c| c.as_str()).unwrap_or("UNKNOWN"),
+                            e.error_message().unwrap_or("")
+                        )
+                    })
+                    .unwrap_or_else(|| "no reason given".into());
+                out.push((d.document_id().unwrap_or_default().to_string(), reason));
             }
-        }
+        })
+        .await?;
         Ok(out)
     }
 

@@ -98,6 +98,14 @@ pub const MIGRATIONS: &[Migration] = &[
             ) WITHOUT ROWID;
         ",
     },
+    Migration {
+        version: 4,
+        description: "a fingerprint of the settings that shape a unit's documents (access \
+                      rules, files), so that changing them re-reads and re-pushes the unit",
+        sql: "
+            ALTER TABLE units ADD COLUMN settings TEXT;
+        ",
+    },
 ];
 
 /// The newest schema version this code knows.

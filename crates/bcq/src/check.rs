@@ -10,8 +10,10 @@ use std::fmt::Write;
 /// One line of the checklist.
 #[derive(Clone, Debug)]
 pub struct Item {
-    /// Passed.
+    /// Passed (a warning passes).
     pub ok: bool,
+    /// Passed, but something needs a person's attention.
+    pub warning: bool,
     /// What was checked.
     pub what: String,
     /// Why it failed, or a detail.
@@ -21,14 +23,24 @@ pub struct Item {
 fn item(ok: bool, what: impl Into<String>, detail: impl Into<String>) -> Item {
     Item {
         ok,
+        warning: false,
         what: what.into(),
         detail: detail.into(),
+    }
+}
+
+fn warning(what: impl Into<String>, detail: impl Into<String>) -> Item {
+    Item {
+        warning: true,
+        ..item(true, what, detail)
     }
 }
 
 /// Runs every check; never stops at the first failure.
 pub async fn run(cfg: &Config) -> Vec<Item> {
     let mut items = vec![item(true, "configuration", "valid")];
+    let mut uncovered = Vec::new();
+    let mut covered = 0;
     match plan::resolve(cfg, None).await {
         Err(e) => items.push(item(false, "business central access", format!("{e:#}"))),
         Ok(targets) => {
@@ -40,6 +52,15 @@ pub async fn run(cfg: &Config) -> Vec<Item> {
             for t in &targets {
                 for (id, name) in &t.companies {
                     for spec in &cfg.sync.entities {
+                        let rule =
+                            cfg.sync
+                                .access
+                                .resolve(&t.environment, id, name, spec.entity_set);
+                        if rule == bcq_core::acl::Resolved::Unmatched {
+                            uncovered.push(format!("{} of {name}", spec.entity_set));
+                        } else {
+                            covered += 1;
+                        }
                         let q = Query {
                             top: Some(1),
                             ..Query::default()
@@ -156,11 +177,44 @@ pub async fn run(cfg: &Config) -> Vec<Item> {
         }
         Err(e) => items.push(item(false, "custom attributes on the index", e.to_string())),
     }
-    items.push(item(
-        true,
-        "access control",
-        "WARNING: documents go out without access control; every user of the Q application can read them",
-    ));
+    if uncovered.is_empty() && covered > 0 {
+        items.push(item(
+            true,
+            "access control",
+            format!("[[access]] rules cover all {covered} enabled (company, entity) pairs"),
+        ));
+    } else if !uncovered.is_empty() {
+        items.push(warning(
+            "access control",
+            format!(
+                "WARNING: no [[access]] rule covers {}: their documents go out without access control and every user of the Q application can read them. add [[access]] rules (or public = true to publish on purpose){}",
+                uncovered.join(", "),
+                if cfg.sync.require_access {
+                    "; sync.require_access is set, so bcq sync will refuse to run"
+                } else {
+                    ""
+                }
+            ),
+        ));
+    }
+    if !cfg.sync.groups.is_empty() {
+        let defined: Vec<&str> = cfg.sync.groups.iter().map(|g| g.name.as_str()).collect();
+        let unknown: Vec<&str> = cfg
+            .sync
+            .access
+            .group_names()
+            .filter(|g| !defined.contains(g))
+            .collect();
+        if !unknown.is_empty() {
+            items.push(warning(
+                "groups",
+                format!(
+                    "rules name groups not defined in [groups]: {} (fine if Q already knows them)",
+                    unknown.join(", ")
+                ),
+            ));
+        }
+    }
     items
 }
 
@@ -171,7 +225,11 @@ pub fn render(items: &[Item]) -> String {
         let _ = writeln!(
             s,
             "{} {}: {}",
-            if i.ok { "✔" } else { "✖" },
+            match (i.ok, i.warning) {
+                (false, _) => "✖",
+                (true, true) => "⚠",
+                (true, false) => "✔",
+            },
             i.what,
             i.detail
         );

@@ -154,6 +154,21 @@ pub const SETTINGS: &[Setting] = &[
         "also index BC's PDF of each invoice (true/false, default false)",
     ),
     s(
+        "sync.include_attachments",
+        "BCQ_INCLUDE_ATTACHMENTS",
+        "also index the files attached to records of enabled entities (documentAttachments; true/false, default false)",
+    ),
+    s(
+        "sync.require_access",
+        "BCQ_REQUIRE_ACCESS",
+        "refuse to sync documents no [[access]] rule covers (true/false, default false)",
+    ),
+    s(
+        "sync.delete_sample_documents",
+        "BCQ_DELETE_SAMPLE_DOCUMENTS",
+        "delete the sample connector's `<invoice number>.pdf` documents once bcq indexed their invoices (true/false, default false)",
+    ),
+    s(
         "sync.state_path",
         "BCQ_STATE_PATH",
         "state file (default .bcq/state.db)",
@@ -202,6 +217,10 @@ pub struct Raw {
     values: BTreeMap<&'static str, (String, Origin)>,
     /// `[custom.<name>]` tables of the config file: custom API pages.
     custom: Vec<(String, toml::Table)>,
+    /// `[[access]]` tables of the config file, in order.
+    access: Vec<toml::Table>,
+    /// `[groups.<name>]` tables of the config file.
+    groups: Vec<(String, toml::Table)>,
 }
 
 impl fmt::Debug for Raw {
@@ -258,6 +277,18 @@ impl Raw {
         })?;
         let mut problems = Vec::new();
         for (section, body) in &table {
+            if section == "access" {
+                match body.as_array() {
+                    Some(rules) if rules.iter().all(toml::Value::is_table) => self
+                        .access
+                        .extend(rules.iter().filter_map(|r| r.as_table().cloned())),
+                    _ => problems.push(format!(
+                        "{}: access rules are written as [[access]] tables",
+                        path.display()
+                    )),
+                }
+                continue;
+            }
             let Some(body) = body.as_table() else {
                 problems.push(format!(
                     "{}: '{section}' must be a [section]",
@@ -265,6 +296,18 @@ impl Raw {
                 ));
                 continue;
             };
+            if section == "groups" {
+                for (name, group) in body {
+                    match group.as_table() {
+                        Some(t) => self.groups.push((name.clone(), t.clone())),
+                        None => problems.push(format!(
+                            "{}: groups.{name} must be a [groups.{name}] table",
+                            path.display()
+                        )),
+                    }
+                }
+                continue;
+            }
             if section == "custom" {
                 for (name, page) in body {
                     match page.as_table() {
@@ -427,6 +470,16 @@ pub struct SyncSettings {
     pub wait_for_job: Option<Duration>,
     /// Custom API pages (their specs are also in `entities`).
     pub custom_pages: Vec<crate::custom::CustomPage>,
+    /// Index the files attached to records of enabled entities.
+    pub include_attachments: bool,
+    /// `[[access]]` rules: who may read the documents of which entity.
+    pub access: std::sync::Arc<bcq_core::acl::AccessPolicy>,
+    /// `[groups.<name>]`: group memberships kept in Q with PutGroup.
+    pub groups: Vec<bcq_core::acl::GroupSpec>,
+    /// Refuse to sync units no access rule covers.
+    pub require_access: bool,
+    /// Delete the sample's `<number>.pdf` documents once replaced.
+    pub delete_sample_documents: bool,
 }
 
 /// The validated configuration.
@@ -708,21 +761,22 @@ impl Raw {
         let overlap = number("sync.overlap_seconds", 300.0, 0.0, 86400.0);
         let wait = number("sync.wait_for_job_seconds", 0.0, 0.0, 86400.0);
 
-        let include_pdf = match self
-            .get("sync.include_pdf")
-            .map(|v| v.trim().to_ascii_lowercase())
-        {
+        let mut flag = |key: &str| match self.get(key).map(|v| v.trim().to_ascii_lowercase()) {
             None => false,
             Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => true,
             Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => false,
             Some(v) => {
                 problems.push(format!(
                     "{} is '{v}': expected true or false",
-                    self.describe("sync.include_pdf")
+                    self.describe(key)
                 ));
                 false
             }
         };
+        let include_pdf = flag("sync.include_pdf");
+        let include_attachments = flag("sync.include_attachments");
+        let require_access = flag("sync.require_access");
+        let delete_sample_documents = flag("sync.delete_sample_documents");
         let mut entities = Vec::new();
         let names = match self.get("sync.entities").map(str::trim) {
             Some(all) if all.eq_ignore_ascii_case("all") => catalog::CATALOG
@@ -769,6 +823,13 @@ impl Raw {
             }
         }
         let state_path = PathBuf::from(self.get("sync.state_path").unwrap_or(".bcq/state.db"));
+        let known: Vec<&str> = catalog::CATALOG
+            .iter()
+            .map(|e| e.entity_set)
+            .chain(custom_pages.iter().map(|c| c.spec.entity_set))
+            .collect();
+        let access = crate::access::parse_rules(&self.access, &known, &mut problems);
+        let groups = crate::access::parse_groups(&self.groups, &mut problems);
 
         if !problems.is_empty() {
             return Err(ConfigError { problems });
@@ -808,6 +869,11 @@ impl Raw {
                 overlap: Duration::from_secs_f64(overlap),
                 wait_for_job: (wait > 0.0).then(|| Duration::from_secs_f64(wait)),
                 custom_pages,
+                include_attachments,
+                access: std::sync::Arc::new(access),
+                groups,
+                require_access,
+                delete_sample_documents,
             },
         })
     }

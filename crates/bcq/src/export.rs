@@ -168,10 +168,16 @@ pub async fn run_local(
             include_pdf: cfg.sync.include_pdf,
             max_delete_share: 1.0,
             allow_mass_delete: true,
+            access: cfg.sync.access.clone(),
+            attachment_parents: if cfg.sync.include_attachments {
+                cfg.sync.entities.clone()
+            } else {
+                Vec::new()
+            },
             ..EngineConfig::default()
         },
         run_id,
-        progress,
+        progress.clone(),
     );
     let mut counts = RunCounts::default();
     let mut errors = Vec::new();
@@ -202,6 +208,9 @@ pub async fn run_local(
         read,
         counts,
         truncated: 0,
+        skipped: progress.skipped.load(std::sync::atomic::Ordering::Relaxed),
+        without_access_control: crate::sync::uncovered_units(cfg, &units),
+        sample_documents: None,
         bc_requests: requests,
         bc_retries: 0,
         bc_throttled: 0,

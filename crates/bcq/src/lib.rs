@@ -16,11 +16,13 @@
 //! - [`status`]: `bcq status` and `bcq reset`
 //! - [`ui`]: logging, progress, the run summary's display
 
+pub mod access;
 pub mod check;
 pub mod config;
 pub mod custom;
 pub mod demo;
 pub mod export;
+pub mod migrate;
 pub mod plan;
 pub mod status;
 pub mod sync;

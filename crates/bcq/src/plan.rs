@@ -156,7 +156,12 @@ pub fn units(
                 company_name: company_name.clone(),
                 web_base: cfg.bc.web_base.clone(),
             };
-            for spec in &cfg.sync.entities {
+            // Attachments come after the records they are attached to.
+            let attachments = cfg
+                .sync
+                .include_attachments
+                .then_some(&bcq_core::files::ATTACHMENTS);
+            for spec in cfg.sync.entities.iter().copied().chain(attachments) {
                 let key = UnitKey {
                     environment: ctx.environment.clone(),
                     company_id: company_id.clone(),
@@ -168,7 +173,7 @@ pub fn units(
                     .sync
                     .custom_pages
                     .iter()
-                    .find(|c| std::ptr::eq(c.spec, *spec))
+                    .find(|c| std::ptr::eq(c.spec, spec))
                 {
                     Some(c) => t.client.custom_api_root(&c.publisher, &c.group, &c.version),
                     None => t.client.api_root().to_string(),

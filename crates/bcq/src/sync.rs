@@ -42,6 +42,14 @@ pub struct RunSummary {
     pub counts: RunCounts,
     /// Documents cut to fit Q's limits (pushed; listed by `bcq status`).
     pub truncated: u64,
+    /// Files not sent on purpose: a type Q cannot read, or too large
+    /// (listed by `bcq status`; they do not fail the run).
+    pub skipped: u64,
+    /// Units (env/company/entity) whose documents went out without access
+    /// control because no `[[access]]` rule covers them.
+    pub without_access_control: Vec<String>,
+    /// The sample connector's documents found and deleted, when enabled.
+    pub sample_documents: Option<crate::migrate::SampleCleanup>,
     /// BC requests made (with retries).
     pub bc_requests: u64,
     /// BC requests retried.
@@ -122,6 +130,25 @@ impl RunSummary {
             s += &format!(
                 "  truncated   {:>9} (cut to fit Q's limits and pushed; bcq status lists them)\n",
                 self.truncated
+            );
+        }
+        if self.skipped > 0 {
+            s += &format!(
+                "  skipped     {:>9} files (a type Q cannot read, or too large; bcq status lists them)\n",
+                self.skipped
+            );
+        }
+        if let Some(c) = &self.sample_documents {
+            s += &format!(
+                "  sample docs {:>9} deleted of {} found ({} kept until their invoice is in Q)\n",
+                c.deleted, c.found, c.kept
+            );
+        }
+        if !self.without_access_control.is_empty() {
+            s += &format!(
+                "  WARNING     documents of {} unit(s) went out WITHOUT access control: every user of the Q application can read them. add [[access]] rules (see README): {}\n",
+                self.without_access_control.len(),
+                self.without_access_control.join(", ")
             );
         }
         s += &format!(
@@ -209,9 +236,31 @@ pub fn cpu_seconds() -> Option<f64> {
     Some(ticks / 100.0)
 }
 
-/// The custom attributes the enabled entities send.
+/// The custom attributes the enabled entities (and their attachments) send.
 pub fn wanted_attributes(cfg: &Config) -> Vec<(&'static str, bcq_core::catalog::AttrKind)> {
-    bcq_core::catalog::custom_attributes(&cfg.sync.entities)
+    let mut v = bcq_core::catalog::custom_attributes(&cfg.sync.entities);
+    if cfg.sync.include_attachments {
+        v.extend_from_slice(bcq_core::files::ATTACHMENT_ATTRIBUTES);
+    }
+    v
+}
+
+/// The units no `[[access]]` rule covers (attachments follow their
+/// record's entity, so they are judged by the record units).
+pub fn uncovered_units(cfg: &Config, units: &[Unit]) -> Vec<String> {
+    units
+        .iter()
+        .filter(|u| !bcq_core::files::is_attachments(u.spec))
+        .filter(|u| {
+            cfg.sync.access.resolve(
+                &u.ctx.environment,
+                &u.ctx.company_id,
+                &u.ctx.company_name,
+                u.spec.entity_set,
+            ) == bcq_core::acl::Resolved::Unmatched
+        })
+        .map(|u| format!("{} ({})", u.key, u.ctx.company_name))
+        .collect()
 }
 
 fn lock(state: &Mutex<StateStore>) -> std::sync::MutexGuard<'_, StateStore> {
@@ -258,6 +307,19 @@ pub async fn run(
     ui.step("checking Business Central access");
     let targets = plan::resolve(cfg, Some(&mut store)).await?;
     let units = plan::units(cfg, &targets, &store, flags.mode != Mode::Incremental)?;
+    let without_access_control = uncovered_units(cfg, &units);
+    if !without_access_control.is_empty() {
+        if cfg.sync.require_access {
+            return Err(anyhow!(
+                "sync.require_access is set and no [[access]] rule covers {}; add rules for them (or public = true to publish on purpose)",
+                without_access_control.join(", ")
+            ));
+        }
+        tracing::warn!(
+            units = %without_access_control.join(", "),
+            "documents go out WITHOUT access control: every user of the Q application can read them; add [[access]] rules"
+        );
+    }
     let sink = Arc::new(QSink::new(
         q,
         cfg.q().target.clone(),
@@ -295,6 +357,10 @@ pub async fn run(
                 tracing::warn!(doc_id = %id, reason = %reason, "q failed to index this document after accepting it; pushing it again");
             }
         }
+    }
+    if !cfg.sync.groups.is_empty() {
+        ui.step("setting group memberships in Amazon Q Business");
+        sink.put_groups(&cfg.sync.groups).await?;
     }
     ui.step("starting the Amazon Q Business sync job");
     let mut stopped_stale = false;
@@ -343,6 +409,12 @@ pub async fn run(
             pdf_concurrency: cfg.bc.max_in_flight.saturating_sub(1).max(1),
             max_delete_share: cfg.sync.max_delete_share,
             allow_mass_delete: flags.allow_mass_delete,
+            access: cfg.sync.access.clone(),
+            attachment_parents: if cfg.sync.include_attachments {
+                cfg.sync.entities.clone()
+            } else {
+                Vec::new()
+            },
         },
         run_id,
         progress.clone(),
@@ -362,11 +434,20 @@ pub async fn run(
                 break;
             }
         }
-        reports
+        let mut cleanup = None;
+        let clean = reports
+            .iter()
+            .all(|(_, r)| r.errors.is_empty() && r.counts.failed == 0);
+        if cfg.sync.delete_sample_documents && clean {
+            ui.step("deleting the sample connector's documents that bcq replaced");
+            let units: Vec<Unit> = reports.iter().map(|(u, _)| u.clone()).collect();
+            cleanup = Some(crate::migrate::delete_sample_documents(&sink, &units, &state).await);
+        }
+        (reports, cleanup)
     };
-    let (reports, interrupted) = tokio::select! {
+    let ((reports, cleanup), interrupted) = tokio::select! {
         r = work => (r, false),
-        _ = tokio::signal::ctrl_c() => (Vec::new(), true),
+        _ = tokio::signal::ctrl_c() => ((Vec::new(), None), true),
     };
     ticker.finish();
 
@@ -394,6 +475,17 @@ pub async fn run(
                 .map(|c| c.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
         });
     }
+    let sample_documents = match cleanup {
+        Some(Ok(c)) => {
+            counts.deleted += c.deleted;
+            Some(c)
+        }
+        Some(Err(e)) => {
+            errors.push(format!("deleting the sample connector's documents: {e:#}"));
+            None
+        }
+        None => None,
+    };
     if let Some(e) = stop_error {
         errors.push(format!("stopping the sync job: {e}"));
     }
@@ -422,6 +514,9 @@ pub async fn run(
         read,
         counts,
         truncated: progress.truncated.load(Relaxed),
+        skipped: progress.skipped.load(Relaxed),
+        without_access_control,
+        sample_documents,
         bc_requests: bc_stats.0,
         bc_retries: bc_stats.1,
         bc_throttled: bc_stats.2,

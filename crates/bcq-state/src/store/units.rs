@@ -43,6 +43,33 @@ impl StateStore {
         self.unit_state(unit, cursor, reconciled)
     }
 
+    /// The fingerprint of the settings the unit's documents were last
+    /// completely rendered with (`None` before the first complete read).
+    pub fn unit_settings(&self, unit: &UnitKey) -> Result<Option<String>, StateError> {
+        self.conn
+            .prepare_cached("SELECT settings FROM units WHERE unit = ?1")
+            .and_then(|mut stmt| {
+                stmt.query_row([unit.to_string()], |row| row.get::<_, Option<String>>(0))
+                    .optional()
+            })
+            .map(Option::flatten)
+            .map_err(self.sql_err(format!("read the settings of unit {unit}")))
+    }
+
+    /// Records the settings fingerprint after a complete, successful read.
+    pub fn set_unit_settings(&mut self, unit: &UnitKey, settings: &str) -> Result<(), StateError> {
+        let err = self.sql_err(format!("set the settings of unit {unit}"));
+        let now = self.now_text();
+        let tx = self.write_tx().map_err(&err)?;
+        ensure(&tx, unit, &now).map_err(&err)?;
+        tx.execute(
+            "UPDATE units SET settings = ?2, updated_at = ?3 WHERE unit = ?1",
+            params![unit.to_string(), settings, now],
+        )
+        .map_err(&err)?;
+        tx.commit().map_err(&err)
+    }
+
     /// Every unit the store knows, ordered by its `env/company/entity` form.
     pub fn units(&self) -> Result<Vec<(UnitKey, UnitState)>, StateError> {
         let err = self.sql_err("list units");

@@ -1,0 +1,92 @@
+//! Index housekeeping outside the document pipeline: group memberships
+//! kept from configuration (PutGroup) and listing the data source's
+//! documents (ListDocuments).
+
+use crate::retry::describe;
+use crate::sink::{JobError, QSink};
+use aws_sdk_qbusiness::types::{
+    DocumentDetails, GroupMembers, MemberGroup, MemberUser, MembershipType,
+};
+use bcq_core::acl::GroupSpec;
+use bcq_core::document::Membership;
+
+fn membership(m: Membership) -> MembershipType {
+    match m {
+        Membership::Index => MembershipType::Index,
+        Membership::Datasource => MembershipType::Datasource,
+    }
+}
+
+impl QSink {
+    /// Calls `f` with every document of the data source (ListDocuments,
+    /// all pages).
+    pub async fn for_each_document(
+        &self,
+        mut f: impl FnMut(&DocumentDetails),
+    ) -> Result<(), JobError> {
+        let target = self.target();
+        let mut pages = self
+            .client()
+            .list_documents()
+            .application_id(&target.application_id)
+            .index_id(&target.index_id)
+            .data_source_ids(&target.data_source_id)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| JobError::Call {
+                action: "ListDocuments",
+                hint: "",
+                detail: describe(&e),
+            })?;
+            page.document_detail_list().iter().for_each(&mut f);
+        }
+        Ok(())
+    }
+
+    /// Sets each configured group's members in Q (PutGroup replaces the
+    /// membership, so Q follows the configuration). Groups of membership
+    /// DATASOURCE are mapped for this data source only.
+    pub async fn put_groups(&self, groups: &[GroupSpec]) -> Result<(), JobError> {
+        let target = self.target();
+        for g in groups {
+            let mut members = GroupMembers::builder();
+            for u in &g.users {
+                members = members.member_users(
+                    MemberUser::builder()
+                        .user_id(u)
+                        .r#type(membership(g.membership))
+                        .build()
+                        .expect("user id is set"),
+                );
+            }
+            for n in &g.groups {
+                members = members.member_groups(
+                    MemberGroup::builder()
+                        .group_name(n)
+                        .r#type(membership(g.membership))
+                        .build()
+                        .expect("group name is set"),
+                );
+            }
+            let mut call = self
+                .client()
+                .put_group()
+                .application_id(&target.application_id)
+                .index_id(&target.index_id)
+                .group_name(&g.name)
+                .r#type(membership(g.membership))
+                .group_members(members.build());
+            if g.membership == Membership::Datasource {
+                call = call.data_source_id(&target.data_source_id);
+            }
+            call.send().await.map_err(|e| JobError::Call {
+                action: "PutGroup",
+                hint: "; check the group names in [groups] and the qbusiness:PutGroup permission",
+                detail: describe(&e),
+            })?;
+            tracing::info!(group = %g.name, users = g.users.len(), groups = g.groups.len(), "group membership set in Q");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,309 @@
+//! End-to-end: who may read what (access rules, groups), the files behind
+//! records (PDFs, attachments) following their record, and moving from the
+//! sample connector, through the real binary against the emulators.
+
+mod common;
+
+use aws_sdk_qbusiness::primitives::Blob;
+use aws_sdk_qbusiness::types::{ContentType, Document, DocumentContent};
+use common::{World, bc, q_fast};
+use serde_json::Value;
+use std::collections::BTreeSet;
+
+fn live(docs: &[Value]) -> Vec<&Value> {
+    docs.iter()
+        .filter(|d| !matches!(d["status"].as_str(), Some("DELETED" | "DELETING")))
+        .collect()
+}
+
+fn attr<'a>(d: &'a Value, name: &str) -> &'a str {
+    d["attributes"][name].as_str().unwrap_or_default()
+}
+
+async fn has_access(w: &World, user: &str, doc: &str) -> bool {
+    let qc = w.emu.q.config();
+    w.q_sdk()
+        .await
+        .check_document_access()
+        .application_id(&qc.application_id)
+        .index_id(&qc.index_id)
+        .user_id(user)
+        .document_id(doc)
+        .data_source_id(&qc.data_source_id)
+        .send()
+        .await
+        .unwrap()
+        .has_access()
+        .unwrap_or(false)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_rules_decide_who_reads_what() {
+    let w = World::start(bc(30), q_fast()).await;
+    // Without rules, check and sync say loudly that everyone can read everything.
+    let r = w.bcq(&["check"], &[]).await;
+    assert!(r.stdout.contains("⚠ access control"), "{}", r.stdout);
+    let r = w
+        .bcq(
+            &["sync", "--no-progress"],
+            &[("BCQ_REQUIRE_ACCESS", "true")],
+        )
+        .await;
+    assert_eq!(r.code, 1, "{}", r.both());
+    assert!(
+        r.both().contains("no [[access]] rule covers"),
+        "{}",
+        r.both()
+    );
+
+    let cfg = w.dir.path().join("bcq.toml");
+    std::fs::write(
+        &cfg,
+        r#"
+[sync]
+entities = ["salesInvoices", "customers"]
+include_pdf = true
+
+[[access]]
+entities = ["salesInvoices"]
+allow_users = ["cfo@contoso.com"]
+allow_groups = ["Finance"]
+deny_users = ["intern@contoso.com"]
+
+[[access]]
+entities = ["customers"]
+public = true
+
+[groups.Finance]
+users = ["ap@contoso.com", "intern@contoso.com"]
+"#,
+    )
+    .unwrap();
+    let c = cfg.to_str().unwrap();
+    w.bcq(&["--config", c, "index-schema", "--apply"], &[])
+        .await
+        .assert_ok();
+    let r = w.bcq(&["--config", c, "check"], &[]).await;
+    assert_eq!(r.code, 0, "{}", r.both());
+    assert!(r.stdout.contains("✔ access control"), "{}", r.stdout);
+    let r = w
+        .bcq(
+            &["--config", c, "sync", "--no-progress"],
+            &[("BCQ_REQUIRE_ACCESS", "true")],
+        )
+        .await;
+    r.assert_ok();
+    assert!(!r.stdout.contains("WITHOUT access control"), "{}", r.stdout);
+
+    let invoices = w.bc_invoices().await;
+    let doc = w.invoice_doc_id(invoices[0]["id"].as_str().unwrap());
+    let pdf = format!("{doc}/pdf");
+    for (user, want) in [
+        ("cfo@contoso.com", true),
+        ("AP@contoso.com", true), // through the Finance group (PutGroup)
+        ("intern@contoso.com", false), // in Finance, but denied by name
+        ("someone@contoso.com", false), // nobody named them
+    ] {
+        assert_eq!(has_access(&w, user, &doc).await, want, "{user} on {doc}");
+        assert_eq!(has_access(&w, user, &pdf).await, want, "{user} on {pdf}");
+    }
+    let docs = w.q_documents().await;
+    let customer = live(&docs)
+        .into_iter()
+        .find(|d| d["id"].as_str().unwrap().contains("/customers/"))
+        .expect("customers are synced");
+    assert!(customer["accessConfiguration"].is_null());
+    assert!(has_access(&w, "someone@contoso.com", customer["id"].as_str().unwrap()).await);
+
+    // Changing who may read re-pushes the documents with the new rule.
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("cfo@contoso.com", "controller@contoso.com");
+    std::fs::write(&cfg, text).unwrap();
+    w.bcq(&["--config", c, "sync", "--no-progress"], &[])
+        .await
+        .assert_ok();
+    assert!(!has_access(&w, "cfo@contoso.com", &doc).await);
+    assert!(has_access(&w, "controller@contoso.com", &doc).await);
+    w.emu.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attachments_index_with_their_type_and_follow_their_record() {
+    // 200 invoices → 10 attachments: every kind the emulator makes.
+    let w = World::start(bc(200), q_fast()).await;
+    let env = [
+        ("BCQ_ENTITIES", "salesInvoices,customers,items"),
+        ("BCQ_INCLUDE_ATTACHMENTS", "true"),
+        ("BCQ_MAX_DELETE_SHARE", "0.5"),
+    ];
+    w.bcq(&["index-schema", "--apply"], &env).await.assert_ok();
+    let r = w.bcq(&["sync", "--no-progress"], &env).await;
+    r.assert_ok();
+    assert!(
+        r.stdout.contains("skipped             1 files"),
+        "{}",
+        r.stdout
+    );
+
+    let docs = w.q_documents().await;
+    let ids: BTreeSet<&str> = live(&docs)
+        .iter()
+        .map(|d| d["id"].as_str().unwrap())
+        .collect();
+    let att: Vec<&Value> = live(&docs)
+        .into_iter()
+        .filter(|d| d["id"].as_str().unwrap().contains("/documentAttachments/"))
+        .collect();
+    assert_eq!(att.len(), 9, "10 attachments, the image skipped");
+    let types: BTreeSet<&str> = att
+        .iter()
+        .map(|d| d["contentType"].as_str().unwrap())
+        .collect();
+    for t in ["PDF", "MS_WORD", "MS_EXCEL", "CSV", "HTML", "PLAIN_TEXT"] {
+        assert!(types.contains(t), "no {t} attachment in {types:?}");
+    }
+    for d in &att {
+        assert_eq!(d["status"], "INDEXED", "{d}");
+        assert!(
+            d["text"].as_str().unwrap().contains("Delivery note"),
+            "text not extracted from {d}"
+        );
+        assert!(
+            d["title"].as_str().unwrap().contains("(attached to "),
+            "{d}"
+        );
+        assert!(
+            ids.contains(attr(d, "bc_parent")),
+            "{} is attached to a record Q does not have",
+            d["id"]
+        );
+        assert!(attr(d, "_source_uri").contains("filter="), "{d}");
+    }
+    let status = w.bcq(&["status"], &env).await;
+    assert!(status.stdout.contains(".png"), "{}", status.stdout);
+
+    // A new version of a file is pushed again, alone.
+    let txt = att
+        .iter()
+        .find(|d| attr(d, "bc_file_name").ends_with(".txt"))
+        .unwrap();
+    let url = format!(
+        "{}/_sim/records/{}/{}/documentAttachments/{}/content",
+        w.emu.bc.base_url(),
+        w.env,
+        w.company_id(),
+        attr(txt, "bc_id")
+    );
+    let put = reqwest::Client::new()
+        .put(&url)
+        .body("Delivery note REVISED\r\n")
+        .send()
+        .await
+        .unwrap();
+    assert!(put.status().is_success());
+    let r = w.bcq(&["sync", "--no-progress"], &env).await;
+    r.assert_ok();
+    assert!(r.stdout.contains("updated             1"), "{}", r.stdout);
+    let docs = w.q_documents().await;
+    let again = docs.iter().find(|d| d["id"] == txt["id"]).unwrap();
+    assert!(again["text"].as_str().unwrap().contains("REVISED"));
+
+    // Deleting the record deletes its attachments (BC cascades; bcq's
+    // reconciliation removes both from Q).
+    let on_invoice = att
+        .iter()
+        .find(|d| attr(d, "bc_parent").contains("/salesInvoices/"))
+        .unwrap();
+    let invoice_id = attr(on_invoice, "bc_parent").rsplit('/').next().unwrap();
+    w.bc_delete("salesInvoices", invoice_id).await;
+    let r = w.bcq(&["sync", "--no-progress", "--reconcile"], &env).await;
+    r.assert_ok();
+    let docs = w.q_documents().await;
+    let still: BTreeSet<&str> = live(&docs)
+        .iter()
+        .map(|d| d["id"].as_str().unwrap())
+        .collect();
+    assert!(!still.contains(attr(on_invoice, "bc_parent")));
+    assert!(!still.contains(on_invoice["id"].as_str().unwrap()));
+    w.emu.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_samples_documents_are_deleted_once_replaced() {
+    let w = World::start(bc(30), q_fast()).await;
+    let invoices = w.bc_invoices().await;
+    let qc = w.emu.q.config();
+    let q = w.q_sdk().await;
+    // What the sample left: `<number>.pdf`, pushed inside a sync job.
+    let job = q
+        .start_data_source_sync_job()
+        .application_id(&qc.application_id)
+        .index_id(&qc.index_id)
+        .data_source_id(&qc.data_source_id)
+        .send()
+        .await
+        .unwrap()
+        .execution_id()
+        .unwrap()
+        .to_string();
+    let mut numbers: Vec<String> = invoices
+        .iter()
+        .take(5)
+        .map(|i| i["number"].as_str().unwrap().to_string())
+        .collect();
+    numbers.push("NOT-IN-BC".into());
+    let mut put = q
+        .batch_put_document()
+        .application_id(&qc.application_id)
+        .index_id(&qc.index_id)
+        .data_source_sync_id(&job);
+    for n in &numbers {
+        put = put.documents(
+            Document::builder()
+                .id(format!("{n}.pdf"))
+                .title(format!("{n}.pdf"))
+                .content_type(ContentType::Pdf)
+                .content(DocumentContent::Blob(Blob::new(bc_sim::pdf::text_pdf(&[
+                    format!("Invoice {n}"),
+                ]))))
+                .build()
+                .unwrap(),
+        );
+    }
+    assert!(put.send().await.unwrap().failed_documents().is_empty());
+    q.stop_data_source_sync_job()
+        .application_id(&qc.application_id)
+        .index_id(&qc.index_id)
+        .data_source_id(&qc.data_source_id)
+        .send()
+        .await
+        .unwrap();
+    w.q_documents().await;
+
+    let r = w
+        .bcq(
+            &["sync", "--no-progress"],
+            &[("BCQ_DELETE_SAMPLE_DOCUMENTS", "true")],
+        )
+        .await;
+    r.assert_ok();
+    assert!(r.stdout.contains("5 deleted of 6 found"), "{}", r.stdout);
+    let docs = w.q_documents().await;
+    let ids: BTreeSet<&str> = live(&docs)
+        .iter()
+        .map(|d| d["id"].as_str().unwrap())
+        .collect();
+    for n in &numbers[..5] {
+        assert!(!ids.contains(format!("{n}.pdf").as_str()), "{n}.pdf kept");
+    }
+    assert!(
+        ids.contains("NOT-IN-BC.pdf"),
+        "a document with no invoice is kept"
+    );
+    assert_eq!(
+        ids.iter().filter(|i| i.contains("/salesInvoices/")).count(),
+        invoices.len()
+    );
+    w.emu.stop().await;
+}
