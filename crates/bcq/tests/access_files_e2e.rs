@@ -137,6 +137,12 @@ async fn attachments_index_with_their_type_and_follow_their_record() {
         ("BCQ_INCLUDE_ATTACHMENTS", "true"),
         ("BCQ_MAX_DELETE_SHARE", "0.5"),
     ];
+    // bcq.toml in the working directory is read by every run.
+    std::fs::write(
+        w.dir.path().join("bcq.toml"),
+        "[[access]]\nentities = [\"salesInvoices\"]\nallow_users = [\"cfo@contoso.com\"]\n\n[[access]]\npublic = true\n",
+    )
+    .unwrap();
     w.bcq(&["index-schema", "--apply"], &env).await.assert_ok();
     let r = w.bcq(&["sync", "--no-progress"], &env).await;
     r.assert_ok();
@@ -179,6 +185,15 @@ async fn attachments_index_with_their_type_and_follow_their_record() {
             d["id"]
         );
         assert!(attr(d, "_source_uri").contains("filter="), "{d}");
+        // An attachment is readable by exactly who may read its record.
+        let on_invoice = attr(d, "bc_parent").contains("/salesInvoices/");
+        let id = d["id"].as_str().unwrap();
+        assert_eq!(
+            has_access(&w, "someone@contoso.com", id).await,
+            !on_invoice,
+            "{id}"
+        );
+        assert!(has_access(&w, "cfo@contoso.com", id).await, "{id}");
     }
     let status = w.bcq(&["status"], &env).await;
     assert!(status.stdout.contains(".png"), "{}", status.stdout);
