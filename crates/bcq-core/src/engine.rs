@@ -339,24 +339,12 @@ impl<S: Sink> Engine<S> {
             if abort.load(Ordering::Relaxed) {
                 return;
             }
-            let page = match page {
-                Ok(p) => p,
-                Err(e) => {
-                    out.error = Some(format!(
-                        "reading {} of {}: {e}",
-                        spec.entity_set, unit.ctx.company_name
-                    ));
-                    return;
-                }
+            let Some(page) = self.accept_page(page, unit, out) else {
+                return;
             };
-            self.progress
-                .read
-                .fetch_add(page.values.len() as u64, Ordering::Relaxed);
             let mut rendered = Vec::with_capacity(page.values.len());
             for record in &page.values {
-                if let Some(t) = wire::datetime(record, "lastModifiedDateTime") {
-                    out.max_seen = Some(out.max_seen.map_or(t, |m| m.max(t)));
-                }
+                out.saw(record);
                 match render::render(spec, &unit.ctx, record) {
                     Ok(mut doc) => {
                         doc.access = acl.clone();
@@ -469,6 +457,30 @@ impl<S: Sink> Engine<S> {
         }
     }
 
+    /// A page read, counted; or the read error that ends the unit.
+    fn accept_page(
+        &self,
+        page: Result<bcq_bc::Page, bcq_bc::BcError>,
+        unit: &Unit,
+        out: &mut ReadOutcome,
+    ) -> Option<bcq_bc::Page> {
+        match page {
+            Ok(p) => {
+                self.progress
+                    .read
+                    .fetch_add(p.values.len() as u64, Ordering::Relaxed);
+                Some(p)
+            }
+            Err(e) => {
+                out.error = Some(format!(
+                    "reading {} of {}: {e}",
+                    unit.spec.entity_set, unit.ctx.company_name
+                ));
+                None
+            }
+        }
+    }
+
     /// The access control of documents of `entity` in the unit's company.
     fn access_for(&self, unit: &Unit, entity: &str) -> Option<AccessControl> {
         self.cfg
@@ -534,25 +546,13 @@ impl<S: Sink> Engine<S> {
             if abort.load(Ordering::Relaxed) {
                 return;
             }
-            let page = match page {
-                Ok(p) => p,
-                Err(e) => {
-                    out.error = Some(format!(
-                        "reading documentAttachments of {}: {e}",
-                        unit.ctx.company_name
-                    ));
-                    return;
-                }
+            let Some(page) = self.accept_page(page, unit, out) else {
+                return;
             };
-            self.progress
-                .read
-                .fetch_add(page.values.len() as u64, Ordering::Relaxed);
             // (meta, doc id, parent spec, acl, hash)
             let mut candidates = Vec::with_capacity(page.values.len());
             for meta in &page.values {
-                if let Some(t) = wire::datetime(meta, "lastModifiedDateTime") {
-                    out.max_seen = Some(out.max_seen.map_or(t, |m| m.max(t)));
-                }
+                out.saw(meta);
                 let Some(bc_id) = render::bc_id(meta) else {
                     out.failed += 1;
                     self.reject_now("documentAttachments/?", "attachment record has no id");
@@ -970,6 +970,15 @@ impl<S: Sink> Engine<S> {
         }
         if report.counts.failed == 0 {
             let _ = self.state().mark_reconciled(&unit.key, Utc::now());
+        }
+    }
+}
+
+impl ReadOutcome {
+    /// Notes a record's `lastModifiedDateTime` for the cursor.
+    fn saw(&mut self, record: &serde_json::Value) {
+        if let Some(t) = wire::datetime(record, "lastModifiedDateTime") {
+            self.max_seen = Some(self.max_seen.map_or(t, |m| m.max(t)));
         }
     }
 }

@@ -251,17 +251,7 @@ async fn the_samples_documents_are_deleted_once_replaced() {
     let qc = w.emu.q.config();
     let q = w.q_sdk().await;
     // What the sample left: `<number>.pdf`, pushed inside a sync job.
-    let job = q
-        .start_data_source_sync_job()
-        .application_id(&qc.application_id)
-        .index_id(&qc.index_id)
-        .data_source_id(&qc.data_source_id)
-        .send()
-        .await
-        .unwrap()
-        .execution_id()
-        .unwrap()
-        .to_string();
+    let job = common::start_q_job(&q, qc).await;
     let mut numbers: Vec<String> = invoices
         .iter()
         .take(5)
@@ -287,13 +277,7 @@ async fn the_samples_documents_are_deleted_once_replaced() {
         );
     }
     assert!(put.send().await.unwrap().failed_documents().is_empty());
-    q.stop_data_source_sync_job()
-        .application_id(&qc.application_id)
-        .index_id(&qc.index_id)
-        .data_source_id(&qc.data_source_id)
-        .send()
-        .await
-        .unwrap();
+    common::stop_q_job(&q, qc).await;
     w.q_documents().await;
 
     let r = w

@@ -225,15 +225,7 @@ async fn a_running_sync_job_is_a_clear_conflict_or_is_waited_for() {
     let w = World::start(bc(30), q_fast()).await;
     let qc = w.emu.q.config().clone();
     let client = w.q_sdk().await;
-    let other = client
-        .start_data_source_sync_job()
-        .application_id(&qc.application_id)
-        .index_id(&qc.index_id)
-        .data_source_id(&qc.data_source_id)
-        .send()
-        .await
-        .unwrap();
-    let other_id = other.execution_id().unwrap().to_string();
+    let other_id = common::start_q_job(&client, &qc).await;
 
     let r = w.bcq(&["sync", "--no-progress"], &[]).await;
     assert_eq!(r.code, 1, "{}", r.both());
@@ -250,14 +242,7 @@ async fn a_running_sync_job_is_a_clear_conflict_or_is_waited_for() {
         let qc = qc.clone();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_secs(2)).await;
-            client
-                .stop_data_source_sync_job()
-                .application_id(&qc.application_id)
-                .index_id(&qc.index_id)
-                .data_source_id(&qc.data_source_id)
-                .send()
-                .await
-                .unwrap();
+            common::stop_q_job(&client, &qc).await;
         })
     };
     let r = w

@@ -429,3 +429,31 @@ impl World {
             .unwrap_or_default()
     }
 }
+
+/// Starts a sync job on the emulator's data source, as another client
+/// would; returns its execution id.
+pub async fn start_q_job(client: &aws_sdk_qbusiness::Client, qc: &q_sim::QSimConfig) -> String {
+    client
+        .start_data_source_sync_job()
+        .application_id(&qc.application_id)
+        .index_id(&qc.index_id)
+        .data_source_id(&qc.data_source_id)
+        .send()
+        .await
+        .unwrap()
+        .execution_id()
+        .unwrap()
+        .to_string()
+}
+
+/// Stops the running sync job of the emulator's data source.
+pub async fn stop_q_job(client: &aws_sdk_qbusiness::Client, qc: &q_sim::QSimConfig) {
+    client
+        .stop_data_source_sync_job()
+        .application_id(&qc.application_id)
+        .index_id(&qc.index_id)
+        .data_source_id(&qc.data_source_id)
+        .send()
+        .await
+        .unwrap();
+}
