@@ -179,9 +179,20 @@ async fn dispatch(State(sh): State<Arc<Shared>>, req: Request) -> Response {
     let raw_query = req.uri().query().unwrap_or("").to_string();
     let method = req.method().clone();
     if path.starts_with("/_sim/") || path == "/_sim" {
-        let body = axum::body::to_bytes(req.into_body(), 16 << 20)
-            .await
-            .unwrap_or_default();
+        // Attachment uploads go through here: up to 128 MB, and a body
+        // over it is refused, never cut.
+        let body = match axum::body::to_bytes(req.into_body(), 128 << 20).await {
+            Ok(b) => b,
+            Err(e) => {
+                return (
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    axum::Json(
+                        serde_json::json!({"error": format!("control request body not read: {e}")}),
+                    ),
+                )
+                    .into_response();
+            }
+        };
         return crate::control::http(&sh, &method, &path, &body);
     }
     let segs: Vec<String> = path

@@ -306,3 +306,69 @@ async fn the_samples_documents_are_deleted_once_replaced() {
     );
     w.emu.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_too_large_are_skipped_and_reported_without_failing_the_run() {
+    let w = World::start(bc(200), q_fast()).await;
+    let env = [
+        ("BCQ_ENTITIES", "salesInvoices,customers,items"),
+        ("BCQ_INCLUDE_ATTACHMENTS", "true"),
+    ];
+    w.bcq(&["index-schema", "--apply"], &env).await.assert_ok();
+    w.bcq(&["sync", "--no-progress"], &env).await.assert_ok();
+    let docs = w.q_documents().await;
+    let txt: Vec<&Value> = live(&docs)
+        .into_iter()
+        .filter(|d| {
+            attr(d, "bc_file_name").ends_with(".txt") || attr(d, "bc_file_name").ends_with(".csv")
+        })
+        .collect();
+    assert!(txt.len() >= 2, "{txt:?}");
+    let upload = |id: String, bytes: Vec<u8>| {
+        let url = format!(
+            "{}/_sim/records/{}/{}/documentAttachments/{id}/content",
+            w.emu.bc.base_url(),
+            w.env,
+            w.company_id(),
+        );
+        async move {
+            let r = reqwest::Client::new()
+                .put(&url)
+                .body(bytes)
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success());
+        }
+    };
+    // Over what one call can carry inline (no S3 configured), and over Q's 50 MB.
+    upload(
+        attr(txt[0], "bc_id").to_string(),
+        vec![b'a'; 12 * 1024 * 1024],
+    )
+    .await;
+    upload(
+        attr(txt[1], "bc_id").to_string(),
+        vec![b'b'; 51 * 1024 * 1024],
+    )
+    .await;
+    let r = w.bcq(&["sync", "--no-progress"], &env).await;
+    r.assert_ok();
+    let status = w.bcq(&["status"], &env).await;
+    assert!(
+        r.stdout.contains("skipped             2 files"),
+        "{}\n{}",
+        r.stdout,
+        status.stdout
+    );
+    assert!(r.stdout.contains("failed              0"), "{}", r.stdout);
+    assert!(status.stdout.contains("S3"), "{}", status.stdout);
+    assert!(status.stdout.contains("50 MB"), "{}", status.stdout);
+    // What Q had stays: a skipped new version does not delete the old one.
+    let after = w.q_documents().await;
+    for d in &txt[..2] {
+        let now = after.iter().find(|x| x["id"] == d["id"]).unwrap();
+        assert_eq!(now["text"], d["text"]);
+    }
+    w.emu.stop().await;
+}
