@@ -638,32 +638,48 @@ impl<S: Sink> Engine<S> {
                     prior.is_some(),
                 ));
             }
-            // The records the files are attached to, once per run each.
+            // The records the files are attached to, once per run each,
+            // fetched like the files (several in flight, BC's budget shared);
+            // only their title, attributes and access are kept.
+            let mut missing: Vec<(String, &'static EntitySpec, String, Option<AccessControl>)> =
+                Vec::new();
+            let mut asked = HashSet::new();
             for (meta, _, parent_spec, acl, ..) in &wanted {
                 let parent_id = wire::text(meta, "parentId")
                     .unwrap_or_default()
                     .to_ascii_lowercase();
                 let key = format!("{}/{parent_id}", parent_spec.entity_set);
-                if parents.contains_key(&key) {
-                    continue;
+                if !parents.contains_key(&key) && asked.insert(key.clone()) {
+                    missing.push((key, parent_spec, parent_id, acl.clone()));
                 }
-                let purl = format!(
-                    "{root}/companies({company})/{}({parent_id})",
-                    parent_spec.entity_set
-                );
-                let parent = match unit.client.get_json(&purl).await {
-                    Ok(record) => match render::render(parent_spec, &unit.ctx, &record) {
-                        Ok(mut d) => {
-                            d.access = acl.clone();
-                            Some(d)
-                        }
-                        Err(_) => None,
-                    },
+            }
+            let looked_up: Vec<_> = stream::iter(missing)
+                .map(|(key, parent_spec, parent_id, acl)| async move {
+                    let purl = format!(
+                        "{root}/companies({company})/{}({parent_id})",
+                        parent_spec.entity_set
+                    );
+                    (key, parent_spec, acl, unit.client.get_json(&purl).await)
+                })
+                .buffered(self.cfg.pdf_concurrency.max(1))
+                .collect()
+                .await;
+            for (key, parent_spec, acl, got) in looked_up {
+                let parent = match got {
+                    Ok(record) => {
+                        render::render(parent_spec, &unit.ctx, &record)
+                            .ok()
+                            .map(|mut d| {
+                                d.access = acl;
+                                d.content = Vec::new();
+                                d
+                            })
+                    }
                     Err(e) if e.status() == Some(404) => None,
                     Err(e) => {
                         out.error = Some(format!(
-                            "reading the record {} {parent_id} of an attachment in {}: {e}",
-                            parent_spec.entity_set, unit.ctx.company_name
+                            "reading the record {key} of an attachment in {}: {e}",
+                            unit.ctx.company_name
                         ));
                         return;
                     }
