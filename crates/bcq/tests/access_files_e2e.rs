@@ -372,3 +372,76 @@ async fn files_too_large_are_skipped_and_reported_without_failing_the_run() {
     }
     w.emu.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pdfs_of_every_document_kind_follow_their_record() {
+    let w = World::start(bc(60), q_fast()).await;
+    let env = [
+        (
+            "BCQ_ENTITIES",
+            "salesInvoices,salesQuotes,salesCreditMemos,purchaseInvoices",
+        ),
+        ("BCQ_INCLUDE_PDF", "true"),
+    ];
+    w.bcq(&["index-schema", "--apply"], &env).await.assert_ok();
+    w.bcq(&["sync", "--no-progress"], &env).await.assert_ok();
+    let docs = w.q_documents().await;
+    for entity in [
+        "salesInvoices",
+        "salesQuotes",
+        "salesCreditMemos",
+        "purchaseInvoices",
+    ] {
+        let records: Vec<&Value> = live(&docs)
+            .into_iter()
+            .filter(|d| {
+                let id = d["id"].as_str().unwrap();
+                id.contains(&format!("/{entity}/")) && !id.ends_with("/pdf")
+            })
+            .collect();
+        assert!(!records.is_empty(), "no {entity}");
+        for r in records {
+            let pdf_id = format!("{}/pdf", r["id"].as_str().unwrap());
+            let pdf = docs
+                .iter()
+                .find(|d| d["id"] == pdf_id.as_str())
+                .unwrap_or_else(|| panic!("{pdf_id} missing"));
+            assert_eq!(pdf["contentType"], "PDF");
+            assert_eq!(pdf["status"], "INDEXED", "{pdf}");
+            assert_eq!(attr(pdf, "_source_uri"), attr(r, "_source_uri"));
+            assert_eq!(attr(pdf, "bc_kind"), "pdf");
+        }
+    }
+
+    // A changed record takes its PDF along; nothing else is fetched again.
+    let invoices = w.bc_invoices().await;
+    let changed = invoices[3]["id"].as_str().unwrap().to_string();
+    w.bc_update(
+        "salesInvoices",
+        &changed,
+        serde_json::json!({"externalDocumentNumber": "PO-CHANGED"}),
+    )
+    .await;
+    let before = w.q_counts().await["documents_put"].as_u64().unwrap();
+    let r = w.bcq(&["sync", "--no-progress"], &env).await;
+    r.assert_ok();
+    assert!(r.stdout.contains("updated             2"), "{}", r.stdout);
+    assert_eq!(
+        w.q_counts().await["documents_put"].as_u64().unwrap() - before,
+        2
+    );
+
+    // A deleted record takes its PDF along.
+    w.bc_delete("salesInvoices", &changed).await;
+    let r = w.bcq(&["sync", "--no-progress", "--reconcile"], &env).await;
+    r.assert_ok();
+    let docs = w.q_documents().await;
+    let doc = w.invoice_doc_id(&changed);
+    let ids: BTreeSet<&str> = live(&docs)
+        .iter()
+        .map(|d| d["id"].as_str().unwrap())
+        .collect();
+    assert!(!ids.contains(doc.as_str()));
+    assert!(!ids.contains(format!("{doc}/pdf").as_str()));
+    w.emu.stop().await;
+}
