@@ -150,10 +150,12 @@ pub fn parse_rules(
                 })
             }
         };
+        let environments = strings(t, "environments", &at, problems);
+        let companies = strings(t, "companies", &at, problems);
         rules.push(AccessRule {
             origin: at,
-            environments: strings(t, "environments", "access", &mut Vec::new()),
-            companies: strings(t, "companies", "access", &mut Vec::new()),
+            environments,
+            companies,
             entities,
             control,
         });
@@ -285,6 +287,7 @@ deny_users = ["b@x.com"]
 public = true
 allow_users = ["c@x.com"]
 membership = "EVERYONE"
+companies = [1]
 
 [groups.Empty]
 "#,
@@ -300,6 +303,7 @@ membership = "EVERYONE"
             "access[3]: only deny principals",
             "access[4]: public = true and principals contradict",
             "access[4].membership must be",
+            "access[4].companies: every entry must be a non-empty string",
             "groups.Empty: has no users and no groups",
         ] {
             assert!(all.contains(want), "missing {want:?} in:\n{all}");
