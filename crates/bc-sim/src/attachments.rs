@@ -165,8 +165,8 @@ fn crc32(data: &[u8]) -> u32 {
     !crc
 }
 
-/// A zip archive with stored (uncompressed) entries.
-fn stored_zip(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
+/// A zip archive with stored (uncompressed) entries (Office Open XML files are zips).
+pub fn stored_zip(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
     let mut out = Vec::new();
     let mut central = Vec::new();
     for (name, data) in entries {

@@ -97,13 +97,34 @@ fn access(acl: &Acl) -> AccessConfiguration {
         .expect("access controls are set")
 }
 
-/// Converts a document, adding the run's attributes.
-pub fn document(d: &Document, run_attrs: &[DocumentAttribute]) -> QDocument {
+/// A document's content, inline.
+pub fn blob(d: &Document) -> DocumentContent {
+    DocumentContent::Blob(Blob::new(d.content.clone()))
+}
+
+/// A document's content, staged in S3.
+pub fn s3(bucket: &str, key: &str) -> DocumentContent {
+    DocumentContent::S3(
+        aws_sdk_qbusiness::types::S3::builder()
+            .bucket(bucket)
+            .key(key)
+            .build()
+            .expect("bucket and key are set"),
+    )
+}
+
+/// Converts a document with its content (see [`blob`] and [`s3`]), adding
+/// the run's attributes.
+pub fn document(
+    d: &Document,
+    content: DocumentContent,
+    run_attrs: &[DocumentAttribute],
+) -> QDocument {
     let mut b = QDocument::builder()
         .id(&d.id)
         .title(&d.title)
         .content_type(content_type(d.content_type))
-        .content(DocumentContent::Blob(Blob::new(d.content.clone())));
+        .content(content);
     for a in &d.attributes {
         b = b.attributes(
             DocumentAttribute::builder()
@@ -152,7 +173,7 @@ mod tests {
             ],
             access: None,
         };
-        let q = document(&d, &run_attributes("ds", Some("job")));
+        let q = document(&d, blob(&d), &run_attributes("ds", Some("job")));
         assert_eq!(q.id(), "bc/x");
         assert_eq!(q.content_type(), Some(&QContentType::Md));
         let names: Vec<&str> = q.attributes().iter().map(|a| a.name()).collect();

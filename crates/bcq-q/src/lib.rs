@@ -13,11 +13,13 @@
 //! - [`convert`]: bcq documents → SDK types, plus the per-run attributes
 //! - [`retry`]: error classification, backoff, adaptive concurrency
 //! - [`sink`]: [`QSink`], sync jobs and the [`bcq_core::sink::Sink`] impl
+//! - [`s3`]: large files staged in S3 for Q to read
 //! - [`schema`]: the custom attributes declared on the index
 
 pub mod admin;
 pub mod convert;
 pub mod retry;
+pub mod s3;
 pub mod schema;
 pub mod sink;
 

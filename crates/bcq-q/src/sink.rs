@@ -116,6 +116,7 @@ pub struct QSink {
     job: Mutex<Option<String>>,
     limit: Aimd,
     rng: Mutex<rand::rngs::StdRng>,
+    staging: Option<crate::s3::S3Staging>,
     /// Call counters.
     pub stats: QStats,
 }
@@ -147,8 +148,22 @@ impl QSink {
             job: Mutex::new(None),
             limit,
             rng: Mutex::new(rng),
+            staging: None,
             stats: QStats::default(),
         }
+    }
+
+    /// Sends documents too large to travel inline through S3.
+    pub fn with_staging(mut self, staging: crate::s3::S3Staging) -> Self {
+        self.staging = Some(staging);
+        self
+    }
+
+    /// The largest content sent inline: its base64 form, with room for the
+    /// rest of the document, fits one call of `max_batch_bytes` (4.4 MiB
+    /// of file for the default 6 MiB).
+    pub fn inline_limit(&self) -> usize {
+        (self.opts.max_batch_bytes / 4 * 3).saturating_sub(64 * 1024)
     }
 
     /// The target.
@@ -389,11 +404,49 @@ impl QSink {
         let mut backoff = Backoff::new(self.opts.base_delay, self.opts.max_delay);
         let mut rejected = Vec::new();
         let mut last_reasons: HashMap<String, String> = HashMap::new();
+        // Files too large to travel inline go through S3, once per call.
+        let mut staged: HashMap<String, String> = HashMap::new();
+        let inline = self.inline_limit();
+        for id in &order {
+            let Some(d) = pending.get(id).filter(|d| d.content.len() > inline) else {
+                continue;
+            };
+            let outcome = match &self.staging {
+                Some(st) => st.stage(id, d.content.clone()).await,
+                None => Err(format!(
+                    "the file is {} bytes, more than can be sent inline ({inline}); set files.s3_bucket (BCQ_S3_BUCKET) to send large files through S3",
+                    d.content.len()
+                )),
+            };
+            match outcome {
+                Ok(key) => {
+                    staged.insert(id.clone(), key);
+                }
+                Err(reason) => {
+                    pending.remove(id);
+                    rejected.push(Rejected {
+                        doc_id: id.clone(),
+                        reason,
+                    });
+                }
+            }
+        }
+        let role = self
+            .staging
+            .as_ref()
+            .filter(|_| !staged.is_empty())
+            .map(|s| s.role_arn.clone());
         for attempt in 1..=self.opts.max_attempts {
             let batch: Vec<_> = order
                 .iter()
                 .filter_map(|id| pending.get(id))
-                .map(|d| convert::document(d, &run_attrs))
+                .map(|d| {
+                    let content = match (staged.get(&d.id), &self.staging) {
+                        (Some(key), Some(st)) => convert::s3(&st.bucket, key),
+                        _ => convert::blob(d),
+                    };
+                    convert::document(d, content, &run_attrs)
+                })
                 .collect();
             if batch.is_empty() {
                 break;
@@ -405,6 +458,7 @@ impl QSink {
                         .application_id(&self.target.application_id)
                         .index_id(&self.target.index_id)
                         .set_data_source_sync_id(job.clone())
+                        .set_role_arn(role.clone())
                         .set_documents(Some(batch))
                         .send()
                 })
@@ -576,6 +630,14 @@ impl Sink for QSink {
 
     fn max_batch_bytes(&self) -> usize {
         self.opts.max_batch_bytes
+    }
+
+    fn max_document_bytes(&self) -> usize {
+        if self.staging.is_some() {
+            bcq_core::wire::MAX_FILE_BYTES
+        } else {
+            self.inline_limit()
+        }
     }
 
     fn put(

@@ -58,6 +58,9 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     let mut qcfg = QSimConfig {
         data_dir: args.q_data_dir.clone(),
+        // Documents with S3 content are read from the same S3-compatible
+        // server bcq stages them in (moto, MinIO).
+        s3_endpoint: std::env::var("AWS_ENDPOINT_URL_S3").ok(),
         ..QSimConfig::default()
     };
     qcfg.rates

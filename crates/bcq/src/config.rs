@@ -169,6 +169,26 @@ pub const SETTINGS: &[Setting] = &[
         "delete the sample connector's `<invoice number>.pdf` documents once bcq indexed their invoices (true/false, default false)",
     ),
     s(
+        "files.s3_bucket",
+        "BCQ_S3_BUCKET",
+        "S3 bucket for files too large to send inline (up to Q's 50 MB); without it they are skipped and reported",
+    ),
+    s(
+        "files.s3_prefix",
+        "BCQ_S3_PREFIX",
+        "key prefix of staged files (default bcq/)",
+    ),
+    s(
+        "files.s3_role_arn",
+        "BCQ_S3_ROLE_ARN",
+        "IAM role Q assumes to read the bucket (required with a bucket)",
+    ),
+    s(
+        "files.s3_endpoint_url",
+        "AWS_ENDPOINT_URL_S3",
+        "S3 endpoint override (an S3-compatible server; addressed path-style)",
+    ),
+    s(
         "sync.state_path",
         "BCQ_STATE_PATH",
         "state file (default .bcq/state.db)",
@@ -472,6 +492,8 @@ pub struct SyncSettings {
     pub custom_pages: Vec<crate::custom::CustomPage>,
     /// Index the files attached to records of enabled entities.
     pub include_attachments: bool,
+    /// Where files too large to send inline are staged, if anywhere.
+    pub s3: Option<S3Settings>,
     /// `[[access]]` rules: who may read the documents of which entity.
     pub access: std::sync::Arc<bcq_core::acl::AccessPolicy>,
     /// `[groups.<name>]`: group memberships kept in Q with PutGroup.
@@ -480,6 +502,19 @@ pub struct SyncSettings {
     pub require_access: bool,
     /// Delete the sample's `<number>.pdf` documents once replaced.
     pub delete_sample_documents: bool,
+}
+
+/// The S3 staging of large files.
+#[derive(Clone, Debug)]
+pub struct S3Settings {
+    /// The bucket.
+    pub bucket: String,
+    /// Key prefix.
+    pub prefix: String,
+    /// The role Q assumes to read the bucket.
+    pub role_arn: String,
+    /// Endpoint override (path-style addressing).
+    pub endpoint_url: Option<String>,
 }
 
 /// The validated configuration.
@@ -730,6 +765,47 @@ impl Raw {
         if let Some(e) = &endpoint_url {
             check_url(self, "q.endpoint_url", e, &mut problems);
         }
+        let s3 = match (self.get("files.s3_bucket"), self.get("files.s3_role_arn")) {
+            (None, _) => None,
+            (Some(bucket), role) => {
+                let bucket = bucket.trim().to_string();
+                let ok_bucket = (3..=63).contains(&bucket.len())
+                    && bucket.chars().all(|c| {
+                        c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.'
+                    });
+                if !ok_bucket {
+                    problems.push(format!(
+                        "{} is '{bucket}': an S3 bucket name is 3-63 lowercase letters, digits, dots and hyphens",
+                        self.describe("files.s3_bucket")
+                    ));
+                }
+                let role = role.unwrap_or_default().trim().to_string();
+                let ok_role = role
+                    .strip_prefix("arn:aws:iam::")
+                    .and_then(|r| r.split_once(":role/"))
+                    .is_some_and(|(acct, name)| {
+                        acct.len() == 12
+                            && acct.chars().all(|c| c.is_ascii_digit())
+                            && !name.is_empty()
+                    });
+                if !ok_role {
+                    problems.push(format!(
+                        "{} is '{role}': with files.s3_bucket set, Q needs the ARN of a role that may read the bucket (arn:aws:iam::<12-digit account>:role/<name>)",
+                        self.describe("files.s3_role_arn")
+                    ));
+                }
+                let endpoint = self.get("files.s3_endpoint_url").map(str::to_string);
+                if let Some(e) = &endpoint {
+                    check_url(self, "files.s3_endpoint_url", e, &mut problems);
+                }
+                Some(S3Settings {
+                    bucket,
+                    prefix: self.get("files.s3_prefix").unwrap_or("bcq/").to_string(),
+                    role_arn: role,
+                    endpoint_url: endpoint,
+                })
+            }
+        };
 
         let mut number = |key: &str, default: f64, min: f64, max: f64| -> f64 {
             match self.get(key) {
@@ -870,6 +946,7 @@ impl Raw {
                 wait_for_job: (wait > 0.0).then(|| Duration::from_secs_f64(wait)),
                 custom_pages,
                 include_attachments,
+                s3,
                 access: std::sync::Arc::new(access),
                 groups,
                 require_access,

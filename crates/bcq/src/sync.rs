@@ -217,6 +217,30 @@ pub async fn q_client(cfg: &Config) -> anyhow::Result<aws_sdk_qbusiness::Client>
     Ok(aws_sdk_qbusiness::Client::new(&sdk))
 }
 
+/// The S3 staging of large files, when a bucket is configured: the same
+/// AWS chain and region as Q, the configured endpoint (path-style, as
+/// S3-compatible servers want it).
+pub async fn s3_staging(cfg: &Config) -> anyhow::Result<Option<bcq_q::s3::S3Staging>> {
+    let Some(s3) = &cfg.sync.s3 else {
+        return Ok(None);
+    };
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(r) = &cfg.q().region {
+        loader = loader.region(aws_config::Region::new(r.clone()));
+    }
+    let sdk = loader.load().await;
+    let mut conf = aws_sdk_s3::config::Builder::from(&sdk);
+    if let Some(e) = &s3.endpoint_url {
+        conf = conf.endpoint_url(e).force_path_style(true);
+    }
+    Ok(Some(bcq_q::s3::S3Staging::new(
+        aws_sdk_s3::Client::from_conf(conf.build()),
+        &s3.bucket,
+        &s3.prefix,
+        &s3.role_arn,
+    )))
+}
+
 /// Peak resident set size of this process (`VmHWM`), in MB.
 pub fn peak_rss_mb() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -320,14 +344,18 @@ pub async fn run(
             "documents go out WITHOUT access control: every user of the Q application can read them; add [[access]] rules"
         );
     }
-    let sink = Arc::new(QSink::new(
+    let mut sink = QSink::new(
         q,
         cfg.q().target.clone(),
         QOptions {
             max_concurrency: cfg.sync.push_concurrency,
             ..QOptions::default()
         },
-    ));
+    );
+    if let Some(staging) = s3_staging(cfg).await? {
+        sink = sink.with_staging(staging);
+    }
+    let sink = Arc::new(sink);
     let check = sink.check_schema(&wanted_attributes(cfg)).await?;
     if !check.complete() {
         let mut why = Vec::new();

@@ -41,6 +41,10 @@ pub struct QSimConfig {
     pub indexing_delay: Duration,
     /// When set, state is persisted to `<data_dir>/q-sim-state.json` and reloaded on start.
     pub data_dir: Option<PathBuf>,
+    /// An S3-compatible server (`http://127.0.0.1:port`, path-style,
+    /// unsigned reads) that `content.s3` documents are read from, as Q
+    /// reads them with the batch's `roleArn`. Without it they fail to index.
+    pub s3_endpoint: Option<String>,
 }
 
 impl Default for QSimConfig {
@@ -59,6 +63,7 @@ impl Default for QSimConfig {
             rates,
             indexing_delay: Duration::from_millis(50),
             data_dir: None,
+            s3_endpoint: None,
         }
     }
 }
@@ -74,6 +79,7 @@ impl std::fmt::Debug for QSimConfig {
             .field("data_source_id", &self.data_source_id)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("rates", &self.rates)
+            .field("s3_endpoint", &self.s3_endpoint)
             .field("indexing_delay", &self.indexing_delay)
             .field("data_dir", &self.data_dir)
             .finish()

@@ -72,6 +72,7 @@ pub mod ops;
 pub mod pdf;
 pub mod persist;
 pub mod routes;
+pub mod s3fetch;
 pub mod server;
 pub mod shared;
 pub mod sigv4;

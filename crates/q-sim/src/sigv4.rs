@@ -104,7 +104,7 @@ pub fn canonical_query(q: &str) -> String {
         .join("&")
 }
 
-fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
+pub(crate) fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
     let mut m = HmacSha256::new_from_slice(key).expect("hmac takes any key length");
     m.update(data);
     m.finalize().into_bytes().to_vec()

@@ -26,6 +26,56 @@ struct NewDoc {
     text: Result<String, ErrorDetail>,
     /// Rejected at once in `failedDocuments` (file too large).
     reject: Option<ErrorDetail>,
+    /// `content.s3` (bucket, key), read before the document is stored.
+    s3: Option<(String, String)>,
+}
+
+/// The text of a file, as Q extracts it; without a content type Q infers
+/// it (the emulator sniffs PDF, else plain text).
+fn extract_file(content_type: &Option<String>, b: &[u8]) -> Result<String, ErrorDetail> {
+    let ct = content_type.clone().unwrap_or_else(|| {
+        if b.starts_with(b"%PDF-") {
+            "PDF".into()
+        } else {
+            "PLAIN_TEXT".into()
+        }
+    });
+    extract::extract(&ct, b).map_err(|e| ErrorDetail::invalid(e.to_string()))
+}
+
+/// Reads a `content.s3` document as Q does, with the batch's role, from
+/// the configured S3-compatible server, and extracts its text.
+fn read_s3(
+    shared: &Shared,
+    role: Option<&str>,
+    bucket: &str,
+    key: &str,
+    content_type: &Option<String>,
+) -> Result<String, ErrorDetail> {
+    let Some(endpoint) = &shared.cfg.s3_endpoint else {
+        return Err(ErrorDetail::invalid(
+            "The emulator has no S3 endpoint configured (s3_endpoint), so it cannot read S3 content",
+        ));
+    };
+    if role.is_none() {
+        return Err(ErrorDetail::invalid(
+            "Amazon Q Business needs the roleArn of the BatchPutDocument request to read S3 content",
+        ));
+    }
+    let creds = crate::s3fetch::Creds {
+        access_key_id: &shared.cfg.access_key_id,
+        secret: &shared.cfg.secret_access_key,
+        region: &shared.cfg.region,
+    };
+    let b = crate::s3fetch::get(endpoint, creds, bucket, key)
+        .map_err(|e| ErrorDetail::invalid(e.to_string()))?;
+    if b.len() > MAX_FILE_BYTES {
+        return Err(ErrorDetail::invalid(format!(
+            "The document is {} bytes, larger than the 50 MB limit",
+            b.len()
+        )));
+    }
+    extract_file(content_type, &b)
 }
 
 fn attribute_value(v: &mut Validator, p: &str, val: Option<&Value>) -> Option<AttrValue> {
@@ -158,7 +208,7 @@ fn parse_document(v: &mut Validator, p: &str, d: &Map<String, Value>) -> Option<
         d.get("accessConfiguration"),
     );
     let mut blob: Option<Vec<u8>> = None;
-    let mut s3 = false;
+    let mut s3 = None;
     let cp = format!("{p}.content");
     if d.get("content").is_some_and(|c| !c.is_null())
         && let Some((kind, inner)) = v.union(&cp, d.get("content"), &["blob", "s3"], false)
@@ -172,22 +222,21 @@ fn parse_document(v: &mut Validator, p: &str, d: &Map<String, Value>) -> Option<
                 _ => v.parse_error(format!("Cannot parse '{cp}.blob': not a base64 string")),
             }
         } else if let Some(o) = v.object(&format!("{cp}.s3"), Some(inner), true) {
-            v.string(
+            let bucket = v.string(
                 &format!("{cp}.s3.bucket"),
                 o.get("bucket"),
                 "S3BucketName",
                 true,
             );
-            v.string(&format!("{cp}.s3.key"), o.get("key"), "S3ObjectKey", true);
-            s3 = true;
+            let key = v.string(&format!("{cp}.s3.key"), o.get("key"), "S3ObjectKey", true);
+            s3 = bucket.zip(key);
         }
     }
     let id = id?;
     let mut reject = None;
-    let text = if s3 {
-        Err(ErrorDetail::invalid(
-            "The emulator cannot read S3 content; send the document as a blob",
-        ))
+    let text = if s3.is_some() {
+        // Read in `batch_put`, outside the validator.
+        Ok(String::new())
     } else if let Some(b) = &blob {
         if b.len() > MAX_FILE_BYTES {
             reject = Some(ErrorDetail::invalid(format!(
@@ -195,15 +244,7 @@ fn parse_document(v: &mut Validator, p: &str, d: &Map<String, Value>) -> Option<
                 b.len()
             )));
         }
-        // Without contentType Q infers the type; the emulator sniffs PDF, else plain text.
-        let ct = content_type.clone().unwrap_or_else(|| {
-            if b.starts_with(b"%PDF-") {
-                "PDF".into()
-            } else {
-                "PLAIN_TEXT".into()
-            }
-        });
-        extract::extract(&ct, b).map_err(|e| ErrorDetail::invalid(e.to_string()))
+        extract_file(&content_type, b)
     } else {
         Ok(String::new())
     };
@@ -215,6 +256,7 @@ fn parse_document(v: &mut Validator, p: &str, d: &Map<String, Value>) -> Option<
         access,
         text,
         reject,
+        s3,
     })
 }
 
@@ -295,7 +337,7 @@ pub fn batch_put(shared: &Shared, req: &Req) -> Result<Value, QError> {
     let body = crate::validate::parse_body(req.body)?;
     let mut v = Validator::new();
     req.check_ids(&mut v, &[APP, INDEX]);
-    v.string("roleArn", body.get("roleArn"), "RoleArn", false);
+    let role = v.string("roleArn", body.get("roleArn"), "RoleArn", false);
     let sync_id = v.string(
         "dataSourceSyncId",
         body.get("dataSourceSyncId"),
@@ -314,6 +356,12 @@ pub fn batch_put(shared: &Shared, req: &Req) -> Result<Value, QError> {
         }
     }
     v.finish()?;
+    // S3 content is read before the state is locked (it is I/O).
+    for d in &mut docs {
+        if let Some((bucket, key)) = d.s3.take() {
+            d.text = read_s3(shared, role.as_deref(), &bucket, &key, &d.content_type);
+        }
+    }
     let app = req.label("applicationId").to_string();
     let index = req.label("indexId").to_string();
     let mut inner = shared.lock();

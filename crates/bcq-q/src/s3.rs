@@ -1,0 +1,74 @@
+//! Large files through S3: a document too large to travel inline in a
+//! BatchPutDocument is written to the configured bucket and sent as
+//! `content.s3`, with the batch's `roleArn` (the role Q assumes to read it).
+//!
+//! Objects are keyed by a hash of the document id (`{prefix}{sha256 hex}`),
+//! so a new version overwrites the old one and the bucket never holds more
+//! than one object per large document.
+
+use aws_sdk_s3::primitives::ByteStream;
+use sha2::{Digest, Sha256};
+
+/// Where and how large files are staged.
+#[derive(Clone, Debug)]
+pub struct S3Staging {
+    client: aws_sdk_s3::Client,
+    /// The bucket.
+    pub bucket: String,
+    /// Key prefix (`bcq/`).
+    pub prefix: String,
+    /// The IAM role Q assumes to read the bucket.
+    pub role_arn: String,
+}
+
+impl S3Staging {
+    /// Stages into `bucket` under `prefix` through `client`; Q reads with `role_arn`.
+    pub fn new(
+        client: aws_sdk_s3::Client,
+        bucket: impl Into<String>,
+        prefix: impl Into<String>,
+        role_arn: impl Into<String>,
+    ) -> Self {
+        S3Staging {
+            client,
+            bucket: bucket.into(),
+            prefix: prefix.into(),
+            role_arn: role_arn.into(),
+        }
+    }
+
+    /// The object key of a document.
+    pub fn key_for(&self, doc_id: &str) -> String {
+        format!(
+            "{}{}",
+            self.prefix,
+            hex::encode(Sha256::digest(doc_id.as_bytes()))
+        )
+    }
+
+    /// Writes a document's content; returns its key, or why it could not
+    /// be written (with what to check).
+    pub async fn stage(&self, doc_id: &str, content: Vec<u8>) -> Result<String, String> {
+        let key = self.key_for(doc_id);
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .body(ByteStream::from(content))
+            .send()
+            .await
+            .map_err(|e| {
+                let code = aws_sdk_s3::error::ProvideErrorMetadata::code(&e)
+                    .unwrap_or("no error code")
+                    .to_string();
+                let msg = aws_sdk_s3::error::ProvideErrorMetadata::message(&e)
+                    .map(str::to_string)
+                    .unwrap_or_else(|| e.to_string());
+                format!(
+                    "staging the file in s3://{}/{key} failed ({code}: {msg}); check files.s3_bucket (BCQ_S3_BUCKET), the AWS credentials' s3:PutObject permission and the region",
+                    self.bucket
+                )
+            })?;
+        Ok(key)
+    }
+}

@@ -1,0 +1,204 @@
+//! End-to-end: files too large to send inline go through S3, against a real
+//! S3-compatible server (moto's server mode, `pip install 'moto[server]'`,
+//! which `.ci/run` installs) that the test starts and stops itself.
+
+mod common;
+
+use common::{World, bc, q_fast};
+use serde_json::Value;
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A moto server on a free loopback port, killed on drop.
+struct Moto {
+    child: Child,
+    url: String,
+}
+
+impl Moto {
+    fn start() -> Moto {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 runs");
+        let mut moto = Moto {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = moto.child.try_wait() {
+                panic!(
+                    "moto's S3 server exited ({status}): install it with `python3 -m pip install 'moto[server]'` (.ci/run does)"
+                );
+            }
+            assert!(Instant::now() < deadline, "moto did not start in 60 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        moto
+    }
+
+    async fn client(&self) -> aws_sdk_s3::Client {
+        let creds = aws_credential_types::Credentials::from_keys("moto", "moto", None);
+        let conf = aws_sdk_s3::config::Builder::new()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .credentials_provider(creds)
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(&self.url)
+            .force_path_style(true)
+            .build();
+        aws_sdk_s3::Client::from_conf(conf)
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn attr<'a>(d: &'a Value, name: &str) -> &'a str {
+    d["attributes"][name].as_str().unwrap_or_default()
+}
+
+/// A Word document of `size` bytes whose text is small: a page of text and
+/// a large embedded picture, as scanned delivery notes are.
+fn big_docx(text: &str, size: usize) -> Vec<u8> {
+    bc_sim::attachments::stored_zip(&[
+        (
+            "word/document.xml",
+            format!(
+                "<w:document><w:body><w:p><w:r><w:t>{text}</w:t></w:r></w:p></w:body></w:document>"
+            )
+            .into_bytes(),
+        ),
+        ("word/media/image1.png", vec![0x5a; size]),
+    ])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_too_large_for_inline_goes_through_s3() {
+    let moto = Moto::start();
+    let s3 = moto.client().await;
+    s3.create_bucket().bucket("bcq-files").send().await.unwrap();
+    let mut q = q_fast();
+    q.s3_endpoint = Some(moto.url.clone());
+    let w = World::start(bc(200), q).await;
+    let env = [
+        ("BCQ_ENTITIES", "salesInvoices,customers,items"),
+        ("BCQ_INCLUDE_ATTACHMENTS", "true"),
+        ("BCQ_S3_BUCKET", "bcq-files"),
+        (
+            "BCQ_S3_ROLE_ARN",
+            "arn:aws:iam::123456789012:role/q-reads-bcq-files",
+        ),
+        ("AWS_ENDPOINT_URL_S3", moto.url.as_str()),
+    ];
+    w.bcq(&["index-schema", "--apply"], &env).await.assert_ok();
+    w.bcq(&["sync", "--no-progress"], &env).await.assert_ok();
+    let docs = w.q_documents().await;
+    let docx: Vec<Value> = docs
+        .iter()
+        .filter(|d| attr(d, "bc_file_name").ends_with(".docx"))
+        .cloned()
+        .collect();
+    assert_eq!(docx.len(), 2, "two Word attachments among ten");
+    let upload = |id: &str, bytes: Vec<u8>| {
+        let url = format!(
+            "{}/_sim/records/{}/{}/documentAttachments/{id}/content",
+            w.emu.bc.base_url(),
+            w.env,
+            w.company_id(),
+        );
+        async move {
+            let r = reqwest::Client::new()
+                .put(&url)
+                .body(bytes)
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success());
+        }
+    };
+
+    // 12 MB: over what one call carries inline (4.4 MiB), under Q's 50 MB.
+    upload(
+        attr(&docx[0], "bc_id"),
+        big_docx("Scanned delivery note HUGE-ONE", 12 << 20),
+    )
+    .await;
+    let r = w.bcq(&["sync", "--no-progress"], &env).await;
+    r.assert_ok();
+    assert!(r.stdout.contains("updated             1"), "{}", r.stdout);
+    let docs = w.q_documents().await;
+    let d = docs.iter().find(|d| d["id"] == docx[0]["id"]).unwrap();
+    assert!(
+        matches!(d["status"].as_str(), Some("INDEXED" | "UPDATED")),
+        "{d}"
+    );
+    assert!(d["text"].as_str().unwrap().contains("HUGE-ONE"), "{d}");
+    // The object is in the bucket under a key derived from the document id.
+    let objects = s3
+        .list_objects_v2()
+        .bucket("bcq-files")
+        .prefix("bcq/")
+        .send()
+        .await
+        .unwrap();
+    let keys: Vec<(&str, i64)> = objects
+        .contents()
+        .iter()
+        .map(|o| (o.key().unwrap_or_default(), o.size().unwrap_or_default()))
+        .collect();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    assert!(keys[0].1 > 12 << 20, "{keys:?}");
+
+    // A bucket that does not exist: that file is reported, the rest goes on.
+    upload(
+        attr(&docx[1], "bc_id"),
+        big_docx("Scanned delivery note HUGE-TWO", 12 << 20),
+    )
+    .await;
+    let other = w.bc_invoices().await[5]["id"].as_str().unwrap().to_string();
+    w.bc_update(
+        "salesInvoices",
+        &other,
+        serde_json::json!({"externalDocumentNumber": "STILL-SYNCED"}),
+    )
+    .await;
+    let mut wrong = env;
+    wrong[2] = ("BCQ_S3_BUCKET", "no-such-bucket");
+    let r = w.bcq(&["sync", "--no-progress"], &wrong).await;
+    assert_eq!(r.code, 1, "{}", r.both());
+    assert!(r.stdout.contains("failed              1"), "{}", r.stdout);
+    assert!(r.stdout.contains("s3://no-such-bucket"), "{}", r.stdout);
+    assert!(r.stdout.contains("BCQ_S3_BUCKET"), "{}", r.stdout);
+    let docs = w.q_documents().await;
+    let inv = docs
+        .iter()
+        .find(|d| d["id"] == w.invoice_doc_id(&other).as_str())
+        .unwrap();
+    assert!(inv["text"].as_str().unwrap().contains("STILL-SYNCED"));
+    // The next run with the right bucket sends it.
+    w.bcq(&["sync", "--no-progress"], &env).await.assert_ok();
+    let docs = w.q_documents().await;
+    let d = docs.iter().find(|d| d["id"] == docx[1]["id"]).unwrap();
+    assert!(d["text"].as_str().unwrap().contains("HUGE-TWO"), "{d}");
+    w.emu.stop().await;
+}

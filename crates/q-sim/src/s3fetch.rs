@@ -1,0 +1,146 @@
+//! Reading `content.s3` documents from an S3-compatible server (moto,
+//! MinIO) on loopback, as Q reads them from S3 with the batch's role.
+//!
+//! A path-style GET (`{endpoint}/{bucket}/{key}`) signed with SigV4 for
+//! service `s3` with the emulator's own credentials (standing in for the
+//! role Q assumes); HTTP/1.0 keeps the answer un-chunked and the
+//! connection single-use.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+/// Why an object could not be read, in Q's words where Q has them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum S3Error {
+    /// The endpoint is not an `http://host:port` URL.
+    #[error("the emulator's S3 endpoint {0} is not an http://host:port URL")]
+    Endpoint(String),
+    /// No answer.
+    #[error("could not reach S3 at {0}: {1}")]
+    Connect(String, String),
+    /// The object does not exist.
+    #[error("The S3 object s3://{0}/{1} does not exist (NoSuchKey)")]
+    NoSuchKey(String, String),
+    /// The bucket does not exist.
+    #[error("The S3 bucket {0} does not exist (NoSuchBucket)")]
+    NoSuchBucket(String),
+    /// Another status.
+    #[error("S3 answered {0} for s3://{1}/{2}")]
+    Status(u16, String, String),
+}
+
+fn encode_key(key: &str) -> String {
+    key.split('/')
+        .map(|seg| {
+            seg.bytes()
+                .map(|b| {
+                    if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                        (b as char).to_string()
+                    } else {
+                        format!("%{b:02X}")
+                    }
+                })
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Credentials the emulator reads S3 with.
+#[derive(Clone, Copy, Debug)]
+pub struct Creds<'a> {
+    /// Access key id.
+    pub access_key_id: &'a str,
+    /// Secret access key.
+    pub secret: &'a str,
+    /// Region of the signature scope.
+    pub region: &'a str,
+}
+
+/// SigV4 headers of an S3 GET with an empty body (S3 signs the path as
+/// sent, encoded once, and wants `x-amz-content-sha256`).
+fn sign_get(c: Creds<'_>, host: &str, path: &str, now: chrono::DateTime<chrono::Utc>) -> String {
+    use sha2::{Digest, Sha256};
+    let amz_date = now.format("%Y%m%dT%H%M%SZ").to_string();
+    let date = &amz_date[..8];
+    let empty = hex::encode(Sha256::digest(b""));
+    let canonical = format!(
+        "GET\n{path}\n\nhost:{host}\nx-amz-content-sha256:{empty}\nx-amz-date:{amz_date}\n\nhost;x-amz-content-sha256;x-amz-date\n{empty}"
+    );
+    let scope = format!("{date}/{}/s3/aws4_request", c.region);
+    let sts = format!(
+        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
+        hex::encode(Sha256::digest(canonical.as_bytes()))
+    );
+    let hmac = crate::sigv4::hmac;
+    let k = hmac(format!("AWS4{}", c.secret).as_bytes(), date.as_bytes());
+    let k = hmac(&k, c.region.as_bytes());
+    let k = hmac(&k, b"s3");
+    let k = hmac(&k, b"aws4_request");
+    let sig = hex::encode(hmac(&k, sts.as_bytes()));
+    format!(
+        "x-amz-date: {amz_date}\r\nx-amz-content-sha256: {empty}\r\nAuthorization: AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature={sig}\r\n",
+        c.access_key_id
+    )
+}
+
+/// GETs `s3://bucket/key` from `endpoint` (`http://127.0.0.1:port`).
+pub fn get(endpoint: &str, creds: Creds<'_>, bucket: &str, key: &str) -> Result<Vec<u8>, S3Error> {
+    let host = endpoint
+        .strip_prefix("http://")
+        .map(|h| h.trim_end_matches('/'))
+        .filter(|h| !h.is_empty() && !h.contains('/'))
+        .ok_or_else(|| S3Error::Endpoint(endpoint.to_string()))?;
+    let connect = |e: std::io::Error| S3Error::Connect(endpoint.to_string(), e.to_string());
+    let mut stream = TcpStream::connect(host).map_err(connect)?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .map_err(connect)?;
+    let path = format!("/{bucket}/{}", encode_key(key));
+    let auth = sign_get(creds, host, &path, chrono::Utc::now());
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {host}\r\n{auth}\r\n").map_err(connect)?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).map_err(connect)?;
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| S3Error::Connect(endpoint.to_string(), "no HTTP header".into()))?;
+    let head = String::from_utf8_lossy(&raw[..split]);
+    let status: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = raw[split + 4..].to_vec();
+    match status {
+        200 => Ok(body),
+        404 if String::from_utf8_lossy(&body).contains("NoSuchBucket") => {
+            Err(S3Error::NoSuchBucket(bucket.to_string()))
+        }
+        404 => Err(S3Error::NoSuchKey(bucket.to_string(), key.to_string())),
+        s => Err(S3Error::Status(s, bucket.to_string(), key.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_encoded_per_segment_and_bad_endpoints_named() {
+        assert_eq!(encode_key("bcq/ab c+d"), "bcq/ab%20c%2Bd");
+        let c = Creds {
+            access_key_id: "AK",
+            secret: "SK",
+            region: "us-east-1",
+        };
+        assert!(matches!(
+            get("https://s3.amazonaws.com", c, "b", "k"),
+            Err(S3Error::Endpoint(_))
+        ));
+        let h = sign_get(c, "127.0.0.1:9000", "/b/k", chrono::Utc::now());
+        assert!(h.contains("/us-east-1/s3/aws4_request"), "{h}");
+        assert!(h.contains("SignedHeaders=host;x-amz-content-sha256;x-amz-date"));
+    }
+}
