@@ -98,6 +98,9 @@ pub struct EntitySpec {
     pub category: &'static str,
     /// The property holding the record's number ("No." in the web client).
     pub number_field: &'static str,
+    /// The web client caption of the number field, for the citation's
+    /// filter (`No.`, `Entry No.`); `None` when the page needs no filter.
+    pub number_caption: Option<&'static str>,
     /// The property naming the other party, shown after the number in titles.
     pub party_field: Option<&'static str>,
     /// The citation's page.
@@ -139,6 +142,7 @@ pub const SALES_INVOICES: EntitySpec = EntitySpec {
     singular: "Sales Invoice",
     category: "Sales Invoices",
     number_field: "number",
+    number_caption: Some("No."),
     party_field: Some("customerName"),
     page: PageRule::ByStatus {
         field: "status",
@@ -302,6 +306,7 @@ pub const SALES_ORDERS: EntitySpec = EntitySpec {
     singular: "Sales Order",
     category: "Sales Orders",
     number_field: "number",
+    number_caption: Some("No."),
     party_field: Some("customerName"),
     page: PageRule::Fixed(42),
     lines: Some(LinesSpec {
@@ -346,6 +351,7 @@ pub const SALES_QUOTES: EntitySpec = EntitySpec {
     singular: "Sales Quote",
     category: "Sales Quotes",
     number_field: "number",
+    number_caption: Some("No."),
     party_field: Some("customerName"),
     page: PageRule::Fixed(41),
     lines: Some(LinesSpec {
@@ -382,6 +388,7 @@ pub const SALES_CREDIT_MEMOS: EntitySpec = EntitySpec {
     singular: "Sales Credit Memo",
     category: "Sales Credit Memos",
     number_field: "number",
+    number_caption: Some("No."),
     party_field: Some("customerName"),
     page: PageRule::ByStatus {
         field: "status",
@@ -428,6 +435,7 @@ pub const PURCHASE_INVOICES: EntitySpec = EntitySpec {
     singular: "Purchase Invoice",
     category: "Purchase Invoices",
     number_field: "number",
+    number_caption: Some("No."),
     party_field: Some("vendorName"),
     page: PageRule::ByStatus {
         field: "status",
@@ -490,6 +498,7 @@ pub const CUSTOMERS: EntitySpec = EntitySpec {
     singular: "Customer",
     category: "Customers",
     number_field: "number",
+    number_caption: Some("No."),
     party_field: Some("displayName"),
     page: PageRule::Fixed(21),
     lines: None,
@@ -527,6 +536,7 @@ pub const VENDORS: EntitySpec = EntitySpec {
     singular: "Vendor",
     category: "Vendors",
     number_field: "number",
+    number_caption: Some("No."),
     party_field: Some("displayName"),
     page: PageRule::Fixed(26),
     lines: None,
@@ -561,6 +571,7 @@ pub const ITEMS: EntitySpec = EntitySpec {
     singular: "Item",
     category: "Items",
     number_field: "number",
+    number_caption: Some("No."),
     party_field: Some("displayName"),
     page: PageRule::Fixed(30),
     lines: None,
@@ -594,6 +605,7 @@ pub const PURCHASE_ORDERS: EntitySpec = EntitySpec {
     singular: "Purchase Order",
     category: "Purchase Orders",
     number_field: "number",
+    number_caption: Some("No."),
     party_field: Some("vendorName"),
     page: PageRule::Fixed(50),
     lines: Some(LinesSpec {
@@ -646,6 +658,7 @@ pub const CONTACTS: EntitySpec = EntitySpec {
     singular: "Contact",
     category: "Contacts",
     number_field: "number",
+    number_caption: Some("No."),
     party_field: Some("displayName"),
     page: PageRule::Fixed(5050),
     lines: None,
@@ -676,6 +689,7 @@ pub const EMPLOYEES: EntitySpec = EntitySpec {
     singular: "Employee",
     category: "Employees",
     number_field: "number",
+    number_caption: Some("No."),
     party_field: Some("displayName"),
     page: PageRule::Fixed(5200),
     lines: None,
@@ -705,6 +719,7 @@ pub const PROJECTS: EntitySpec = EntitySpec {
     singular: "Project",
     category: "Projects",
     number_field: "number",
+    number_caption: Some("No."),
     party_field: Some("displayName"),
     page: PageRule::Fixed(88),
     lines: None,
@@ -717,6 +732,87 @@ pub const PROJECTS: EntitySpec = EntitySpec {
         f("Last modified", &["lastModifiedDateTime"], DateTime),
     ],
     attributes: &[a("bc_number", "number", AttrKind::String)],
+    pdf: false,
+};
+
+/// General ledger entries (page 20, keyed by Entry No.): one document per
+/// posting line, so that "what was posted to account 6110 in March" finds
+/// them. Many: about two per invoice.
+pub const GENERAL_LEDGER_ENTRIES: EntitySpec = EntitySpec {
+    entity_set: "generalLedgerEntries",
+    singular: "G/L Entry",
+    category: "General Ledger Entries",
+    number_field: "entryNumber",
+    number_caption: Some("Entry No."),
+    party_field: Some("description"),
+    page: PageRule::Fixed(20),
+    lines: None,
+    has_last_modified: true,
+    created_field: Some("postingDate"),
+    currency_field: None,
+    fields: &[
+        f("Entry number", &["entryNumber"], Number),
+        f("Posting date", &["postingDate"], Date),
+        f("Document type", &["documentType"], Enum),
+        f("Document number", &["documentNumber"], Text),
+        f("G/L account number", &["accountNumber"], Text),
+        f("Description", &["description"], Text),
+        f("Debit amount", &["debitAmount"], Amount),
+        f("Credit amount", &["creditAmount"], Amount),
+        f(
+            "Debit amount (additional currency)",
+            &["additionalCurrencyDebitAmount"],
+            Amount,
+        ),
+        f(
+            "Credit amount (additional currency)",
+            &["additionalCurrencyCreditAmount"],
+            Amount,
+        ),
+        f("Last modified", &["lastModifiedDateTime"], DateTime),
+    ],
+    attributes: &[
+        a("bc_account_number", "accountNumber", AttrKind::String),
+        a("bc_document_number", "documentNumber", AttrKind::String),
+        a("bc_posting_date", "postingDate", AttrKind::Date),
+        a("bc_debit_amount", "debitAmount", AttrKind::Number),
+        a("bc_credit_amount", "creditAmount", AttrKind::Number),
+    ],
+    pdf: false,
+};
+
+/// The company's own information (Company Information, page 1): one
+/// record per company, titled with the company's name.
+pub const COMPANY_INFORMATION: EntitySpec = EntitySpec {
+    entity_set: "companyInformation",
+    singular: "Company Information",
+    category: "Company Information",
+    number_field: "displayName",
+    number_caption: None,
+    party_field: None,
+    page: PageRule::Fixed(1),
+    lines: None,
+    has_last_modified: true,
+    created_field: None,
+    currency_field: Some("currencyCode"),
+    fields: &[
+        f("Name", &["displayName"], Text),
+        f("Address", POSTAL_ADDRESS, Text),
+        f("Phone", &["phoneNumber"], Text),
+        f("Fax", &["faxNumber"], Text),
+        f("Email", &["email"], Text),
+        f("Website", &["website"], Text),
+        f("Tax registration number", &["taxRegistrationNumber"], Text),
+        f("Currency", &["currencyCode"], Text),
+        f(
+            "Current fiscal year starts",
+            &["currentFiscalYearStartDate"],
+            Date,
+        ),
+        f("Industry", &["industry"], Text),
+        f("Last modified", &["lastModifiedDateTime"], DateTime),
+    ],
+    attributes: &[],
     pdf: false,
 };
 
@@ -734,6 +830,8 @@ pub const CATALOG: &[EntitySpec] = &[
     CONTACTS,
     EMPLOYEES,
     PROJECTS,
+    GENERAL_LEDGER_ENTRIES,
+    COMPANY_INFORMATION,
 ];
 
 /// The catalog entry of an entity set.

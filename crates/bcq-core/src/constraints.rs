@@ -165,6 +165,7 @@ mod tests {
             company_id: "c".into(),
             company_name: "C".into(),
             web_base: "https://businesscentral.dynamics.com".into(),
+            title_suffix: None,
         };
         let spec = &crate::catalog::SALES_INVOICES;
         let short = json!({"id": "1", "number": "103001", "customerName": "Adatum"});
@@ -195,6 +196,7 @@ mod tests {
             company_id: "c".into(),
             company_name: "Ⓒompany\u{0} | with \"odd\" name".into(),
             web_base: "https://businesscentral.dynamics.com".into(),
+            title_suffix: None,
         };
         let mut rendered = 0;
         for _ in 0..400 {

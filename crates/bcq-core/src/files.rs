@@ -23,6 +23,7 @@ pub static ATTACHMENTS: EntitySpec = EntitySpec {
     singular: "Attachment",
     category: "Attachments",
     number_field: "fileName",
+    number_caption: None,
     party_field: None,
     page: PageRule::Fixed(1173),
     lines: None,
@@ -172,6 +173,7 @@ mod tests {
             company_id: "c1".into(),
             company_name: "CRONUS USA, Inc.".into(),
             web_base: "https://businesscentral.dynamics.com".into(),
+            title_suffix: None,
         }
     }
 

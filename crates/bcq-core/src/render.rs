@@ -27,6 +27,10 @@ pub struct RenderContext {
     pub company_name: String,
     /// Web client base URL (`https://businesscentral.dynamics.com`).
     pub web_base: String,
+    /// Added to titles when one index holds several companies (the company
+    /// name, and the environment when there are several), so that Q's
+    /// answers say whose invoice it is.
+    pub title_suffix: Option<String>,
 }
 
 /// Why a record could not be rendered.
@@ -66,7 +70,12 @@ pub fn pdf_doc_id(record_doc_id: &str) -> String {
 }
 
 /// The web client deep link that opens a record: the citation a user clicks.
-pub fn deep_link(ctx: &RenderContext, page: u32, number: Option<&str>) -> String {
+pub fn deep_link(
+    ctx: &RenderContext,
+    page: u32,
+    caption: Option<&str>,
+    number: Option<&str>,
+) -> String {
     let mut url = format!(
         "{}/{}/{}/?company={}&page={page}",
         ctx.web_base.trim_end_matches('/'),
@@ -74,8 +83,8 @@ pub fn deep_link(ctx: &RenderContext, page: u32, number: Option<&str>) -> String
         ctx.environment,
         utf8_percent_encode(&ctx.company_name, QUERY_VALUE)
     );
-    if let Some(n) = number {
-        let quoted = format!("'No.' IS '{}'", n.replace('\'', "''"));
+    if let (Some(c), Some(n)) = (caption, number) {
+        let quoted = format!("'{c}' IS '{}'", n.replace('\'', "''"));
         let _ = write!(url, "&filter={}", utf8_percent_encode(&quoted, QUERY_VALUE));
     }
     url
@@ -111,20 +120,49 @@ fn is_draft(spec: &EntitySpec, record: &Value) -> bool {
     matches!(spec.page, PageRule::ByStatus { draft_page, .. } if page_of(spec, record) == draft_page)
 }
 
-/// The title a person recognises: "Sales Invoice 103001 · Adatum Corporation".
-pub fn title(spec: &EntitySpec, record: &Value) -> String {
+/// A name as it reads inside a sentence: words lowercased, acronyms
+/// (`G/L`) kept.
+fn in_sentence(name: &str) -> String {
+    name.split(' ')
+        .map(|w| {
+            if w.chars().filter(|c| c.is_uppercase()).count() > 1 {
+                w.to_string()
+            } else {
+                w.to_lowercase()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The record's number as text (ledger entries number with integers).
+pub fn number(spec: &EntitySpec, record: &Value) -> Option<String> {
+    match record.get(spec.number_field)? {
+        Value::Number(n) => Some(n.to_string()),
+        _ => wire::text(record, spec.number_field).map(str::to_string),
+    }
+}
+
+/// The title a person recognises: "Sales Invoice 103001 · Adatum Corporation",
+/// followed by the company when the index holds several.
+pub fn title(spec: &EntitySpec, ctx: &RenderContext, record: &Value) -> String {
     let mut t = String::new();
     if is_draft(spec, record) {
         t.push_str("Draft ");
     }
     t.push_str(spec.singular);
-    if let Some(n) = wire::text(record, spec.number_field) {
+    if let Some(n) = number(spec, record) {
         t.push(' ');
-        t.push_str(n);
+        t.push_str(&n);
     }
     if let Some(p) = spec.party_field.and_then(|p| wire::text(record, p)) {
         t.push_str(" · ");
         t.push_str(p);
+    }
+    if let Some(suffix) = &ctx.title_suffix {
+        t.push_str(" (");
+        t.push_str(suffix);
+        t.push(')');
     }
     wire::one_line(&t, wire::MAX_TITLE_CHARS)
 }
@@ -193,11 +231,16 @@ fn record_attributes(
     id: &str,
     kind: &str,
 ) -> Vec<Attribute> {
-    let number = wire::text(record, spec.number_field);
+    let number = number(spec, record);
     let mut attrs = vec![
         string_attr(
             "_source_uri",
-            &deep_link(ctx, page_of(spec, record), number),
+            &deep_link(
+                ctx,
+                page_of(spec, record),
+                spec.number_caption,
+                number.as_deref(),
+            ),
         ),
         string_attr("_category", spec.category),
     ];
@@ -241,19 +284,24 @@ pub fn render(
     let id = bc_id(record).ok_or_else(|| RenderError::MissingId {
         entity: spec.entity_set.into(),
     })?;
-    let title = title(spec, record);
+    let title = title(spec, ctx, record);
     let currency = spec.currency_field.and_then(|c| wire::text(record, c));
-    let number = wire::text(record, spec.number_field);
-    let link = deep_link(ctx, page_of(spec, record), number);
+    let number = number(spec, record);
+    let link = deep_link(
+        ctx,
+        page_of(spec, record),
+        spec.number_caption,
+        number.as_deref(),
+    );
 
     let mut md = String::with_capacity(2048);
     let _ = writeln!(md, "# {}\n", wire::md_text(&title));
     let kind_words = if is_draft(spec, record) {
-        format!("A draft {}", spec.singular.to_lowercase())
+        format!("A draft {}", in_sentence(spec.singular))
     } else if matches!(spec.page, PageRule::ByStatus { .. }) {
-        format!("A posted {}", spec.singular.to_lowercase())
+        format!("A posted {}", in_sentence(spec.singular))
     } else {
-        format!("A {} record", spec.singular.to_lowercase())
+        format!("A {} record", in_sentence(spec.singular))
     };
     let _ = writeln!(
         md,
@@ -349,6 +397,7 @@ mod tests {
             company_id: "C1".into(),
             company_name: "CRONUS USA, Inc.".into(),
             web_base: "https://businesscentral.dynamics.com".into(),
+            title_suffix: None,
         }
     }
 

@@ -222,6 +222,7 @@ pub fn parse(name: &str, t: &toml::Table, problems: &mut Vec<String>) -> Option<
         singular: leak(singular),
         category: leak(category),
         number_field: leak(number_field),
+        number_caption: Some("No."),
         party_field: party_field.map(leak),
         page: PageRule::Fixed(page),
         lines: None,

@@ -147,14 +147,24 @@ pub fn units(
     let cadence =
         chrono::Duration::from_std(cfg.sync.reconcile_every).unwrap_or(chrono::Duration::days(1));
     let mut units = Vec::new();
+    // With several companies in one index, titles say whose record it is.
+    let companies: usize = targets.iter().map(|t| t.companies.len()).sum();
     for t in targets {
         for (company_id, company_name) in &t.companies {
+            let title_suffix = (companies > 1).then(|| {
+                if targets.len() > 1 {
+                    format!("{company_name}, {}", t.environment)
+                } else {
+                    company_name.clone()
+                }
+            });
             let ctx = RenderContext {
                 environment: t.environment.to_ascii_lowercase(),
                 tenant: cfg.bc.tenant.clone(),
                 company_id: company_id.clone(),
                 company_name: company_name.clone(),
                 web_base: cfg.bc.web_base.clone(),
+                title_suffix,
             };
             // Attachments come after the records they are attached to.
             let attachments = cfg

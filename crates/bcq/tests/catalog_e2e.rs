@@ -44,8 +44,72 @@ async fn two_environments_and_all_their_companies_sync_into_one_index() {
         ));
         assert!(!a["bc_company"].as_str().unwrap().is_empty());
         assert_eq!(d["status"], "INDEXED", "{:?}", d["error"]);
+        // With several companies in one index, titles say whose record it is.
+        let title = d["title"].as_str().unwrap();
+        let whose = format!(
+            "({}, {})",
+            a["bc_company"].as_str().unwrap(),
+            a["bc_environment"].as_str().unwrap()
+        );
+        assert!(title.ends_with(&whose), "{title} should end with {whose}");
     }
     assert_eq!(seen, expected);
+    w.emu.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_companies_of_an_environment_share_one_request_budget() {
+    let w = World::start(bc(10), q_fast()).await;
+    let mut raw = bcq::config::Raw::default();
+    for (k, v) in w.emu.settings("production") {
+        raw.set_flag(k, v).unwrap();
+    }
+    raw.set_flag("bc.environments", "production,sandbox".into())
+        .unwrap();
+    raw.set_flag("bc.companies", "all".into()).unwrap();
+    raw.set_flag("sync.entities", "salesInvoices,customers".into())
+        .unwrap();
+    let cfg = raw.build().unwrap();
+    let targets = bcq::plan::resolve(&cfg, None).await.unwrap();
+    let store = bcq_state::StateStore::open_in_memory().unwrap();
+    let units = bcq::plan::units(&cfg, &targets, &store, false).unwrap();
+    let companies: HashSet<(&str, &str)> = units
+        .iter()
+        .map(|u| (u.key.environment.as_str(), u.key.company_id.as_str()))
+        .collect();
+    assert!(companies.len() >= 4, "two environments of two companies");
+    for a in &units {
+        for b in &units {
+            assert_eq!(
+                std::sync::Arc::ptr_eq(a.client.budget(), b.client.budget()),
+                a.key.environment == b.key.environment,
+                "{} and {}",
+                a.key,
+                b.key
+            );
+        }
+    }
+    // And the shared budget counts every company's requests.
+    for t in &targets {
+        let before = t.client.stats().requests;
+        for u in units.iter().filter(|u| u.key.environment == t.environment) {
+            let url = bcq_bc::collection_url(
+                &u.api_root,
+                &u.key.company_id,
+                u.spec.entity_set,
+                &bcq_bc::Query {
+                    top: Some(1),
+                    ..Default::default()
+                },
+            );
+            u.client.get_json(&url).await.unwrap();
+        }
+        let per_env = units
+            .iter()
+            .filter(|u| u.key.environment == t.environment)
+            .count() as u64;
+        assert_eq!(t.client.stats().requests - before, per_env);
+    }
     w.emu.stop().await;
 }
 
