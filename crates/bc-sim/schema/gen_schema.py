@@ -17,9 +17,12 @@ SERVED = ["company", "salesInvoice", "salesInvoiceLine", "salesOrder", "salesOrd
           "salesQuote", "salesQuoteLine", "salesCreditMemo", "salesCreditMemoLine",
           "purchaseInvoice", "purchaseInvoiceLine", "purchaseOrder", "purchaseOrderLine",
           "customer", "vendor", "item", "contact", "employee", "generalLedgerEntry",
-          "project", "companyInformation", "documentAttachment", "pdfDocument"]
+          "project", "companyInformation", "documentAttachment", "pdfDocument",
+          "salesShipment", "salesShipmentLine", "purchaseReceipt", "purchaseReceiptLine",
+          "purchaseCreditMemo", "purchaseCreditMemoLine", "itemLedgerEntry", "bankAccount"]
 NAVS = {"salesInvoiceLines", "salesOrderLines", "salesQuoteLines", "salesCreditMemoLines",
-        "purchaseInvoiceLines", "purchaseOrderLines", "pdfDocument", "customer", "vendor"}
+        "purchaseInvoiceLines", "purchaseOrderLines", "pdfDocument", "customer", "vendor",
+        "salesShipmentLines", "purchaseReceiptLines", "purchaseCreditMemoLines"}
 
 root = ET.parse(sys.argv[1]).getroot()
 schema = root.find(".//edm:Schema", NS)

@@ -345,7 +345,11 @@ fn company_scoped(
 fn has_pdf(set: &str) -> bool {
     matches!(
         set,
-        "salesInvoices" | "salesQuotes" | "salesCreditMemos" | "purchaseInvoices"
+        "salesInvoices"
+            | "salesQuotes"
+            | "salesCreditMemos"
+            | "purchaseInvoices"
+            | "purchaseCreditMemos"
     )
 }
 

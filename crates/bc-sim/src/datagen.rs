@@ -39,6 +39,14 @@ pub const SETS: &[&str] = &[
     "purchaseOrderLines",
     "pdfDocument",
     "customApi",
+    "salesShipments",
+    "purchaseReceipts",
+    "purchaseCreditMemos",
+    "itemLedgerEntries",
+    "bankAccounts",
+    "salesShipmentLines",
+    "purchaseReceiptLines",
+    "purchaseCreditMemoLines",
 ];
 
 /// Document sets and their line set.
@@ -49,6 +57,9 @@ pub const DOCS: &[(&str, &str)] = &[
     ("salesCreditMemos", "salesCreditMemoLines"),
     ("purchaseInvoices", "purchaseInvoiceLines"),
     ("purchaseOrders", "purchaseOrderLines"),
+    ("salesShipments", "salesShipmentLines"),
+    ("purchaseReceipts", "purchaseReceiptLines"),
+    ("purchaseCreditMemos", "purchaseCreditMemoLines"),
 ];
 
 /// Latest `lastModifiedDateTime` of any generated (never changed) record:
@@ -99,9 +110,15 @@ impl Ctx {
         match set {
             "salesInvoices" => n,
             "salesOrders" => (n / 4).max(5),
-            "salesQuotes" | "salesCreditMemos" | "purchaseInvoices" | "purchaseOrders" => {
-                (n / 10).max(5)
-            }
+            "salesQuotes"
+            | "salesCreditMemos"
+            | "purchaseInvoices"
+            | "purchaseOrders"
+            | "purchaseReceipts"
+            | "purchaseCreditMemos" => (n / 10).max(5),
+            "salesShipments" => (n / 4).max(5),
+            "itemLedgerEntries" => n * 2,
+            "bankAccounts" => (n / 1000).clamp(3, 20),
             "customers" | "contacts" => (n / 10).clamp(10, 10_000),
             "vendors" => (n / 40).clamp(5, 2_000),
             "items" => (n / 20).clamp(10, 5_000),
@@ -538,6 +555,122 @@ impl Ctx {
                     Val::Dec(amt),
                 );
             }
+            "itemLedgerEntries" => {
+                let it = self.item_basics(pos % self.base_count("items").max(1));
+                let sale = !pos.is_multiple_of(3);
+                let q = f64::from(r.gen_range(1..25u32));
+                put(&mut rec, t, "entryNumber", Val::Int(pos as i64 + 1));
+                put(&mut rec, t, "itemNumber", Val::Str(it.number));
+                put(&mut rec, t, "description", Val::Str(it.desc));
+                put(&mut rec, t, "postingDate", Val::Date(day));
+                put(
+                    &mut rec,
+                    t,
+                    "entryType",
+                    Val::Enum(if sale { "Sale" } else { "Purchase" }),
+                );
+                let party = if sale {
+                    self.party(7, pos % self.base_count("customers").max(1))
+                } else {
+                    self.party(8, pos % self.base_count("vendors").max(1))
+                };
+                put(&mut rec, t, "sourceNumber", Val::Str(party.number));
+                put(
+                    &mut rec,
+                    t,
+                    "sourceType",
+                    Val::Enum(if sale { "Customer" } else { "Vendor" }),
+                );
+                put(
+                    &mut rec,
+                    t,
+                    "documentType",
+                    Val::Enum(if sale {
+                        "Sales_x0020_Shipment"
+                    } else {
+                        "Purchase_x0020_Receipt"
+                    }),
+                );
+                put(
+                    &mut rec,
+                    t,
+                    "documentNumber",
+                    Val::Str(if sale {
+                        format!("102{:03}", 1 + pos / 3 % 1000)
+                    } else {
+                        format!("107{:03}", 1 + pos / 3 % 1000)
+                    }),
+                );
+                put(&mut rec, t, "quantity", Val::Dec(if sale { -q } else { q }));
+                if sale {
+                    put(
+                        &mut rec,
+                        t,
+                        "salesAmountActual",
+                        Val::Dec(round2(q * it.price)),
+                    );
+                }
+                put(
+                    &mut rec,
+                    t,
+                    "costAmountActual",
+                    Val::Dec(round2(if sale { -q } else { q } * it.price * 0.6)),
+                );
+            }
+            "bankAccounts" => {
+                const BANKS: &[&str] = &[
+                    "World Wide Bank",
+                    "Giro Bank",
+                    "Nordea Erhverv",
+                    "Crédit Mutuel",
+                    "Bank of Tokyo",
+                ];
+                put(
+                    &mut rec,
+                    t,
+                    "number",
+                    Val::Str(format!(
+                        "{}{}",
+                        ["WWB-", "GIRO-", "NBL-"][pos as usize % 3],
+                        pos + 1
+                    )),
+                );
+                put(
+                    &mut rec,
+                    t,
+                    "displayName",
+                    Val::Str(format!(
+                        "{} {}",
+                        BANKS[pos as usize % BANKS.len()],
+                        ["Operating", "Payroll", "USD", "EUR"][pos as usize % 4]
+                    )),
+                );
+                put(
+                    &mut rec,
+                    t,
+                    "bankAccountNumber",
+                    Val::Str(format!(
+                        "{:04}-{:08}",
+                        1000 + pos,
+                        r.gen_range(0..99_999_999u32)
+                    )),
+                );
+                put(
+                    &mut rec,
+                    t,
+                    "iban",
+                    Val::Str(format!(
+                        "GB{:02} WWBK {:04} {:04} {:04} {:02}",
+                        r.gen_range(10..99u32),
+                        r.gen_range(0..9999u32),
+                        r.gen_range(0..9999u32),
+                        r.gen_range(0..9999u32),
+                        pos % 100
+                    )),
+                );
+                put(&mut rec, t, "currencyCode", Val::S(self.currency()));
+                put(&mut rec, t, "blocked", Val::Bool(pos % 11 == 10));
+            }
             "companyInformation" => {
                 let name = company_name(self.company as usize);
                 put(&mut rec, t, "displayName", Val::Str(name));
@@ -620,6 +753,13 @@ impl Ctx {
                 _ => ("Paid", true),
             },
             "salesQuotes" => (["Draft", "Sent", "Accepted"][roll as usize % 3], false),
+            "purchaseCreditMemos" => match roll {
+                0..=19 => ("Draft", false),
+                20..=59 => ("Open", true),
+                _ => ("Paid", true),
+            },
+            // Shipments and receipts are posted documents without a status.
+            "salesShipments" | "purchaseReceipts" => ("_x0020_", true),
             _ => (
                 ["Draft", "In_x0020_Review", "Open"][roll as usize % 3],
                 false,
@@ -636,6 +776,15 @@ impl Ctx {
                 }
             }
             "salesOrders" => "S-ORD",
+            "salesShipments" => "S-SHPT",
+            "purchaseReceipts" => "P-RCPT",
+            "purchaseCreditMemos" => {
+                if posted {
+                    "PP-CR"
+                } else {
+                    "P-CR"
+                }
+            }
             "salesQuotes" => "S-QUO",
             "salesCreditMemos" => {
                 if posted {
@@ -667,6 +816,7 @@ impl Ctx {
             "documentDate",
             "creditMemoDate",
             "postingDate",
+            "shipmentDate",
         ] {
             put(rec, t, p, Val::Date(day));
         }
@@ -766,7 +916,9 @@ pub fn totals(t: &EntityType, lines: &[Record]) -> (f64, f64, f64) {
             .iter()
             .enumerate()
         {
-            cents[i] += (l.get(t, f).as_f64().unwrap_or(0.0) * 100.0).round() as i64;
+            // Shipment and receipt lines carry quantities, not amounts.
+            let v = t.idx(f).and_then(|j| l.vals[j].as_f64()).unwrap_or(0.0);
+            cents[i] += (v * 100.0).round() as i64;
         }
     }
     (

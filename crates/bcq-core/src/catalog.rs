@@ -816,6 +816,241 @@ pub const COMPANY_INFORMATION: EntitySpec = EntitySpec {
     pdf: false,
 };
 
+const BUY_FROM_ADDRESS: &[&str] = &[
+    "buyFromAddressLine1",
+    "buyFromAddressLine2",
+    "buyFromPostCode",
+    "buyFromCity",
+    "buyFromState",
+    "buyFromCountry",
+];
+
+/// Posted sales shipments (Posted Sales Shipment, page 130): what left the
+/// warehouse for whom, line by line.
+pub const SALES_SHIPMENTS: EntitySpec = EntitySpec {
+    entity_set: "salesShipments",
+    singular: "Sales Shipment",
+    category: "Sales Shipments",
+    number_field: "number",
+    number_caption: Some("No."),
+    party_field: Some("customerName"),
+    page: PageRule::Fixed(130),
+    lines: Some(LinesSpec {
+        nav: "salesShipmentLines",
+        columns: &[
+            f("Type", &["lineType"], Enum),
+            f("No.", &["lineObjectNumber"], Text),
+            f("Description", &["description", "description2"], Text),
+            f("Quantity", &["quantity"], Number),
+            f("Unit", &["unitOfMeasureCode"], Text),
+            f("Shipment date", &["shipmentDate"], Date),
+        ],
+    }),
+    has_last_modified: true,
+    created_field: Some("postingDate"),
+    currency_field: Some("currencyCode"),
+    fields: &[
+        f("Shipment number", &["number"], Text),
+        f("Customer", &["customerName"], Text),
+        f("Customer number", &["customerNumber"], Text),
+        f("Order number", &["orderNumber"], Text),
+        f("Ship-to", &["shipToName", "shipToContact"], Text),
+        f("Ship-to address", SHIP_TO_ADDRESS, Text),
+        f("Posting date", &["postingDate"], Date),
+        f("Shipment method", &["shipmentMethodCode"], Text),
+        f(
+            "External document number",
+            &["externalDocumentNumber"],
+            Text,
+        ),
+        f("Salesperson", &["salesperson"], Text),
+        f("Last modified", &["lastModifiedDateTime"], DateTime),
+    ],
+    attributes: &[
+        a("bc_number", "number", AttrKind::String),
+        a("bc_customer_number", "customerNumber", AttrKind::String),
+        a("bc_customer_name", "customerName", AttrKind::String),
+        a("bc_posting_date", "postingDate", AttrKind::Date),
+    ],
+    pdf: false,
+};
+
+/// Posted purchase receipts (Posted Purchase Receipt, page 136): what came
+/// in from which vendor.
+pub const PURCHASE_RECEIPTS: EntitySpec = EntitySpec {
+    entity_set: "purchaseReceipts",
+    singular: "Purchase Receipt",
+    category: "Purchase Receipts",
+    number_field: "number",
+    number_caption: Some("No."),
+    party_field: Some("vendorName"),
+    page: PageRule::Fixed(136),
+    lines: Some(LinesSpec {
+        nav: "purchaseReceiptLines",
+        columns: &[
+            f("Type", &["lineType"], Enum),
+            f("No.", &["lineObjectNumber"], Text),
+            f("Description", &["description", "description2"], Text),
+            f("Quantity", &["quantity"], Number),
+            f("Unit", &["unitOfMeasureCode"], Text),
+            f("Unit cost", &["unitCost"], Amount),
+            f("Expected receipt", &["expectedReceiptDate"], Date),
+        ],
+    }),
+    has_last_modified: true,
+    created_field: Some("postingDate"),
+    currency_field: Some("currencyCode"),
+    fields: &[
+        f("Receipt number", &["number"], Text),
+        f("Vendor", &["vendorName"], Text),
+        f("Vendor number", &["vendorNumber"], Text),
+        f("Order number", &["orderNumber"], Text),
+        f("Buy-from address", BUY_FROM_ADDRESS, Text),
+        f("Posting date", &["postingDate"], Date),
+        f("Last modified", &["lastModifiedDateTime"], DateTime),
+    ],
+    attributes: &[
+        a("bc_number", "number", AttrKind::String),
+        a("bc_vendor_number", "vendorNumber", AttrKind::String),
+        a("bc_vendor_name", "vendorName", AttrKind::String),
+        a("bc_posting_date", "postingDate", AttrKind::Date),
+    ],
+    pdf: false,
+};
+
+/// Purchase credit memos: drafts (page 52) and posted ones (page 140).
+pub const PURCHASE_CREDIT_MEMOS: EntitySpec = EntitySpec {
+    entity_set: "purchaseCreditMemos",
+    singular: "Purchase Credit Memo",
+    category: "Purchase Credit Memos",
+    number_field: "number",
+    number_caption: Some("No."),
+    party_field: Some("vendorName"),
+    page: PageRule::ByStatus {
+        field: "status",
+        draft_values: &["Draft", "In_x0020_Review", "_x0020_"],
+        draft_page: 52,
+        posted_page: 140,
+    },
+    lines: Some(LinesSpec {
+        nav: "purchaseCreditMemoLines",
+        columns: &[
+            f("Type", &["lineType"], Enum),
+            f("No.", &["lineObjectNumber"], Text),
+            f("Description", &["description"], Text),
+            f("Quantity", &["quantity"], Number),
+            f("Unit", &["unitOfMeasureCode"], Text),
+            f("Unit cost", &["unitCost"], Amount),
+            f("Amount excl. tax", &["amountExcludingTax"], Amount),
+            f("Amount incl. tax", &["amountIncludingTax"], Amount),
+        ],
+    }),
+    has_last_modified: true,
+    created_field: Some("creditMemoDate"),
+    currency_field: Some("currencyCode"),
+    fields: &[
+        f("Credit memo number", &["number"], Text),
+        f("Status", &["status"], Enum),
+        f("Vendor", &["vendorName"], Text),
+        f("Vendor number", &["vendorNumber"], Text),
+        f(
+            "Vendor's credit memo number",
+            &["vendorCreditMemoNumber"],
+            Text,
+        ),
+        f("Corrects invoice", &["invoiceNumber"], Text),
+        f("Buy-from address", BUY_FROM_ADDRESS, Text),
+        f("Credit memo date", &["creditMemoDate"], Date),
+        f("Posting date", &["postingDate"], Date),
+        f("Due date", &["dueDate"], Date),
+        f("Purchaser", &["purchaser"], Text),
+        f("Currency", &["currencyCode"], Text),
+        f("Total excluding tax", &["totalAmountExcludingTax"], Amount),
+        f("Total tax", &["totalTaxAmount"], Amount),
+        f("Total including tax", &["totalAmountIncludingTax"], Amount),
+        f("Last modified", &["lastModifiedDateTime"], DateTime),
+    ],
+    attributes: &[
+        a("bc_number", "number", AttrKind::String),
+        a("bc_vendor_number", "vendorNumber", AttrKind::String),
+        a("bc_vendor_name", "vendorName", AttrKind::String),
+        a("bc_status", "status", AttrKind::String),
+        a("bc_currency", "currencyCode", AttrKind::String),
+        a(
+            "bc_amount_incl_tax",
+            "totalAmountIncludingTax",
+            AttrKind::Number,
+        ),
+        a("bc_document_date", "creditMemoDate", AttrKind::Date),
+    ],
+    pdf: true,
+};
+
+/// Item ledger entries (page 38, keyed by Entry No.): every movement of
+/// stock, so that "how many bicycles did we sell to Adatum" finds them.
+pub const ITEM_LEDGER_ENTRIES: EntitySpec = EntitySpec {
+    entity_set: "itemLedgerEntries",
+    singular: "Item Ledger Entry",
+    category: "Item Ledger Entries",
+    number_field: "entryNumber",
+    number_caption: Some("Entry No."),
+    party_field: Some("description"),
+    page: PageRule::Fixed(38),
+    lines: None,
+    has_last_modified: true,
+    created_field: Some("postingDate"),
+    currency_field: None,
+    fields: &[
+        f("Entry number", &["entryNumber"], Number),
+        f("Posting date", &["postingDate"], Date),
+        f("Entry type", &["entryType"], Enum),
+        f("Item number", &["itemNumber"], Text),
+        f("Description", &["description"], Text),
+        f("Quantity", &["quantity"], Number),
+        f("Source type", &["sourceType"], Enum),
+        f("Source number", &["sourceNumber"], Text),
+        f("Document type", &["documentType"], Enum),
+        f("Document number", &["documentNumber"], Text),
+        f("Sales amount (actual)", &["salesAmountActual"], Amount),
+        f("Cost amount (actual)", &["costAmountActual"], Amount),
+        f("Last modified", &["lastModifiedDateTime"], DateTime),
+    ],
+    attributes: &[
+        a("bc_item_number", "itemNumber", AttrKind::String),
+        a("bc_document_number", "documentNumber", AttrKind::String),
+        a("bc_source_number", "sourceNumber", AttrKind::String),
+        a("bc_posting_date", "postingDate", AttrKind::Date),
+    ],
+    pdf: false,
+};
+
+/// Bank accounts (Bank Account Card, page 370).
+pub const BANK_ACCOUNTS: EntitySpec = EntitySpec {
+    entity_set: "bankAccounts",
+    singular: "Bank Account",
+    category: "Bank Accounts",
+    number_field: "number",
+    number_caption: Some("No."),
+    party_field: Some("displayName"),
+    page: PageRule::Fixed(370),
+    lines: None,
+    has_last_modified: true,
+    created_field: None,
+    currency_field: Some("currencyCode"),
+    fields: &[
+        f("Bank account number (in BC)", &["number"], Text),
+        f("Name", &["displayName"], Text),
+        f("Account number at the bank", &["bankAccountNumber"], Text),
+        f("IBAN", &["iban"], Text),
+        f("Currency", &["currencyCode"], Text),
+        f("Blocked", &["blocked"], Bool),
+        f("Intercompany", &["intercompanyEnabled"], Bool),
+        f("Last modified", &["lastModifiedDateTime"], DateTime),
+    ],
+    attributes: &[a("bc_number", "number", AttrKind::String)],
+    pdf: false,
+};
+
 /// Every entity bcq can sync.
 pub const CATALOG: &[EntitySpec] = &[
     SALES_INVOICES,
@@ -830,7 +1065,12 @@ pub const CATALOG: &[EntitySpec] = &[
     CONTACTS,
     EMPLOYEES,
     PROJECTS,
+    SALES_SHIPMENTS,
+    PURCHASE_RECEIPTS,
+    PURCHASE_CREDIT_MEMOS,
     GENERAL_LEDGER_ENTRIES,
+    ITEM_LEDGER_ENTRIES,
+    BANK_ACCOUNTS,
     COMPANY_INFORMATION,
 ];
 

@@ -301,7 +301,13 @@ pub fn render(
     } else if matches!(spec.page, PageRule::ByStatus { .. }) {
         format!("A posted {}", in_sentence(spec.singular))
     } else {
-        format!("A {} record", in_sentence(spec.singular))
+        let name = in_sentence(spec.singular);
+        let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
+            "An"
+        } else {
+            "A"
+        };
+        format!("{article} {name} record")
     };
     let _ = writeln!(
         md,

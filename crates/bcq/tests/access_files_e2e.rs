@@ -379,7 +379,7 @@ async fn pdfs_of_every_document_kind_follow_their_record() {
     let env = [
         (
             "BCQ_ENTITIES",
-            "salesInvoices,salesQuotes,salesCreditMemos,purchaseInvoices",
+            "salesInvoices,salesQuotes,salesCreditMemos,purchaseInvoices,purchaseCreditMemos",
         ),
         ("BCQ_INCLUDE_PDF", "true"),
     ];
@@ -391,6 +391,7 @@ async fn pdfs_of_every_document_kind_follow_their_record() {
         "salesQuotes",
         "salesCreditMemos",
         "purchaseInvoices",
+        "purchaseCreditMemos",
     ] {
         let records: Vec<&Value> = live(&docs)
             .into_iter()
