@@ -122,6 +122,43 @@ pub struct EntitySpec {
     pub pdf: bool,
 }
 
+impl EntitySpec {
+    /// Every property the document of a record is made of (body, title,
+    /// citation, attributes, cursor): what `$select` asks BC for, so that
+    /// nothing else is sent, parsed or held.
+    pub fn selected_fields(&self) -> Vec<&'static str> {
+        let mut out: Vec<&'static str> = vec!["id", self.number_field];
+        if self.has_last_modified {
+            out.push("lastModifiedDateTime");
+        }
+        out.extend(self.party_field);
+        out.extend(self.created_field);
+        out.extend(self.currency_field);
+        if let PageRule::ByStatus { field, .. } = self.page {
+            out.push(field);
+        }
+        out.extend(self.fields.iter().flat_map(|f| f.names.iter().copied()));
+        out.extend(self.attributes.iter().map(|a| a.field));
+        let mut seen = std::collections::HashSet::new();
+        out.retain(|n| seen.insert(*n));
+        out
+    }
+
+    /// `$expand` of the lines with only the columns shown
+    /// (`salesInvoiceLines($select=lineType,...)`).
+    pub fn expand(&self) -> Option<String> {
+        self.lines.map(|l| {
+            let mut cols: Vec<&str> = Vec::new();
+            for c in l.columns.iter().flat_map(|c| c.names.iter().copied()) {
+                if !cols.contains(&c) {
+                    cols.push(c);
+                }
+            }
+            format!("{}($select={})", l.nav, cols.join(","))
+        })
+    }
+}
+
 const fn f(label: &'static str, name: &'static [&'static str], kind: FieldKind) -> Field {
     Field {
         label,

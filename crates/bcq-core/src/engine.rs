@@ -234,9 +234,23 @@ impl<S: Sink> Engine<S> {
             _ => None,
         };
         report.complete_read = filter.is_none();
+        // Only what the documents are made of: BC sends, and bcq parses,
+        // a fraction of each record (attachments need their own fields).
+        let (select, expand) = if files::is_attachments(spec) {
+            (Vec::new(), None)
+        } else {
+            (
+                spec.selected_fields()
+                    .into_iter()
+                    .map(str::to_string)
+                    .collect(),
+                spec.expand(),
+            )
+        };
         let query = Query {
             filter,
-            expand: spec.lines.map(|l| l.nav.to_string()),
+            select,
+            expand,
             ..Query::default()
         };
         let url = bcq_bc::collection_url(
