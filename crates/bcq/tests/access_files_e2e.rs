@@ -203,20 +203,8 @@ async fn attachments_index_with_their_type_and_follow_their_record() {
         .iter()
         .find(|d| attr(d, "bc_file_name").ends_with(".txt"))
         .unwrap();
-    let url = format!(
-        "{}/_sim/records/{}/{}/documentAttachments/{}/content",
-        w.emu.bc.base_url(),
-        w.env,
-        w.company_id(),
-        attr(txt, "bc_id")
-    );
-    let put = reqwest::Client::new()
-        .put(&url)
-        .body("Delivery note REVISED\r\n")
-        .send()
-        .await
-        .unwrap();
-    assert!(put.status().is_success());
+    w.bc_upload_attachment(attr(txt, "bc_id"), b"Delivery note REVISED\r\n".to_vec())
+        .await;
     let r = w.bcq(&["sync", "--no-progress"], &env).await;
     r.assert_ok();
     assert!(r.stdout.contains("updated             1"), "{}", r.stdout);
@@ -324,34 +312,11 @@ async fn files_too_large_are_skipped_and_reported_without_failing_the_run() {
         })
         .collect();
     assert!(txt.len() >= 2, "{txt:?}");
-    let upload = |id: String, bytes: Vec<u8>| {
-        let url = format!(
-            "{}/_sim/records/{}/{}/documentAttachments/{id}/content",
-            w.emu.bc.base_url(),
-            w.env,
-            w.company_id(),
-        );
-        async move {
-            let r = reqwest::Client::new()
-                .put(&url)
-                .body(bytes)
-                .send()
-                .await
-                .unwrap();
-            assert!(r.status().is_success());
-        }
-    };
     // Over what one call can carry inline (no S3 configured), and over Q's 50 MB.
-    upload(
-        attr(txt[0], "bc_id").to_string(),
-        vec![b'a'; 12 * 1024 * 1024],
-    )
-    .await;
-    upload(
-        attr(txt[1], "bc_id").to_string(),
-        vec![b'b'; 51 * 1024 * 1024],
-    )
-    .await;
+    w.bc_upload_attachment(attr(txt[0], "bc_id"), vec![b'a'; 12 * 1024 * 1024])
+        .await;
+    w.bc_upload_attachment(attr(txt[1], "bc_id"), vec![b'b'; 51 * 1024 * 1024])
+        .await;
     let r = w.bcq(&["sync", "--no-progress"], &env).await;
     r.assert_ok();
     let status = w.bcq(&["status"], &env).await;

@@ -119,26 +119,9 @@ async fn a_file_too_large_for_inline_goes_through_s3() {
         .cloned()
         .collect();
     assert_eq!(docx.len(), 2, "two Word attachments among ten");
-    let upload = |id: &str, bytes: Vec<u8>| {
-        let url = format!(
-            "{}/_sim/records/{}/{}/documentAttachments/{id}/content",
-            w.emu.bc.base_url(),
-            w.env,
-            w.company_id(),
-        );
-        async move {
-            let r = reqwest::Client::new()
-                .put(&url)
-                .body(bytes)
-                .send()
-                .await
-                .unwrap();
-            assert!(r.status().is_success());
-        }
-    };
 
     // 12 MB: over what one call carries inline (4.4 MiB), under Q's 50 MB.
-    upload(
+    w.bc_upload_attachment(
         attr(&docx[0], "bc_id"),
         big_docx("Scanned delivery note HUGE-ONE", 12 << 20),
     )
@@ -170,7 +153,7 @@ async fn a_file_too_large_for_inline_goes_through_s3() {
     assert!(keys[0].1 > 12 << 20, "{keys:?}");
 
     // A bucket that does not exist: that file is reported, the rest goes on.
-    upload(
+    w.bc_upload_attachment(
         attr(&docx[1], "bc_id"),
         big_docx("Scanned delivery note HUGE-TWO", 12 << 20),
     )

@@ -277,6 +277,19 @@ impl World {
         self.bc_control(reqwest::Method::DELETE, url, None).await;
     }
 
+    /// Uploads a new version of an attachment's file, as a BC user would
+    /// (its byteSize and lastModifiedDateTime follow).
+    pub async fn bc_upload_attachment(&self, id: &str, bytes: Vec<u8>) {
+        let url = format!("{}/{id}/content", self.records_url("documentAttachments"));
+        let r = reqwest::Client::new()
+            .put(&url)
+            .body(bytes)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "PUT {url}: {}", r.status());
+    }
+
     /// Creates a record.
     pub async fn bc_create(&self, entity: &str, fields: Value) -> Value {
         self.bc_control(
