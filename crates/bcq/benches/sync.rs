@@ -264,6 +264,11 @@ async fn main() {
             rss_mb,
             cpu * 1e6 / read.max(1) as f64,
         );
+        println!(
+            "|   (bcq's own count: {} BatchPutDocument calls, {} throttled by Q) |||||||||",
+            summary["q_put_calls"].as_u64().unwrap_or(0),
+            summary["q_throttled"].as_u64().unwrap_or(0)
+        );
         if scenario == "full" {
             full_wall = Some(secs);
         } else if let Some(f) = full_wall {
