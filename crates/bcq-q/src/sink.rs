@@ -411,7 +411,13 @@ impl QSink {
             let Some(d) = pending.get(id).filter(|d| d.content.len() > inline) else {
                 continue;
             };
+            let max = bcq_core::wire::MAX_FILE_BYTES;
             let outcome = match &self.staging {
+                // Q reads at most 50 MB from S3: never stage what it refuses.
+                Some(_) if d.content.len() > max => Err(format!(
+                    "the file is {} bytes, more than the {max} bytes Amazon Q Business indexes",
+                    d.content.len()
+                )),
                 Some(st) => st.stage(id, d.content.clone()).await,
                 None => Err(format!(
                     "the file is {} bytes, more than can be sent inline ({inline}); set files.s3_bucket (BCQ_S3_BUCKET) to send large files through S3",

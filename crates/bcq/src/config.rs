@@ -186,7 +186,12 @@ pub const SETTINGS: &[Setting] = &[
     s(
         "files.s3_endpoint_url",
         "AWS_ENDPOINT_URL_S3",
-        "S3 endpoint override (an S3-compatible server; addressed path-style)",
+        "S3 endpoint override (an S3-compatible server such as MinIO or moto)",
+    ),
+    s(
+        "files.s3_force_path_style",
+        "BCQ_S3_FORCE_PATH_STYLE",
+        "address the bucket path-style (endpoint/bucket/key) instead of bucket.endpoint (true/false; default true with files.s3_endpoint_url, else false)",
     ),
     s(
         "sync.state_path",
@@ -513,8 +518,11 @@ pub struct S3Settings {
     pub prefix: String,
     /// The role Q assumes to read the bucket.
     pub role_arn: String,
-    /// Endpoint override (path-style addressing).
+    /// Endpoint override.
     pub endpoint_url: Option<String>,
+    /// Path-style addressing (`endpoint/bucket/key`), as S3-compatible
+    /// servers usually want it.
+    pub force_path_style: bool,
 }
 
 /// The validated configuration.
@@ -765,7 +773,7 @@ impl Raw {
         if let Some(e) = &endpoint_url {
             check_url(self, "q.endpoint_url", e, &mut problems);
         }
-        let s3 = match (self.get("files.s3_bucket"), self.get("files.s3_role_arn")) {
+        let mut s3 = match (self.get("files.s3_bucket"), self.get("files.s3_role_arn")) {
             (None, _) => None,
             (Some(bucket), role) => {
                 let bucket = bucket.trim().to_string();
@@ -802,6 +810,7 @@ impl Raw {
                     bucket,
                     prefix: self.get("files.s3_prefix").unwrap_or("bcq/").to_string(),
                     role_arn: role,
+                    force_path_style: endpoint.is_some(),
                     endpoint_url: endpoint,
                 })
             }
@@ -853,6 +862,12 @@ impl Raw {
         let include_attachments = flag("sync.include_attachments");
         let require_access = flag("sync.require_access");
         let delete_sample_documents = flag("sync.delete_sample_documents");
+        let force_path_style = flag("files.s3_force_path_style");
+        if let Some(s3) = &mut s3
+            && self.get("files.s3_force_path_style").is_some()
+        {
+            s3.force_path_style = force_path_style;
+        }
         let mut entities = Vec::new();
         let names = match self.get("sync.entities").map(str::trim) {
             Some(all) if all.eq_ignore_ascii_case("all") => catalog::CATALOG
@@ -1016,6 +1031,32 @@ mod tests {
             !dbg.contains("s3cr3t-value"),
             "secret leaked into Debug: {dbg}"
         );
+    }
+
+    #[test]
+    fn s3_staging_needs_a_role_arn_and_picks_its_addressing() {
+        let mut env = sample_env();
+        env.insert("BCQ_S3_BUCKET", "bcq-files".into());
+        let text = raw(&env).build().unwrap_err().to_string();
+        assert!(text.contains("BCQ_S3_ROLE_ARN"), "{text}");
+        env.insert("BCQ_S3_ROLE_ARN", "arn:aws:iam::1234:role/q".into());
+        let text = raw(&env).build().unwrap_err().to_string();
+        assert!(text.contains("12-digit account"), "{text}");
+        env.insert(
+            "BCQ_S3_ROLE_ARN",
+            "arn:aws:iam::123456789012:role/q-reads".into(),
+        );
+        let s3 = raw(&env).build().unwrap().sync.s3.unwrap();
+        assert_eq!((s3.prefix.as_str(), s3.force_path_style), ("bcq/", false));
+        env.insert("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9000".into());
+        let s3 = raw(&env).build().unwrap().sync.s3.unwrap();
+        assert!(s3.force_path_style);
+        env.insert("BCQ_S3_FORCE_PATH_STYLE", "false".into());
+        let s3 = raw(&env).build().unwrap().sync.s3.unwrap();
+        assert!(!s3.force_path_style);
+        env.insert("BCQ_S3_FORCE_PATH_STYLE", "maybe".into());
+        let text = raw(&env).build().unwrap_err().to_string();
+        assert!(text.contains("BCQ_S3_FORCE_PATH_STYLE"), "{text}");
     }
 
     #[test]

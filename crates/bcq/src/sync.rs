@@ -218,8 +218,7 @@ pub async fn q_client(cfg: &Config) -> anyhow::Result<aws_sdk_qbusiness::Client>
 }
 
 /// The S3 staging of large files, when a bucket is configured: the same
-/// AWS chain and region as Q, the configured endpoint (path-style, as
-/// S3-compatible servers want it).
+/// AWS chain and region as Q, the configured endpoint and addressing.
 pub async fn s3_staging(cfg: &Config) -> anyhow::Result<Option<bcq_q::s3::S3Staging>> {
     let Some(s3) = &cfg.sync.s3 else {
         return Ok(None);
@@ -231,8 +230,9 @@ pub async fn s3_staging(cfg: &Config) -> anyhow::Result<Option<bcq_q::s3::S3Stag
     let sdk = loader.load().await;
     let mut conf = aws_sdk_s3::config::Builder::from(&sdk);
     if let Some(e) = &s3.endpoint_url {
-        conf = conf.endpoint_url(e).force_path_style(true);
+        conf = conf.endpoint_url(e);
     }
+    conf = conf.force_path_style(s3.force_path_style);
     Ok(Some(bcq_q::s3::S3Staging::new(
         aws_sdk_s3::Client::from_conf(conf.build()),
         &s3.bucket,

@@ -35,7 +35,11 @@ impl Moto {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("python3 runs");
+            .unwrap_or_else(|e| {
+                panic!(
+                    "python3 could not start ({e}): the S3 tests need moto's server, `python3 -m pip install 'moto[server]'` (.ci/run does)"
+                )
+            });
         let mut moto = Moto {
             child,
             url: format!("http://127.0.0.1:{port}"),
@@ -183,5 +187,143 @@ async fn a_file_too_large_for_inline_goes_through_s3() {
     let docs = w.q_documents().await;
     let d = docs.iter().find(|d| d["id"] == docx[1]["id"]).unwrap();
     assert!(d["text"].as_str().unwrap().contains("HUGE-TWO"), "{d}");
+    w.emu.stop().await;
+}
+
+const ROLE: &str = "arn:aws:iam::123456789012:role/q-reads-bcq-files";
+
+/// Q's 50 MB limit holds for S3 content too: the emulator fails an object
+/// over it, and a missing one, each with a reason, and indexes the rest of
+/// the call; bcq's sink never stages a file over it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_objects_over_50_mb_or_missing_fail_alone_and_are_never_staged() {
+    use aws_sdk_qbusiness::types::{ContentType, Document as QDoc, DocumentContent, S3};
+    use aws_sdk_s3::primitives::ByteStream;
+    use bcq_core::sink::Sink;
+    let moto = Moto::start();
+    let s3 = moto.client().await;
+    s3.create_bucket().bucket("bcq-files").send().await.unwrap();
+    let over = bcq_core::wire::MAX_FILE_BYTES + 1;
+    for (key, body) in [
+        ("big.txt", vec![b'a'; over]),
+        ("small.txt", b"Delivery note SMALL-ONE".to_vec()),
+    ] {
+        s3.put_object()
+            .bucket("bcq-files")
+            .key(key)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut q = q_fast();
+    q.s3_endpoint = Some(moto.url.clone());
+    let w = World::start(bc(1), q).await;
+    let qc = w.emu.q.config().clone();
+    let sdk = w.q_sdk().await;
+    let doc = |id: &str, key: &str| {
+        QDoc::builder()
+            .id(id)
+            .title(id)
+            .content_type(ContentType::PlainText)
+            .content(DocumentContent::S3(
+                S3::builder().bucket("bcq-files").key(key).build().unwrap(),
+            ))
+            .build()
+            .unwrap()
+    };
+    let out = sdk
+        .batch_put_document()
+        .application_id(&qc.application_id)
+        .index_id(&qc.index_id)
+        .role_arn(ROLE)
+        .documents(doc("big", "big.txt"))
+        .documents(doc("small", "small.txt"))
+        .documents(doc("missing", "bcq/no-such-key"))
+        .send()
+        .await
+        .unwrap();
+    assert!(out.failed_documents().is_empty(), "{out:?}");
+    let docs = w.q_documents().await;
+    assert_eq!(docs.len(), 3, "{docs:?}");
+    let listed = sdk
+        .list_documents()
+        .application_id(&qc.application_id)
+        .index_id(&qc.index_id)
+        .send()
+        .await
+        .unwrap();
+    let detail = |id: &str| {
+        let d = listed
+            .document_detail_list()
+            .iter()
+            .find(|d| d.document_id() == Some(id))
+            .unwrap_or_else(|| panic!("{id} listed: {listed:?}"));
+        (
+            d.status()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
+            d.error()
+                .and_then(|e| e.error_message())
+                .unwrap_or_default()
+                .to_string(),
+        )
+    };
+    assert_eq!(detail("small").0, "INDEXED", "{listed:?}");
+    let small = docs.iter().find(|d| d["id"] == "small").unwrap();
+    assert!(
+        small["text"].as_str().unwrap().contains("SMALL-ONE"),
+        "{small}"
+    );
+    let (status, error) = detail("big");
+    assert_eq!(status, "DOCUMENT_FAILED_TO_INDEX", "{listed:?}");
+    assert!(error.contains("50 MB"), "{error}");
+    let (status, error) = detail("missing");
+    assert_eq!(status, "DOCUMENT_FAILED_TO_INDEX", "{listed:?}");
+    assert!(error.contains("NoSuchKey"), "{error}");
+
+    // bcq's sink refuses the file instead of staging or sending it, and
+    // sends the rest of the call.
+    let target = bcq_q::QTarget {
+        application_id: qc.application_id.clone(),
+        index_id: qc.index_id.clone(),
+        data_source_id: qc.data_source_id.clone(),
+    };
+    let sink = bcq_q::QSink::new(sdk.clone(), target, bcq_q::QOptions::default()).with_staging(
+        bcq_q::s3::S3Staging::new(s3.clone(), "bcq-files", "bcq/", ROLE),
+    );
+    assert_eq!(sink.max_document_bytes(), bcq_core::wire::MAX_FILE_BYTES);
+    let file = |id: &str, content: Vec<u8>| bcq_core::document::Document {
+        id: id.to_string(),
+        title: id.to_string(),
+        content_type: bcq_core::document::ContentType::PlainText,
+        content,
+        attributes: Vec::new(),
+        access: None,
+    };
+    let outcome = sink
+        .put(vec![
+            file("too-big", vec![b'a'; over]),
+            file("fits", b"Delivery note FITS".to_vec()),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(outcome.rejected.len(), 1, "{outcome:?}");
+    assert_eq!(outcome.rejected[0].doc_id, "too-big");
+    assert!(
+        outcome.rejected[0].reason.contains("52428800"),
+        "{outcome:?}"
+    );
+    let staged = s3
+        .list_objects_v2()
+        .bucket("bcq-files")
+        .prefix("bcq/")
+        .send()
+        .await
+        .unwrap();
+    assert!(staged.contents().is_empty(), "{staged:?}");
+    let docs = w.q_documents().await;
+    assert!(docs.iter().any(|d| d["id"] == "fits"), "{docs:?}");
+    assert!(!docs.iter().any(|d| d["id"] == "too-big"), "{docs:?}");
     w.emu.stop().await;
 }

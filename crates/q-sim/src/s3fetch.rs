@@ -25,6 +25,11 @@ pub enum S3Error {
     /// The bucket does not exist.
     #[error("The S3 bucket {0} does not exist (NoSuchBucket)")]
     NoSuchBucket(String),
+    /// The emulator's credentials (standing in for the role) may not read it.
+    #[error(
+        "Amazon Q Business could not read s3://{0}/{1} with the roleArn of the request (AccessDenied); the role needs s3:GetObject on the bucket"
+    )]
+    AccessDenied(String, String),
     /// Another status.
     #[error("S3 answered {0} for s3://{1}/{2}")]
     Status(u16, String, String),
@@ -119,6 +124,7 @@ pub fn get(endpoint: &str, creds: Creds<'_>, bucket: &str, key: &str) -> Result<
             Err(S3Error::NoSuchBucket(bucket.to_string()))
         }
         404 => Err(S3Error::NoSuchKey(bucket.to_string(), key.to_string())),
+        403 => Err(S3Error::AccessDenied(bucket.to_string(), key.to_string())),
         s => Err(S3Error::Status(s, bucket.to_string(), key.to_string())),
     }
 }
