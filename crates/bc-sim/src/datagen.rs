@@ -525,10 +525,13 @@ impl Ctx {
                     &mut rec,
                     t,
                     "documentType",
-                    Val::Enum(if pos.is_multiple_of(5) {
-                        "Payment"
-                    } else {
-                        "Invoice"
+                    // The document type agrees with the description
+                    // (GL_DESC): a payment received is a Payment, a
+                    // refund (Rückerstattung) a Refund, the rest invoices.
+                    Val::Enum(match GL_DESC[pos as usize % GL_DESC.len()] {
+                        "Payment received" => "Payment",
+                        "Rückerstattung" => "Refund",
+                        _ => "Invoice",
                     }),
                 );
                 put(
