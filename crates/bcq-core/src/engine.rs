@@ -156,6 +156,31 @@ struct Sent {
     known: bool,
 }
 
+/// An attachment on its way from BC's metadata to a file document.
+struct FileJob<'a> {
+    /// The attachment's BC record.
+    meta: &'a serde_json::Value,
+    /// Its hash: metadata and access control (the file is not read for it).
+    hash: [u8; 32],
+    doc_id: String,
+    bc_id: String,
+    /// `entity/id` of the record it is attached to.
+    parent: String,
+    parent_spec: &'static EntitySpec,
+    parent_id: String,
+    /// The record's access control, which the file takes.
+    acl: Option<AccessControl>,
+    content_type: crate::document::ContentType,
+    /// Whether the state store knew the document.
+    known: bool,
+}
+
+impl<'a> FileJob<'a> {
+    fn file_name(&self) -> &'a str {
+        wire::text(self.meta, "fileName").unwrap_or_default()
+    }
+}
+
 /// The engine of one run.
 pub struct Engine<S: Sink> {
     sink: Arc<S>,
@@ -350,10 +375,7 @@ impl<S: Sink> Engine<S> {
         let acl = self.access_for(unit, spec.entity_set);
         let mut pages = std::pin::pin!(unit.client.pages(url));
         while let Some(page) = pages.next().await {
-            if abort.load(Ordering::Relaxed) {
-                return;
-            }
-            let Some(page) = self.accept_page(page, unit, out) else {
+            let Some(page) = self.accept_page(page, unit, abort, out) else {
                 return;
             };
             let mut rendered = Vec::with_capacity(page.values.len());
@@ -411,10 +433,9 @@ impl<S: Sink> Engine<S> {
                         bc_id,
                         known: prior.is_some(),
                     };
-                    if tx.send(p).await.is_err() {
+                    if !self.queue(&tx, p).await {
                         return;
                     }
-                    self.progress.queued.fetch_add(1, Ordering::Relaxed);
                 } else {
                     out.unchanged += 1;
                     self.progress.unchanged.fetch_add(1, Ordering::Relaxed);
@@ -422,8 +443,8 @@ impl<S: Sink> Engine<S> {
             }
             if !pdf_wanted.is_empty() {
                 let root = unit.api_root.clone();
-                let fetched: Vec<_> = stream::iter(pdf_wanted)
-                    .map(|(doc, hash, bc_id, record, known)| {
+                let fetched = self
+                    .fetch_all(pdf_wanted, |(doc, hash, bc_id, record, known)| {
                         let url = format!(
                             "{root}/companies({})/{}({bc_id})/pdfDocument/pdfDocumentContent",
                             unit.key.company_id, spec.entity_set
@@ -433,8 +454,6 @@ impl<S: Sink> Engine<S> {
                             (doc, hash, bc_id, record, known, bytes)
                         }
                     })
-                    .buffered(self.cfg.pdf_concurrency.max(1))
-                    .collect()
                     .await;
                 for (doc, hash, bc_id, record, known, bytes) in fetched {
                     match bytes {
@@ -453,10 +472,9 @@ impl<S: Sink> Engine<S> {
                                 bc_id,
                                 known,
                             };
-                            if tx.send(p).await.is_err() {
+                            if !self.queue(&tx, p).await {
                                 return;
                             }
-                            self.progress.queued.fetch_add(1, Ordering::Relaxed);
                         }
                         Err(e) => {
                             out.failed += 1;
@@ -471,13 +489,18 @@ impl<S: Sink> Engine<S> {
         }
     }
 
-    /// A page read, counted; or the read error that ends the unit.
+    /// A page read, counted; `None` when the pusher stopped or on the read
+    /// error that ends the unit.
     fn accept_page(
         &self,
         page: Result<bcq_bc::Page, bcq_bc::BcError>,
         unit: &Unit,
+        abort: &AtomicBool,
         out: &mut ReadOutcome,
     ) -> Option<bcq_bc::Page> {
+        if abort.load(Ordering::Relaxed) {
+            return None;
+        }
         match page {
             Ok(p) => {
                 self.progress
@@ -542,7 +565,8 @@ impl<S: Sink> Engine<S> {
     /// The reader of the attachments unit: attachment records → (when new or
     /// changed) their record and file → file documents into the channel.
     /// Change detection is on the attachment's metadata and access control,
-    /// so an unchanged attachment costs no download.
+    /// so an unchanged attachment costs no download, and a file whose
+    /// record cannot be found is not downloaded either.
     async fn read_attachments(
         &self,
         unit: &Unit,
@@ -554,17 +578,16 @@ impl<S: Sink> Engine<S> {
         let full = self.cfg.mode == Mode::Full;
         let root = &unit.api_root;
         let company = &unit.key.company_id;
+        // Records files are attached to, by `entity/id`, without their content.
         let mut parents: HashMap<String, Option<Document>> = HashMap::new();
+        // The access control of each parent entity, resolved once.
+        let mut acls: HashMap<&'static str, Option<AccessControl>> = HashMap::new();
         let mut pages = std::pin::pin!(unit.client.pages(url));
         while let Some(page) = pages.next().await {
-            if abort.load(Ordering::Relaxed) {
-                return;
-            }
-            let Some(page) = self.accept_page(page, unit, out) else {
+            let Some(page) = self.accept_page(page, unit, abort, out) else {
                 return;
             };
-            // (meta, doc id, parent spec, acl, hash)
-            let mut candidates = Vec::with_capacity(page.values.len());
+            let mut jobs = Vec::with_capacity(page.values.len());
             for meta in &page.values {
                 out.saw(meta);
                 let Some(bc_id) = render::bc_id(meta) else {
@@ -587,7 +610,10 @@ impl<S: Sink> Engine<S> {
                     self.progress.unchanged.fetch_add(1, Ordering::Relaxed);
                     continue;
                 };
-                let acl = self.access_for(unit, parent_spec.entity_set);
+                let acl = acls
+                    .entry(parent_spec.entity_set)
+                    .or_insert_with(|| self.access_for(unit, parent_spec.entity_set))
+                    .clone();
                 let doc_id = files::attachment_doc_id(&unit.ctx, &bc_id);
                 let fingerprint = Document {
                     id: doc_id.clone(),
@@ -608,10 +634,23 @@ impl<S: Sink> Engine<S> {
                     attributes: Vec::new(),
                     access: acl,
                 };
-                let hash = fingerprint.content_hash();
-                candidates.push((meta, doc_id, parent_spec, fingerprint.access, hash, bc_id));
+                let parent_id = wire::text(meta, "parentId")
+                    .unwrap_or_default()
+                    .to_ascii_lowercase();
+                jobs.push(FileJob {
+                    meta,
+                    hash: fingerprint.content_hash(),
+                    doc_id,
+                    bc_id,
+                    parent: format!("{}/{parent_id}", parent_spec.entity_set),
+                    parent_spec,
+                    parent_id,
+                    acl: fingerprint.access,
+                    content_type: crate::document::ContentType::PlainText,
+                    known: false,
+                });
             }
-            let ids: Vec<&str> = candidates.iter().map(|c| c.1.as_str()).collect();
+            let ids: Vec<&str> = jobs.iter().map(|j| j.doc_id.as_str()).collect();
             let known = match self.state().hashes(&ids) {
                 Ok(k) => k,
                 Err(e) => {
@@ -620,71 +659,52 @@ impl<S: Sink> Engine<S> {
                 }
             };
             let mut wanted = Vec::new();
-            for (meta, doc_id, parent_spec, acl, hash, bc_id) in candidates {
-                let prior = known.get(&doc_id);
-                if !full && prior == Some(&hash) {
+            for mut job in jobs {
+                let prior = known.get(&job.doc_id);
+                if !full && prior == Some(&job.hash) {
                     out.unchanged += 1;
                     self.progress.unchanged.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
-                let file_name = wire::text(meta, "fileName").unwrap_or_default();
-                let content_type = match files::content_type_of(file_name) {
+                let file_name = job.file_name();
+                job.content_type = match files::content_type_of(file_name) {
                     Ok(c) => c,
                     Err(why) => {
-                        self.skip(&doc_id, &format!("{file_name}: {why}"));
+                        self.skip(&job.doc_id, &format!("{file_name}: {why}"));
                         continue;
                     }
                 };
-                let size = meta.get("byteSize").and_then(serde_json::Value::as_u64);
+                let size = job.meta.get("byteSize").and_then(serde_json::Value::as_u64);
                 if let Some(n) = size
-                    && !self.file_fits(&doc_id, file_name, n as usize)
+                    && !self.file_fits(&job.doc_id, file_name, n as usize)
                 {
                     continue;
                 }
-                wanted.push((
-                    meta,
-                    doc_id,
-                    parent_spec,
-                    acl,
-                    hash,
-                    bc_id,
-                    content_type,
-                    prior.is_some(),
-                ));
+                job.known = prior.is_some();
+                wanted.push(job);
             }
-            // The records the files are attached to, once per run each,
-            // fetched like the files (several in flight, BC's budget shared);
-            // only their title, attributes and access are kept.
-            let mut missing: Vec<(String, &'static EntitySpec, String, Option<AccessControl>)> =
-                Vec::new();
+            // The records the files are attached to, once per run each.
             let mut asked = HashSet::new();
-            for (meta, _, parent_spec, acl, ..) in &wanted {
-                let parent_id = wire::text(meta, "parentId")
-                    .unwrap_or_default()
-                    .to_ascii_lowercase();
-                let key = format!("{}/{parent_id}", parent_spec.entity_set);
-                if !parents.contains_key(&key) && asked.insert(key.clone()) {
-                    missing.push((key, parent_spec, parent_id, acl.clone()));
-                }
-            }
-            let looked_up: Vec<_> = stream::iter(missing)
-                .map(|(key, parent_spec, parent_id, acl)| async move {
+            let missing: Vec<&FileJob> = wanted
+                .iter()
+                .filter(|j| !parents.contains_key(&j.parent) && asked.insert(j.parent.as_str()))
+                .collect();
+            let looked_up = self
+                .fetch_all(missing, |j| async move {
                     let purl = format!(
-                        "{root}/companies({company})/{}({parent_id})",
-                        parent_spec.entity_set
+                        "{root}/companies({company})/{}({})",
+                        j.parent_spec.entity_set, j.parent_id
                     );
-                    (key, parent_spec, acl, unit.client.get_json(&purl).await)
+                    (j, unit.client.get_json(&purl).await)
                 })
-                .buffered(self.cfg.pdf_concurrency.max(1))
-                .collect()
                 .await;
-            for (key, parent_spec, acl, got) in looked_up {
+            for (j, got) in looked_up {
                 let parent = match got {
                     Ok(record) => {
-                        render::render(parent_spec, &unit.ctx, &record)
+                        render::render(j.parent_spec, &unit.ctx, &record)
                             .ok()
                             .map(|mut d| {
-                                d.access = acl;
+                                d.access = j.acl.clone();
                                 d.content = Vec::new();
                                 d
                             })
@@ -692,66 +712,91 @@ impl<S: Sink> Engine<S> {
                     Err(e) if e.status() == Some(404) => None,
                     Err(e) => {
                         out.error = Some(format!(
-                            "reading the record {key} of an attachment in {}: {e}",
-                            unit.ctx.company_name
+                            "reading the record {} of an attachment in {}: {e}",
+                            j.parent, unit.ctx.company_name
                         ));
                         return;
                     }
                 };
-                parents.insert(key, parent);
+                parents.insert(j.parent.clone(), parent);
             }
-            let fetched: Vec<_> = stream::iter(wanted)
-                .map(|(meta, doc_id, parent_spec, acl, hash, bc_id, content_type, known)| {
-                    let url = format!("{root}/companies({company})/documentAttachments({bc_id})/attachmentContent");
-                    async move {
-                        let bytes = unit.client.get_bytes(&url).await;
-                        (meta, doc_id, parent_spec, acl, hash, bc_id, content_type, known, bytes)
-                    }
-                })
-                .buffered(self.cfg.pdf_concurrency.max(1))
-                .collect()
-                .await;
-            for (meta, doc_id, parent_spec, _acl, hash, bc_id, content_type, known, bytes) in
-                fetched
-            {
-                let parent_id = wire::text(meta, "parentId")
-                    .unwrap_or_default()
-                    .to_ascii_lowercase();
-                let Some(Some(parent)) =
-                    parents.get(&format!("{}/{parent_id}", parent_spec.entity_set))
-                else {
+            // A file whose record is gone is not downloaded.
+            wanted.retain(|j| {
+                let found = matches!(parents.get(&j.parent), Some(Some(_)));
+                if !found {
                     self.skip(
-                        &doc_id,
+                        &j.doc_id,
                         "the record it is attached to was not found in business central",
                     );
+                }
+                found
+            });
+            let fetched = self
+                .fetch_all(wanted, |j| async move {
+                    let url = format!(
+                        "{root}/companies({company})/documentAttachments({})/attachmentContent",
+                        j.bc_id
+                    );
+                    let bytes = unit.client.get_bytes(&url).await;
+                    (j, bytes)
+                })
+                .await;
+            for (j, bytes) in fetched {
+                let Some(Some(parent)) = parents.get(&j.parent) else {
                     continue;
                 };
-                let file_name = wire::text(meta, "fileName").unwrap_or_default();
                 let b = match bytes {
                     Ok(b) => b,
                     Err(e) => {
                         out.failed += 1;
-                        self.reject_now(&doc_id, &format!("downloading {file_name}: {e}"));
+                        self.reject_now(&j.doc_id, &format!("downloading {}: {e}", j.file_name()));
                         continue;
                     }
                 };
-                if !self.file_fits(&doc_id, file_name, b.len()) {
+                if !self.file_fits(&j.doc_id, j.file_name(), b.len()) {
                     continue;
                 }
-                let doc =
-                    files::attachment_document(&unit.ctx, meta, parent, content_type, b.to_vec());
+                let doc = files::attachment_document(
+                    &unit.ctx,
+                    j.meta,
+                    parent,
+                    j.content_type,
+                    b.to_vec(),
+                );
                 let p = Pending {
                     doc,
-                    hash,
-                    bc_id,
-                    known,
+                    hash: j.hash,
+                    bc_id: j.bc_id,
+                    known: j.known,
                 };
-                if tx.send(p).await.is_err() {
+                if !self.queue(&tx, p).await {
                     return;
                 }
-                self.progress.queued.fetch_add(1, Ordering::Relaxed);
             }
         }
+    }
+
+    /// Runs `f` over `items` with as many in flight as downloads may take
+    /// from BC's budget, in order.
+    async fn fetch_all<T, F, Fut>(&self, items: Vec<T>, f: F) -> Vec<Fut::Output>
+    where
+        F: FnMut(T) -> Fut,
+        Fut: std::future::Future,
+    {
+        stream::iter(items)
+            .map(f)
+            .buffered(self.cfg.pdf_concurrency.max(1))
+            .collect()
+            .await
+    }
+
+    /// Hands a document to the pusher; false when the pusher has stopped.
+    async fn queue(&self, tx: &mpsc::Sender<Pending>, p: Pending) -> bool {
+        if tx.send(p).await.is_err() {
+            return false;
+        }
+        self.progress.queued.fetch_add(1, Ordering::Relaxed);
+        true
     }
 
     /// A document cut to fit Q's limits still goes out; the cut is
