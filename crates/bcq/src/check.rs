@@ -5,6 +5,7 @@ use crate::config::Config;
 use crate::plan;
 use bcq_bc::Query;
 use bcq_q::{QOptions, QSink};
+use bcq_state::StateStore;
 use std::fmt::Write;
 
 /// One line of the checklist.
@@ -49,27 +50,35 @@ pub async fn run(cfg: &Config) -> Vec<Item> {
                 "business central token",
                 format!("tenant {}", cfg.bc.tenant),
             ));
-            for t in &targets {
-                for (id, name) in &t.companies {
-                    for spec in &cfg.sync.entities {
-                        let rule =
-                            cfg.sync
-                                .access
-                                .resolve(&t.environment, id, name, spec.entity_set);
-                        if rule == bcq_core::acl::Resolved::Unmatched {
-                            uncovered.push(format!("{} of {name}", spec.entity_set));
-                        } else {
-                            covered += 1;
-                        }
+            // The units a sync would run (no state: nothing is due or known).
+            let units = StateStore::open_in_memory()
+                .map_err(anyhow::Error::from)
+                .and_then(|store| plan::units(cfg, &targets, &store, false));
+            match units {
+                Err(e) => items.push(item(false, "planning the units", format!("{e:#}"))),
+                Ok(units) => {
+                    uncovered = crate::sync::uncovered_units(cfg, &units);
+                    covered = units
+                        .iter()
+                        .filter(|u| !bcq_core::files::is_attachments(u.spec))
+                        .count()
+                        - uncovered.len();
+                    for u in &units {
                         let q = Query {
                             top: Some(1),
                             ..Query::default()
                         };
-                        let root = plan::api_root(cfg, &t.client, spec);
-                        let url = bcq_bc::collection_url(&root, id, spec.entity_set, &q);
-                        let what =
-                            format!("read {} of {name} ({})", spec.entity_set, t.environment);
-                        match t.client.get_json(&url).await {
+                        let url = bcq_bc::collection_url(
+                            &u.api_root,
+                            &u.key.company_id,
+                            u.spec.entity_set,
+                            &q,
+                        );
+                        let what = format!(
+                            "read {} of {} ({})",
+                            u.spec.entity_set, u.ctx.company_name, u.ctx.environment
+                        );
+                        match u.client.get_json(&url).await {
                             Ok(_) => items.push(item(true, what, "permitted")),
                             Err(e) => items.push(item(false, what, e.to_string())),
                         }

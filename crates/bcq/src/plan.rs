@@ -179,15 +179,7 @@ pub fn units(
                 };
                 let last = store.unit(&key)?.last_reconciled_at;
                 let due = reconcile_all || last.is_none_or(|t| chrono::Utc::now() - t > cadence);
-                let api_root = match cfg
-                    .sync
-                    .custom_pages
-                    .iter()
-                    .find(|c| std::ptr::eq(c.spec, spec))
-                {
-                    Some(c) => t.client.custom_api_root(&c.publisher, &c.group, &c.version),
-                    None => t.client.api_root().to_string(),
-                };
+                let api_root = api_root(cfg, &t.client, spec);
                 units.push(Unit {
                     key,
                     spec,
