@@ -73,17 +73,8 @@ fn sign_get(c: Creds<'_>, host: &str, path: &str, now: chrono::DateTime<chrono::
     let canonical = format!(
         "GET\n{path}\n\nhost:{host}\nx-amz-content-sha256:{empty}\nx-amz-date:{amz_date}\n\nhost;x-amz-content-sha256;x-amz-date\n{empty}"
     );
-    let scope = format!("{date}/{}/s3/aws4_request", c.region);
-    let sts = format!(
-        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
-        hex::encode(Sha256::digest(canonical.as_bytes()))
-    );
-    let hmac = crate::sigv4::hmac;
-    let k = hmac(format!("AWS4{}", c.secret).as_bytes(), date.as_bytes());
-    let k = hmac(&k, c.region.as_bytes());
-    let k = hmac(&k, b"s3");
-    let k = hmac(&k, b"aws4_request");
-    let sig = hex::encode(hmac(&k, sts.as_bytes()));
+    let (scope, sig) =
+        crate::sigv4::signature(c.secret, &amz_date, date, c.region, "s3", &canonical);
     format!(
         "x-amz-date: {amz_date}\r\nx-amz-content-sha256: {empty}\r\nAuthorization: AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature={sig}\r\n",
         c.access_key_id

@@ -104,7 +104,30 @@ pub fn canonical_query(q: &str) -> String {
         .join("&")
 }
 
-pub(crate) fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
+/// The credential scope (`20261128/us-east-1/s3/aws4_request`) and the
+/// hex signature of a canonical request: SigV4's string to sign and key
+/// derivation, shared by verifying, signing Q calls and signing S3 reads.
+pub(crate) fn signature(
+    secret: &str,
+    amz_date: &str,
+    date: &str,
+    region: &str,
+    service: &str,
+    canonical_request: &str,
+) -> (String, String) {
+    let scope = format!("{date}/{region}/{service}/aws4_request");
+    let sts = format!(
+        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
+        hex::encode(Sha256::digest(canonical_request.as_bytes()))
+    );
+    let k = hmac(format!("AWS4{secret}").as_bytes(), date.as_bytes());
+    let k = hmac(&k, region.as_bytes());
+    let k = hmac(&k, service.as_bytes());
+    let k = hmac(&k, b"aws4_request");
+    (scope, hex::encode(hmac(&k, sts.as_bytes())))
+}
+
+fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
     let mut m = HmacSha256::new_from_slice(key).expect("hmac takes any key length");
     m.update(data);
     m.finalize().into_bytes().to_vec()
@@ -217,21 +240,14 @@ impl Verifier<'_> {
             a.signed_headers.join(";"),
             payload_hash
         );
-        let scope = format!("{}/{}/{}/aws4_request", a.date, a.region, a.service);
-        let sts = format!(
-            "AWS4-HMAC-SHA256\n{}\n{}\n{}",
+        let (_, expected) = signature(
+            self.secret_access_key,
             amz_date_str,
-            scope,
-            hex::encode(Sha256::digest(canonical.as_bytes()))
+            a.date,
+            a.region,
+            a.service,
+            &canonical,
         );
-        let k = hmac(
-            format!("AWS4{}", self.secret_access_key).as_bytes(),
-            a.date.as_bytes(),
-        );
-        let k = hmac(&k, a.region.as_bytes());
-        let k = hmac(&k, a.service.as_bytes());
-        let k = hmac(&k, b"aws4_request");
-        let expected = hex::encode(hmac(&k, sts.as_bytes()));
         // Constant-time compare is not needed in a test emulator, but cheap.
         let ok = expected.len() == a.signature.len()
             && expected
@@ -282,18 +298,14 @@ impl Signer<'_> {
             amz_date,
             payload_hash
         );
-        let scope = format!("{date}/{}/qbusiness/aws4_request", self.region);
-        let sts = format!(
-            "AWS4-HMAC-SHA256\n{}\n{}\n{}",
-            amz_date,
-            scope,
-            hex::encode(Sha256::digest(canonical.as_bytes()))
+        let (scope, sig) = signature(
+            self.secret,
+            &amz_date,
+            date,
+            self.region,
+            "qbusiness",
+            &canonical,
         );
-        let k = hmac(format!("AWS4{}", self.secret).as_bytes(), date.as_bytes());
-        let k = hmac(&k, self.region.as_bytes());
-        let k = hmac(&k, b"qbusiness");
-        let k = hmac(&k, b"aws4_request");
-        let sig = hex::encode(hmac(&k, sts.as_bytes()));
         vec![
             ("x-amz-date".into(), amz_date),
             (
