@@ -7,7 +7,7 @@ use bcq_core::engine::Unit;
 use bcq_core::sink::Sink;
 use bcq_q::QSink;
 use bcq_state::StateStore;
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::sync::Mutex;
 
 /// What the cleanup did.
@@ -36,7 +36,8 @@ pub async fn delete_sample_documents(
     state: &Mutex<StateStore>,
 ) -> anyhow::Result<SampleCleanup> {
     use aws_sdk_qbusiness::types::DocumentStatus;
-    let mut numbers: BTreeMap<String, String> = BTreeMap::new();
+    // The invoice numbers of the sample's documents (`<number>.pdf`).
+    let mut numbers: BTreeSet<String> = BTreeSet::new();
     sink.for_each_document(|d| {
         let id = d.document_id().unwrap_or_default();
         let gone = matches!(
@@ -44,7 +45,7 @@ pub async fn delete_sample_documents(
             Some(DocumentStatus::Deleted) | Some(DocumentStatus::Deleting)
         );
         if is_sample_id(id) && !gone {
-            numbers.insert(id.trim_end_matches(".pdf").to_string(), id.to_string());
+            numbers.insert(id.trim_end_matches(".pdf").to_string());
         }
     })
     .await?;
@@ -55,12 +56,14 @@ pub async fn delete_sample_documents(
     if numbers.is_empty() {
         return Ok(out);
     }
-    let wanted: Vec<&String> = numbers.keys().collect();
-    let mut replaced: Vec<String> = Vec::new();
+    // Numbers whose invoice bcq has indexed (looked up in each company
+    // until found, never twice).
+    let mut replaced: BTreeSet<String> = BTreeSet::new();
     for unit in units
         .iter()
         .filter(|u| u.spec.entity_set == "salesInvoices")
     {
+        let wanted: Vec<String> = numbers.difference(&replaced).cloned().collect();
         for chunk in wanted.chunks(20) {
             let filter = chunk
                 .iter()
@@ -103,16 +106,14 @@ pub async fn delete_sample_documents(
                 .unwrap_or_else(|e| e.into_inner())
                 .hashes(&ids)?;
             for (doc_id, number) in found {
-                if known.contains_key(&doc_id)
-                    && let Some(sample) = numbers.get(&number)
-                    && !replaced.contains(sample)
-                {
-                    replaced.push(sample.clone());
+                if known.contains_key(&doc_id) && numbers.contains(&number) {
+                    replaced.insert(number);
                 }
             }
         }
     }
-    for chunk in replaced.chunks(sink.max_batch().max(1)) {
+    let ids: Vec<String> = replaced.iter().map(|n| format!("{n}.pdf")).collect();
+    for chunk in ids.chunks(sink.max_batch().max(1)) {
         let o = sink.delete(chunk.to_vec()).await?;
         out.deleted += (chunk.len() - o.rejected.len()) as u64;
         for r in o.rejected {
