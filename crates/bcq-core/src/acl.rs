@@ -14,8 +14,6 @@ use crate::document::{AccessControl, Membership, Principal, PrincipalKind};
 /// One access rule. Empty filters match everything.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AccessRule {
-    /// Where the rule was written (`access[2]`), for messages.
-    pub origin: String,
     /// Environment names (case-insensitive).
     pub environments: Vec<String>,
     /// Company names or ids (case-insensitive).
@@ -140,7 +138,6 @@ mod tests {
     fn rule(env: &[&str], company: &[&str], entity: &[&str], user: Option<&str>) -> AccessRule {
         let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
         AccessRule {
-            origin: "test".into(),
             environments: s(env),
             companies: s(company),
             entities: s(entity),

@@ -153,7 +153,6 @@ pub fn parse_rules(
         let environments = strings(t, "environments", &at, problems);
         let companies = strings(t, "companies", &at, problems);
         rules.push(AccessRule {
-            origin: at,
             environments,
             companies,
             entities,
