@@ -77,6 +77,25 @@ impl Drop for Moto {
     }
 }
 
+/// The objects bcq staged in the test bucket: key and size.
+async fn staged(s3: &aws_sdk_s3::Client) -> Vec<(String, i64)> {
+    s3.list_objects_v2()
+        .bucket("bcq-files")
+        .prefix("bcq/")
+        .send()
+        .await
+        .unwrap()
+        .contents()
+        .iter()
+        .map(|o| {
+            (
+                o.key().unwrap_or_default().to_string(),
+                o.size().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
 fn attr<'a>(d: &'a Value, name: &str) -> &'a str {
     d["attributes"][name].as_str().unwrap_or_default()
 }
@@ -141,18 +160,7 @@ async fn a_file_too_large_for_inline_goes_through_s3() {
     );
     assert!(d["text"].as_str().unwrap().contains("HUGE-ONE"), "{d}");
     // The object is in the bucket under a key derived from the document id.
-    let objects = s3
-        .list_objects_v2()
-        .bucket("bcq-files")
-        .prefix("bcq/")
-        .send()
-        .await
-        .unwrap();
-    let keys: Vec<(&str, i64)> = objects
-        .contents()
-        .iter()
-        .map(|o| (o.key().unwrap_or_default(), o.size().unwrap_or_default()))
-        .collect();
+    let keys = staged(&s3).await;
     assert_eq!(keys.len(), 1, "{keys:?}");
     assert!(keys[0].1 > 12 << 20, "{keys:?}");
 
@@ -314,14 +322,8 @@ async fn s3_objects_over_50_mb_or_missing_fail_alone_and_are_never_staged() {
         outcome.rejected[0].reason.contains("52428800"),
         "{outcome:?}"
     );
-    let staged = s3
-        .list_objects_v2()
-        .bucket("bcq-files")
-        .prefix("bcq/")
-        .send()
-        .await
-        .unwrap();
-    assert!(staged.contents().is_empty(), "{staged:?}");
+    let keys = staged(&s3).await;
+    assert!(keys.is_empty(), "{keys:?}");
     let docs = w.q_documents().await;
     assert!(docs.iter().any(|d| d["id"] == "fits"), "{docs:?}");
     assert!(!docs.iter().any(|d| d["id"] == "too-big"), "{docs:?}");
