@@ -90,6 +90,16 @@ pub fn deep_link(
     url
 }
 
+/// The web client deep link of a record (see [`deep_link`]).
+fn record_link(spec: &EntitySpec, ctx: &RenderContext, record: &Value) -> String {
+    deep_link(
+        ctx,
+        page_of(spec, record),
+        spec.number_caption,
+        number(spec, record).as_deref(),
+    )
+}
+
 /// The page a record opens in.
 pub fn page_of(spec: &EntitySpec, record: &Value) -> u32 {
     match spec.page {
@@ -167,33 +177,49 @@ pub fn title(spec: &EntitySpec, ctx: &RenderContext, record: &Value) -> String {
     wire::one_line(&t, wire::MAX_TITLE_CHARS)
 }
 
-fn show(record: &Value, names: &[&str], kind: FieldKind, currency: Option<&str>) -> Option<String> {
-    let parts: Vec<String> = names
-        .iter()
-        .filter_map(|n| match kind {
-            FieldKind::Text => wire::text(record, n).map(str::to_string),
-            FieldKind::Enum => wire::enum_text(record, n),
-            FieldKind::Date => wire::date(record, n).map(|d| d.format("%Y-%m-%d").to_string()),
-            FieldKind::DateTime => {
-                wire::datetime(record, n).map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
-            }
-            FieldKind::Amount => wire::number(record, n).map(|v| match currency {
-                Some(c) => format!("{} {c}", wire::amount(v)),
-                None => wire::amount(v),
+/// Appends the values of `names` (joined by ", ") to `out` as Markdown
+/// cell text; false, with nothing appended, when none has a value.
+fn push_value(
+    out: &mut String,
+    record: &Value,
+    names: &[&str],
+    kind: FieldKind,
+    currency: Option<&str>,
+) -> bool {
+    let start = out.len();
+    for n in names {
+        let before = out.len();
+        if before > start {
+            out.push_str(", ");
+        }
+        let shown = match kind {
+            FieldKind::Text => wire::text(record, n).map(|s| wire::push_md_cell(out, s)),
+            FieldKind::Enum => wire::enum_str(record, n).map(|s| wire::push_md_cell(out, &s)),
+            FieldKind::Date => wire::date(record, n).map(|d| wire::push_date(out, d)),
+            FieldKind::DateTime => wire::datetime(record, n).map(|t| wire::push_datetime(out, t)),
+            FieldKind::Amount => wire::number(record, n).map(|v| {
+                wire::push_amount(out, v);
+                if let Some(c) = currency {
+                    out.push(' ');
+                    wire::push_md_cell(out, c);
+                }
             }),
-            FieldKind::Number => wire::number(record, n).map(wire::quantity),
+            FieldKind::Number => wire::number(record, n).map(|v| wire::push_quantity(out, v)),
             FieldKind::Bool => {
-                wire::boolean(record, n).map(|b| if b { "yes" } else { "no" }.into())
+                wire::boolean(record, n).map(|b| out.push_str(if b { "yes" } else { "no" }))
             }
-        })
-        .collect();
-    (!parts.is_empty()).then(|| parts.join(", "))
+        };
+        if shown.is_none() {
+            out.truncate(before);
+        }
+    }
+    out.len() > start
 }
 
 fn attr_value(record: &Value, field: &str, kind: AttrKind) -> Option<AttrValue> {
     match kind {
         AttrKind::String => {
-            let s = wire::enum_text(record, field)?;
+            let s = wire::enum_str(record, field)?;
             Some(AttrValue::String(wire::one_line(
                 &s,
                 wire::MAX_ATTR_STRING_CHARS,
@@ -230,20 +256,11 @@ fn record_attributes(
     record: &Value,
     id: &str,
     kind: &str,
+    link: &str,
 ) -> Vec<Attribute> {
-    let number = number(spec, record);
-    let mut attrs = vec![
-        string_attr(
-            "_source_uri",
-            &deep_link(
-                ctx,
-                page_of(spec, record),
-                spec.number_caption,
-                number.as_deref(),
-            ),
-        ),
-        string_attr("_category", spec.category),
-    ];
+    let mut attrs = Vec::with_capacity(12 + spec.attributes.len());
+    attrs.push(string_attr("_source_uri", link));
+    attrs.push(string_attr("_category", spec.category));
     let updated = wire::datetime(record, "lastModifiedDateTime");
     let created = spec
         .created_field
@@ -286,38 +303,37 @@ pub fn render(
     })?;
     let title = title(spec, ctx, record);
     let currency = spec.currency_field.and_then(|c| wire::text(record, c));
-    let number = number(spec, record);
-    let link = deep_link(
-        ctx,
-        page_of(spec, record),
-        spec.number_caption,
-        number.as_deref(),
-    );
+    let link = record_link(spec, ctx, record);
 
     let mut md = String::with_capacity(2048);
-    let _ = writeln!(md, "# {}\n", wire::md_text(&title));
-    let kind_words = if is_draft(spec, record) {
-        format!("A draft {}", in_sentence(spec.singular))
+    md.push_str("# ");
+    wire::push_md_text(&mut md, &title);
+    md.push_str("\n\n");
+    let name = in_sentence(spec.singular);
+    if is_draft(spec, record) {
+        let _ = write!(md, "A draft {name}");
     } else if matches!(spec.page, PageRule::ByStatus { .. }) {
-        format!("A posted {}", in_sentence(spec.singular))
+        let _ = write!(md, "A posted {name}");
     } else {
-        let name = in_sentence(spec.singular);
         let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
             "An"
         } else {
             "A"
         };
-        format!("{article} {name} record")
-    };
-    let _ = writeln!(
-        md,
-        "{kind_words} in the Business Central company **{}** (environment {}).\n",
-        wire::md_text(&ctx.company_name),
-        wire::md_text(&ctx.environment)
-    );
+        let _ = write!(md, "{article} {name} record");
+    }
+    md.push_str(" in the Business Central company **");
+    wire::push_md_text(&mut md, &ctx.company_name);
+    md.push_str("** (environment ");
+    wire::push_md_text(&mut md, &ctx.environment);
+    md.push_str(").\n\n");
     for field in spec.fields {
-        if let Some(v) = show(record, field.names, field.kind, currency) {
-            let _ = writeln!(md, "- **{}:** {}", field.label, wire::md_cell(&v));
+        let mark = md.len();
+        let _ = write!(md, "- **{}:** ", field.label);
+        if push_value(&mut md, record, field.names, field.kind, currency) {
+            md.push('\n');
+        } else {
+            md.truncate(mark);
         }
     }
     if let Some(lines) = spec.lines {
@@ -337,8 +353,9 @@ pub fn render(
             for (i, row) in rows.iter().enumerate() {
                 let _ = write!(md, "| {} |", i + 1);
                 for c in lines.columns {
-                    let v = show(row, c.names, c.kind, None).unwrap_or_default();
-                    let _ = write!(md, " {} |", wire::md_cell(&v));
+                    md.push(' ');
+                    push_value(&mut md, row, c.names, c.kind, None);
+                    md.push_str(" |");
                 }
                 md.push('\n');
             }
@@ -362,7 +379,7 @@ pub fn render(
         title,
         content_type: ContentType::Markdown,
         content: md.into_bytes(),
-        attributes: record_attributes(spec, ctx, record, &id, "record"),
+        attributes: record_attributes(spec, ctx, record, &id, "record", &link),
         access: None,
     })
 }
@@ -385,7 +402,14 @@ pub fn pdf_document(
         ),
         content_type: ContentType::Pdf,
         content: pdf,
-        attributes: record_attributes(spec, ctx, record, &id, "pdf"),
+        attributes: record_attributes(
+            spec,
+            ctx,
+            record,
+            &id,
+            "pdf",
+            &record_link(spec, ctx, record),
+        ),
         access: record_doc.access.clone(),
     }
 }

@@ -6,8 +6,10 @@
 //! Q's limits (from its API model): titles ≤ 1,024 characters, string
 //! attribute values ≤ 2,048, document ids ≤ 1,825 without control characters.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 use serde_json::Value;
+use std::borrow::Cow;
+use std::fmt::Write;
 
 /// Q's maximum title length, in characters.
 pub const MAX_TITLE_CHARS: usize = 1024;
@@ -41,9 +43,16 @@ pub fn text<'a>(record: &'a Value, field: &str) -> Option<&'a str> {
 }
 
 /// An enum field decoded to readable text (`_x0020_` becomes a space and
-/// is then treated as blank; `In_x0020_Review` becomes `In Review`).
-pub fn enum_text(record: &Value, field: &str) -> Option<String> {
-    text(record, field).map(|s| s.replace("_x0020_", " ").trim().to_string())
+/// is then treated as blank; `In_x0020_Review` becomes `In Review`),
+/// borrowed from the record when it holds no `_x0020_`.
+pub fn enum_str<'a>(record: &'a Value, field: &str) -> Option<Cow<'a, str>> {
+    text(record, field).map(|s| {
+        if s.contains("_x0020_") {
+            Cow::Owned(s.replace("_x0020_", " ").trim().to_string())
+        } else {
+            Cow::Borrowed(s.trim())
+        }
+    })
 }
 
 /// A number field (BC's Edm.Decimal travels as a JSON number).
@@ -91,7 +100,7 @@ pub fn one_line(s: &str, max_chars: usize) -> String {
         }
         out.push(c);
     }
-    let out = out.trim_end().to_string();
+    out.truncate(out.trim_end().len());
     truncate_chars(out, max_chars)
 }
 
@@ -109,6 +118,17 @@ pub fn truncate_chars(s: String, max_chars: usize) -> String {
 /// other than newline and tab removed, `|` escaped, newlines as `<br>` in cells.
 pub fn md_cell(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
+    push_md_cell(&mut out, s);
+    out
+}
+
+/// Appends `s` to `out` as [`md_cell`] writes it.
+pub fn push_md_cell(out: &mut String, s: &str) {
+    let plain = |c: char| c != '|' && !c.is_control() || c == '\t';
+    if s.chars().all(plain) {
+        out.push_str(s);
+        return;
+    }
     for c in s.chars() {
         match c {
             '|' => out.push_str("\\|"),
@@ -118,40 +138,80 @@ pub fn md_cell(s: &str) -> String {
             c => out.push(c),
         }
     }
-    out
 }
 
-/// Text safe as a Markdown paragraph: control characters other than
-/// newline and tab removed.
-pub fn md_text(s: &str) -> String {
-    s.chars()
-        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
-        .collect()
+/// Appends an Edm.Date as `2025-03-01`.
+pub fn push_date(out: &mut String, d: NaiveDate) {
+    let _ = write!(out, "{:04}-{:02}-{:02}", d.year(), d.month(), d.day());
+}
+
+/// Appends an Edm.DateTimeOffset as `2025-03-05 19:19 UTC`.
+pub fn push_datetime(out: &mut String, t: DateTime<Utc>) {
+    push_date(out, t.date_naive());
+    let _ = write!(out, " {:02}:{:02} UTC", t.hour(), t.minute());
+}
+
+/// Appends text safe as a Markdown paragraph: control characters other
+/// than newline and tab removed.
+pub fn push_md_text(out: &mut String, s: &str) {
+    out.extend(s.split(|c: char| c.is_control() && c != '\n' && c != '\t'));
 }
 
 /// Formats an amount with two decimals and thousands separators: `12,345.60`.
 pub fn amount(v: f64) -> String {
-    let neg = v < 0.0;
+    let mut out = String::with_capacity(16);
+    push_amount(&mut out, v);
+    out
+}
+
+/// Appends an amount as [`amount`] formats it.
+pub fn push_amount(out: &mut String, v: f64) {
     let cents = (v.abs() * 100.0).round() as u128;
     let (whole, frac) = (cents / 100, cents % 100);
-    let digits = whole.to_string();
-    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            grouped.push(',');
+    // u128::MAX has 39 digits.
+    let mut digits = [0u8; 40];
+    let mut n = whole;
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
         }
-        grouped.push(c);
     }
-    format!("{}{grouped}.{frac:02}", if neg { "-" } else { "" })
+    let digits = &digits[start..];
+    if v < 0.0 {
+        out.push('-');
+    }
+    for (i, d) in digits.iter().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(char::from(*d));
+    }
+    let _ = write!(out, ".{frac:02}");
 }
 
 /// Formats a quantity without needless decimals: `3`, `2.5`.
 pub fn quantity(v: f64) -> String {
+    let mut out = String::with_capacity(8);
+    push_quantity(&mut out, v);
+    out
+}
+
+/// Appends a quantity as [`quantity`] formats it.
+pub fn push_quantity(out: &mut String, v: f64) {
     if v.fract() == 0.0 && v.abs() < 1e15 {
-        format!("{}", v as i64)
+        let _ = write!(out, "{}", v as i64);
     } else {
-        let s = format!("{v:.5}");
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
+        let start = out.len();
+        let _ = write!(out, "{v:.5}");
+        let kept = out[start..]
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .len();
+        out.truncate(start + kept);
     }
 }
 
@@ -170,7 +230,8 @@ mod tests {
         assert_eq!(text(&r, "f"), Some("x"));
         assert_eq!(datetime(&r, "t"), None);
         assert_eq!(date(&r, "c"), None);
-        assert_eq!(enum_text(&r, "s").as_deref(), Some("In Review"));
+        assert_eq!(enum_str(&r, "s").as_deref(), Some("In Review"));
+        assert!(matches!(enum_str(&r, "f"), Some(Cow::Borrowed("x"))));
     }
 
     #[test]
@@ -189,6 +250,38 @@ mod tests {
         assert_eq!(amount(999.999), "1,000.00");
         assert_eq!(quantity(3.0), "3");
         assert_eq!(quantity(2.5), "2.5");
+    }
+
+    #[test]
+    fn dates_read_as_chrono_formats_them() {
+        for s in [
+            "2025-03-05T19:19:22.273Z",
+            "0999-12-31T23:05:00Z",
+            "2024-02-29T00:00:00+02:00",
+        ] {
+            let t = DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+            let mut out = String::from("x");
+            push_datetime(&mut out, t);
+            assert_eq!(out, format!("x{}", t.format("%Y-%m-%d %H:%M UTC")), "{s}");
+            let mut out = String::new();
+            push_date(&mut out, t.date_naive());
+            assert_eq!(out, t.format("%Y-%m-%d").to_string(), "{s}");
+        }
+    }
+
+    #[test]
+    fn formatters_append_to_what_is_there() {
+        let mut out = String::from("total ");
+        push_amount(&mut out, -1234.5);
+        out.push(' ');
+        push_quantity(&mut out, 2.25);
+        out.push(' ');
+        push_quantity(&mut out, 10.0);
+        out.push(' ');
+        push_md_cell(&mut out, "a|b");
+        out.push(' ');
+        push_md_text(&mut out, "p\u{0}q\n");
+        assert_eq!(out, "total -1,234.50 2.25 10 a\\|b pq\n");
     }
 
     #[test]

@@ -11,7 +11,9 @@
 //! Options: `--invoices N`, `--q-rate CALLS_PER_S` (Q's emulated
 //! BatchPutDocument limit, default 100), `--q-latency-ms` (default 150),
 //! `--bc-page-latency-ms` (default 300), `--bc-record-latency-us` (default
-//! 20), `--no-latency`, `--scenarios full,incremental,unchanged`.
+//! 20), `--no-latency`, `--scenarios full,incremental,unchanged`. The
+//! `BENCH_WRAP` environment variable runs bcq under a profiler (its words
+//! go before bcq's path), e.g. `BENCH_WRAP="valgrind --tool=dhat"`.
 
 use bcq::demo::Emulators;
 use serde_json::{Value, json};
@@ -69,6 +71,10 @@ fn parse() -> Opts {
 struct Usage {
     wall: Duration,
     cpu: Duration,
+    user: Duration,
+    system: Duration,
+    /// Voluntary and involuntary context switches.
+    switches: (i64, i64),
     code: i32,
     stdout: String,
 }
@@ -99,6 +105,9 @@ fn run_child(mut cmd: Command) -> Usage {
     Usage {
         wall,
         cpu: tv(ru.ru_utime) + tv(ru.ru_stime),
+        user: tv(ru.ru_utime),
+        system: tv(ru.ru_stime),
+        switches: (ru.ru_nvcsw, ru.ru_nivcsw),
         code: std::process::ExitStatus::from_raw(status)
             .code()
             .unwrap_or(-1),
@@ -179,7 +188,18 @@ async fn main() {
     let qc = emu.q.config().clone();
     let company = emu.bc.companies("production")[0].id.to_string();
     let command = |args: &[&str]| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_bcq"));
+        // BENCH_WRAP runs bcq under a profiler, e.g.
+        // BENCH_WRAP="valgrind --tool=dhat --dhat-out-file=/tmp/dhat.out".
+        let wrap = std::env::var("BENCH_WRAP").unwrap_or_default();
+        let mut words = wrap.split_whitespace();
+        let mut c = match words.next() {
+            Some(program) => {
+                let mut c = Command::new(program);
+                c.args(words).arg(env!("CARGO_BIN_EXE_bcq"));
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_bcq")),
+        };
         c.current_dir(dir.path());
         for (k, v) in &settings {
             c.arg("--set").arg(format!("{k}={v}"));
@@ -268,6 +288,13 @@ async fn main() {
             "|   (bcq's own count: {} BatchPutDocument calls, {} throttled by Q) |||||||||",
             summary["q_put_calls"].as_u64().unwrap_or(0),
             summary["q_throttled"].as_u64().unwrap_or(0)
+        );
+        println!(
+            "|   (bcq's CPU: user {:.2} s, system {:.2} s; context switches: {} voluntary, {} involuntary) |||||||||",
+            u.user.as_secs_f64(),
+            u.system.as_secs_f64(),
+            u.switches.0,
+            u.switches.1
         );
         if scenario == "full" {
             full_wall = Some(secs);
