@@ -99,11 +99,12 @@ pub struct Company {
     pub display_name: String,
 }
 
-/// One page of a collection.
+/// One page of a collection, its entities read as `T` (`serde_json::Value`
+/// unless asked otherwise, [`crate::Record`] on the sync's hot path).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Page {
+pub struct Page<T = serde_json::Value> {
     /// The entities of the page (`value`).
-    pub values: Vec<serde_json::Value>,
+    pub values: Vec<T>,
     /// The URL this page was read from (the first URL or a nextLink).
     pub url: String,
 }

@@ -4,14 +4,15 @@
 
 use futures::Stream;
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
 use crate::client::BcClient;
 use crate::error::BcError;
 use crate::odata::Page;
 
 #[derive(Deserialize)]
-struct RawPage {
-    value: Vec<serde_json::Value>,
+struct RawPage<T> {
+    value: Vec<T>,
     #[serde(rename = "@odata.nextLink")]
     next_link: Option<String>,
 }
@@ -31,13 +32,26 @@ impl BcClient {
     /// The stream ends after the first error: a page cannot be skipped
     /// without losing the nextLink behind it.
     pub fn pages(&self, url: String) -> impl Stream<Item = Result<Page, BcError>> + Send + 'static {
+        self.pages_of(url)
+    }
+
+    /// [`BcClient::pages`] with the entities read as `T`.
+    pub fn pages_of<T>(
+        &self,
+        url: String,
+    ) -> impl Stream<Item = Result<Page<T>, BcError>> + Send + 'static
+    where
+        T: DeserializeOwned + Send + 'static,
+    {
         let client = self.clone();
         futures::stream::unfold(State::Next(url), move |state| {
             let client = client.clone();
             async move {
                 let State::Next(url) = state else { return None };
                 let fetched = client
-                    .execute(&url, true, |body| serde_json::from_slice::<RawPage>(&body))
+                    .execute(&url, true, |body| {
+                        serde_json::from_slice::<RawPage<T>>(&body)
+                    })
                     .await;
                 Some(match fetched {
                     Ok(raw) => {

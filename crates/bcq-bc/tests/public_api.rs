@@ -68,7 +68,7 @@ fn config_and_wire_types_have_the_agreed_fields() {
         name: "n".into(),
         display_name: "d".into(),
     };
-    let page = Page {
+    let page: Page = Page {
         values: vec![],
         url: "u".into(),
     };

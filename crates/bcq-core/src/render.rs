@@ -8,10 +8,9 @@
 
 use crate::catalog::{AttrKind, EntitySpec, FieldKind, PageRule};
 use crate::document::{AttrValue, Attribute, ContentType, Document};
-use crate::wire;
+use crate::wire::{self, Fields};
 use chrono::{DateTime, NaiveTime, Utc};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use serde_json::Value;
 use std::fmt::Write;
 
 /// Where a record comes from: the parts of its id and of its citation.
@@ -91,7 +90,7 @@ pub fn deep_link(
 }
 
 /// The web client deep link of a record (see [`deep_link`]).
-fn record_link(spec: &EntitySpec, ctx: &RenderContext, record: &Value) -> String {
+fn record_link<R: Fields + ?Sized>(spec: &EntitySpec, ctx: &RenderContext, record: &R) -> String {
     deep_link(
         ctx,
         page_of(spec, record),
@@ -101,7 +100,7 @@ fn record_link(spec: &EntitySpec, ctx: &RenderContext, record: &Value) -> String
 }
 
 /// The page a record opens in.
-pub fn page_of(spec: &EntitySpec, record: &Value) -> u32 {
+pub fn page_of<R: Fields + ?Sized>(spec: &EntitySpec, record: &R) -> u32 {
     match spec.page {
         PageRule::Fixed(p) => p,
         PageRule::ByStatus {
@@ -110,7 +109,7 @@ pub fn page_of(spec: &EntitySpec, record: &Value) -> u32 {
             draft_page,
             posted_page,
         } => {
-            let status = record.get(field).and_then(Value::as_str).unwrap_or("");
+            let status = record.str_of(field).unwrap_or("");
             if status.is_empty() || draft_values.contains(&status) {
                 draft_page
             } else {
@@ -121,12 +120,12 @@ pub fn page_of(spec: &EntitySpec, record: &Value) -> u32 {
 }
 
 /// The record's BC id, lowercased.
-pub fn bc_id(record: &Value) -> Option<String> {
+pub fn bc_id<R: Fields + ?Sized>(record: &R) -> Option<String> {
     wire::text(record, "id").map(str::to_ascii_lowercase)
 }
 
 /// Whether the record is a draft (its page is the draft page).
-fn is_draft(spec: &EntitySpec, record: &Value) -> bool {
+fn is_draft<R: Fields + ?Sized>(spec: &EntitySpec, record: &R) -> bool {
     matches!(spec.page, PageRule::ByStatus { draft_page, .. } if page_of(spec, record) == draft_page)
 }
 
@@ -146,16 +145,16 @@ fn in_sentence(name: &str) -> String {
 }
 
 /// The record's number as text (ledger entries number with integers).
-pub fn number(spec: &EntitySpec, record: &Value) -> Option<String> {
-    match record.get(spec.number_field)? {
-        Value::Number(n) => Some(n.to_string()),
-        _ => wire::text(record, spec.number_field).map(str::to_string),
+pub fn number<R: Fields + ?Sized>(spec: &EntitySpec, record: &R) -> Option<String> {
+    match record.number_of(spec.number_field) {
+        Some(n) => Some(n.to_string()),
+        None => wire::text(record, spec.number_field).map(str::to_string),
     }
 }
 
 /// The title a person recognises: "Sales Invoice 103001 · Adatum Corporation",
 /// followed by the company when the index holds several.
-pub fn title(spec: &EntitySpec, ctx: &RenderContext, record: &Value) -> String {
+pub fn title<R: Fields + ?Sized>(spec: &EntitySpec, ctx: &RenderContext, record: &R) -> String {
     let mut t = String::new();
     if is_draft(spec, record) {
         t.push_str("Draft ");
@@ -179,9 +178,9 @@ pub fn title(spec: &EntitySpec, ctx: &RenderContext, record: &Value) -> String {
 
 /// Appends the values of `names` (joined by ", ") to `out` as Markdown
 /// cell text; false, with nothing appended, when none has a value.
-fn push_value(
+fn push_value<R: Fields + ?Sized>(
     out: &mut String,
-    record: &Value,
+    record: &R,
     names: &[&str],
     kind: FieldKind,
     currency: Option<&str>,
@@ -216,7 +215,7 @@ fn push_value(
     out.len() > start
 }
 
-fn attr_value(record: &Value, field: &str, kind: AttrKind) -> Option<AttrValue> {
+fn attr_value<R: Fields + ?Sized>(record: &R, field: &str, kind: AttrKind) -> Option<AttrValue> {
     match kind {
         AttrKind::String => {
             let s = wire::enum_str(record, field)?;
@@ -250,10 +249,10 @@ fn date_attr(name: &str, v: DateTime<Utc>) -> Attribute {
 
 /// The attributes shared by a record and its files: source, category,
 /// dates, where it lives, and the entity's typed attributes.
-fn record_attributes(
+fn record_attributes<R: Fields + ?Sized>(
     spec: &EntitySpec,
     ctx: &RenderContext,
-    record: &Value,
+    record: &R,
     id: &str,
     kind: &str,
     link: &str,
@@ -293,10 +292,10 @@ fn record_attributes(
 }
 
 /// Renders one record (with its expanded lines) into its document.
-pub fn render(
+pub fn render<R: Fields + ?Sized>(
     spec: &EntitySpec,
     ctx: &RenderContext,
-    record: &Value,
+    record: &R,
 ) -> Result<Document, RenderError> {
     let id = bc_id(record).ok_or_else(|| RenderError::MissingId {
         entity: spec.entity_set.into(),
@@ -337,8 +336,8 @@ pub fn render(
         }
     }
     if let Some(lines) = spec.lines {
-        let rows = record.get(lines.nav).and_then(Value::as_array);
-        let n = rows.map_or(0, Vec::len);
+        let rows = record.rows_of(lines.nav);
+        let n = rows.as_ref().map_or(0, Vec::len);
         let _ = writeln!(md, "\n## Lines ({n})\n");
         if let Some(rows) = rows.filter(|r| !r.is_empty()) {
             md.push_str("| # |");
@@ -350,7 +349,7 @@ pub fn render(
                 md.push_str("---|");
             }
             md.push('\n');
-            for (i, row) in rows.iter().enumerate() {
+            for (i, row) in rows.into_iter().enumerate() {
                 let _ = write!(md, "| {} |", i + 1);
                 for c in lines.columns {
                     md.push(' ');
@@ -386,10 +385,10 @@ pub fn render(
 
 /// BC's own PDF of a record, as a document of its own tied to the record by
 /// id (`<record id>/pdf`) and by the same attributes.
-pub fn pdf_document(
+pub fn pdf_document<R: Fields + ?Sized>(
     spec: &EntitySpec,
     ctx: &RenderContext,
-    record: &Value,
+    record: &R,
     record_doc: &Document,
     pdf: Vec<u8>,
 ) -> Document {
@@ -418,6 +417,7 @@ pub fn pdf_document(
 mod tests {
     use super::*;
     use crate::catalog::SALES_INVOICES;
+    use serde_json::Value;
     use serde_json::json;
 
     fn ctx() -> RenderContext {
@@ -443,6 +443,21 @@ mod tests {
                  "unitOfMeasureCode": "PCS", "unitPrice": 500.0, "amountExcludingTax": 1000.0, "amountIncludingTax": 1060.0, "taxPercent": 6}
             ]
         })
+    }
+
+    #[test]
+    fn a_record_renders_as_its_json_value_does() {
+        for status in ["Draft", "Open", "Paid"] {
+            let mut v = invoice(status);
+            v["@odata.etag"] = "W/\"JzQ0\"".into();
+            v["customerName"] = "Line | one\r\nline two".into();
+            let r: bcq_bc::Record = serde_json::from_value(v.clone()).unwrap();
+            assert_eq!(
+                render(&SALES_INVOICES, &ctx(), &r).unwrap(),
+                render(&SALES_INVOICES, &ctx(), &v).unwrap(),
+                "{status}"
+            );
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! Q's limits (from its API model): titles ≤ 1,024 characters, string
 //! attribute values ≤ 2,048, document ids ≤ 1,825 without control characters.
 
+use bcq_bc::{Field, Record};
 use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 use serde_json::Value;
 use std::borrow::Cow;
@@ -26,26 +27,86 @@ pub const MAX_FILE_BYTES: usize = 50 * 1024 * 1024;
 
 const EMPTY_GUID: &str = "00000000-0000-0000-0000-000000000000";
 
+/// What reading a record needs of its representation: `serde_json::Value`
+/// (exports, files, tests) and [`bcq_bc::Record`] (the sync) read the same.
+pub trait Fields {
+    /// The string field `name`, as BC sent it.
+    fn str_of(&self, name: &str) -> Option<&str>;
+    /// The number field `name` as JSON read it.
+    fn number_of(&self, name: &str) -> Option<&serde_json::Number>;
+    /// The boolean field `name`.
+    fn bool_of(&self, name: &str) -> Option<bool>;
+    /// The rows of the array field `name` (expanded lines); an item that is
+    /// not an object reads as an empty row.
+    fn rows_of(&self, name: &str) -> Option<Vec<&Self>>;
+}
+
+impl Fields for Value {
+    fn str_of(&self, name: &str) -> Option<&str> {
+        self.get(name)?.as_str()
+    }
+
+    fn number_of(&self, name: &str) -> Option<&serde_json::Number> {
+        self.get(name)?.as_number()
+    }
+
+    fn bool_of(&self, name: &str) -> Option<bool> {
+        self.get(name)?.as_bool()
+    }
+
+    fn rows_of(&self, name: &str) -> Option<Vec<&Self>> {
+        self.get(name)?.as_array().map(|a| a.iter().collect())
+    }
+}
+
+impl Fields for Record {
+    fn str_of(&self, name: &str) -> Option<&str> {
+        self.get(name)?.as_str()
+    }
+
+    fn number_of(&self, name: &str) -> Option<&serde_json::Number> {
+        match self.get(name)? {
+            Field::Number(n) => Some(n),
+            _ => None,
+        }
+    }
+
+    fn bool_of(&self, name: &str) -> Option<bool> {
+        self.get(name)?.as_bool()
+    }
+
+    fn rows_of(&self, name: &str) -> Option<Vec<&Self>> {
+        static EMPTY: Record = Record::new();
+        match self.get(name)? {
+            Field::Array(items) => Some(
+                items
+                    .iter()
+                    .map(|i| match i {
+                        Field::Object(r) => r,
+                        _ => &EMPTY,
+                    })
+                    .collect(),
+            ),
+            _ => None,
+        }
+    }
+}
+
 /// A string field, or `None` when missing, null, empty, a blank enum, an
 /// empty GUID or an empty date.
-pub fn text<'a>(record: &'a Value, field: &str) -> Option<&'a str> {
-    match record.get(field)? {
-        Value::String(s) => {
-            let s = s.as_str();
-            if s.trim().is_empty() || s == "_x0020_" || s == EMPTY_GUID || s == "0001-01-01" {
-                None
-            } else {
-                Some(s)
-            }
-        }
-        _ => None,
+pub fn text<'a, R: Fields + ?Sized>(record: &'a R, field: &str) -> Option<&'a str> {
+    let s = record.str_of(field)?;
+    if s.trim().is_empty() || s == "_x0020_" || s == EMPTY_GUID || s == "0001-01-01" {
+        None
+    } else {
+        Some(s)
     }
 }
 
 /// An enum field decoded to readable text (`_x0020_` becomes a space and
 /// is then treated as blank; `In_x0020_Review` becomes `In Review`),
 /// borrowed from the record when it holds no `_x0020_`.
-pub fn enum_str<'a>(record: &'a Value, field: &str) -> Option<Cow<'a, str>> {
+pub fn enum_str<'a, R: Fields + ?Sized>(record: &'a R, field: &str) -> Option<Cow<'a, str>> {
     text(record, field).map(|s| {
         if s.contains("_x0020_") {
             Cow::Owned(s.replace("_x0020_", " ").trim().to_string())
@@ -56,22 +117,22 @@ pub fn enum_str<'a>(record: &'a Value, field: &str) -> Option<Cow<'a, str>> {
 }
 
 /// A number field (BC's Edm.Decimal travels as a JSON number).
-pub fn number(record: &Value, field: &str) -> Option<f64> {
-    record.get(field)?.as_f64()
+pub fn number<R: Fields + ?Sized>(record: &R, field: &str) -> Option<f64> {
+    record.number_of(field)?.as_f64()
 }
 
 /// A boolean field.
-pub fn boolean(record: &Value, field: &str) -> Option<bool> {
-    record.get(field)?.as_bool()
+pub fn boolean<R: Fields + ?Sized>(record: &R, field: &str) -> Option<bool> {
+    record.bool_of(field)
 }
 
 /// An Edm.Date field, `None` for BC's empty date.
-pub fn date(record: &Value, field: &str) -> Option<NaiveDate> {
+pub fn date<R: Fields + ?Sized>(record: &R, field: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(text(record, field)?, "%Y-%m-%d").ok()
 }
 
 /// An Edm.DateTimeOffset field, `None` for BC's empty value.
-pub fn datetime(record: &Value, field: &str) -> Option<DateTime<Utc>> {
+pub fn datetime<R: Fields + ?Sized>(record: &R, field: &str) -> Option<DateTime<Utc>> {
     let s = text(record, field)?;
     let t = DateTime::parse_from_rfc3339(s).ok()?.with_timezone(&Utc);
     // BC writes 0001-01-01T00:00:00Z for "never".
