@@ -52,9 +52,12 @@ impl Record {
 
     /// The field called `name`, if the record has it.
     pub fn get(&self, name: &str) -> Option<&Field> {
+        let (len, first) = (name.len(), name.as_bytes().first());
         self.fields
             .iter()
-            .find(|(k, _)| k.as_ref() == name)
+            // Length and first byte before the whole name: most names
+            // differ there, and a memcmp call costs more than the check.
+            .find(|(k, _)| k.len() == len && k.as_bytes().first() == first && k.as_ref() == name)
             .map(|(_, v)| v)
     }
 
@@ -100,8 +103,31 @@ impl Field {
     }
 }
 
-/// The shared copy of a field name.
+/// The shared copy of a field name. Each thread remembers recent names in
+/// a small direct-mapped cache, so that the records of a page, which repeat
+/// the same names, rarely reach the shared set and its lock.
 fn intern(name: &str) -> Cow<'static, str> {
+    thread_local! {
+        static RECENT: std::cell::RefCell<[Option<&'static str>; 256]> =
+            const { std::cell::RefCell::new([None; 256]) };
+    }
+    let b = name.as_bytes();
+    let slot = match b {
+        [] => 0,
+        [.., last] => (b.len() * 31 + usize::from(b[0]) * 7 + usize::from(*last)) & 255,
+    };
+    if let Some(hit) = RECENT.with_borrow(|r| r[slot].filter(|n| *n == name)) {
+        return Cow::Borrowed(hit);
+    }
+    let shared = intern_shared(name);
+    if let Cow::Borrowed(n) = shared {
+        RECENT.with_borrow_mut(|r| r[slot] = Some(n));
+    }
+    shared
+}
+
+/// The process-wide set behind [`intern`].
+fn intern_shared(name: &str) -> Cow<'static, str> {
     static NAMES: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
     let mut names = NAMES
         .get_or_init(Default::default)

@@ -68,7 +68,8 @@ pub enum AttrValue {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Attribute {
     /// `[a-zA-Z0-9_][a-zA-Z0-9_-]*`, at most 200 characters; reserved names start with `_`.
-    pub name: String,
+    /// Borrowed when it comes from the catalog, as nearly all do.
+    pub name: std::borrow::Cow<'static, str>,
     /// The typed value.
     pub value: AttrValue,
 }

@@ -7,7 +7,11 @@
 //!
 //! The reader stops when the channel is full, so memory holds at most the
 //! channel plus the batches in flight, whatever the number of records.
-//! State moves only on acknowledgement (see the crate doc).
+//! State moves only on acknowledgement (see the crate doc). Acknowledgements
+//! are committed in groups ([`ACK_GROUP`] documents, or whatever arrived
+//! within [`ACK_GROUP_WAIT`]), and all of them before the unit's cursor
+//! moves: a crash loses at most one group, whose documents the next run
+//! pushes again (Q replaces a document by id, so nothing is duplicated).
 
 use crate::acl::AccessPolicy;
 use crate::catalog::EntitySpec;
@@ -26,6 +30,15 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
+
+/// Acknowledgements committed to the state store in one transaction: one
+/// SQLite commit per batch of 10 cost ~22 µs per document, per 1,000 ~6 µs
+/// (`cargo bench -p bcq-state`).
+pub const ACK_GROUP: usize = 250;
+
+/// The longest an acknowledgement waits for its group to fill, so that a
+/// slow sync still records its progress every second or so.
+pub const ACK_GROUP_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// How a run treats what it reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -835,12 +848,16 @@ impl<S: Sink> Engine<S> {
         let mut batch: Vec<Pending> = Vec::with_capacity(max_batch);
         let mut batch_bytes = 0usize;
         let mut open = true;
+        let mut acks = AckGroup::default();
         loop {
             let want_more = open && inflight.len() < concurrency;
             tokio::select! {
                 biased;
                 Some(done) = inflight.join_next(), if !inflight.is_empty() => {
-                    self.settle(unit, done, &mut result, abort);
+                    self.settle(done, &mut acks, &mut result, abort);
+                    if acks.due() {
+                        self.commit_acks(unit, &mut acks, &mut result, abort);
+                    }
                 }
                 item = rx.recv(), if want_more => match item {
                     Some(p) => {
@@ -872,7 +889,28 @@ impl<S: Sink> Engine<S> {
                 batch.clear();
             }
         }
+        self.commit_acks(unit, &mut acks, &mut result, abort);
         result
+    }
+
+    /// Commits the acknowledgements gathered so far in one transaction.
+    fn commit_acks(
+        &self,
+        unit: &Unit,
+        acks: &mut AckGroup,
+        result: &mut PushResult,
+        abort: &AtomicBool,
+    ) {
+        if acks.acks.is_empty() {
+            return;
+        }
+        if let Err(e) = self.state().commit_acks(&unit.key, self.run_id, &acks.acks) {
+            result.errors.push(format!("state store: {e}"));
+            result.fatal = true;
+            abort.store(true, Ordering::Relaxed);
+        }
+        acks.acks.clear();
+        acks.since = None;
     }
 
     fn spawn_put(
@@ -905,10 +943,11 @@ impl<S: Sink> Engine<S> {
         });
     }
 
+    /// Counts a batch's outcome and gathers its acknowledgements.
     fn settle(
         &self,
-        unit: &Unit,
         done: Result<(Vec<Sent>, Result<Outcome, SinkError>), tokio::task::JoinError>,
+        acks: &mut AckGroup,
         result: &mut PushResult,
         abort: &AtomicBool,
     ) {
@@ -941,7 +980,7 @@ impl<S: Sink> Engine<S> {
             }
         };
         let refused: HashSet<&str> = rejected.iter().map(|r| r.doc_id.as_str()).collect();
-        let mut acks = Vec::with_capacity(batch.len());
+        let before = acks.acks.len();
         for s in batch {
             if refused.contains(s.ack.doc_id.as_str()) {
                 continue;
@@ -953,17 +992,10 @@ impl<S: Sink> Engine<S> {
             }
             acks.push(s.ack);
         }
+        self.progress
+            .pushed
+            .fetch_add((acks.acks.len() - before) as u64, Ordering::Relaxed);
         let mut state = self.state();
-        if !acks.is_empty() {
-            if let Err(e) = state.commit_acks(&unit.key, self.run_id, &acks) {
-                result.errors.push(format!("state store: {e}"));
-                result.fatal = true;
-                abort.store(true, Ordering::Relaxed);
-            }
-            self.progress
-                .pushed
-                .fetch_add(acks.len() as u64, Ordering::Relaxed);
-        }
         for r in &rejected {
             result.counts.failed += 1;
             self.progress.failed.fetch_add(1, Ordering::Relaxed);
@@ -1073,6 +1105,26 @@ struct ReadOutcome {
     unchanged: u64,
     /// Documents that failed before reaching the sink (render, PDF download).
     failed: u64,
+}
+
+/// Acknowledgements waiting for their transaction.
+#[derive(Default)]
+struct AckGroup {
+    acks: Vec<Ack>,
+    /// When the oldest of them arrived.
+    since: Option<std::time::Instant>,
+}
+
+impl AckGroup {
+    fn push(&mut self, ack: Ack) {
+        self.since.get_or_insert_with(std::time::Instant::now);
+        self.acks.push(ack);
+    }
+
+    /// Whether the group is full or has waited long enough.
+    fn due(&self) -> bool {
+        self.acks.len() >= ACK_GROUP || self.since.is_some_and(|t| t.elapsed() >= ACK_GROUP_WAIT)
+    }
 }
 
 #[derive(Default)]

@@ -116,7 +116,7 @@ pub fn attachment_document(
     let mut attributes: Vec<Attribute> = parent_doc
         .attributes
         .iter()
-        .filter(|a| !matches!(a.name.as_str(), "bc_kind" | "bc_id" | "_last_updated_at"))
+        .filter(|a| !matches!(a.name.as_ref(), "bc_kind" | "bc_id" | "_last_updated_at"))
         .cloned()
         .collect();
     attributes.push(Attribute {

@@ -233,14 +233,14 @@ fn attr_value<R: Fields + ?Sized>(record: &R, field: &str, kind: AttrKind) -> Op
     }
 }
 
-fn string_attr(name: &str, v: &str) -> Attribute {
+fn string_attr(name: &'static str, v: &str) -> Attribute {
     Attribute {
         name: name.into(),
         value: AttrValue::String(wire::one_line(v, wire::MAX_ATTR_STRING_CHARS)),
     }
 }
 
-fn date_attr(name: &str, v: DateTime<Utc>) -> Attribute {
+fn date_attr(name: &'static str, v: DateTime<Utc>) -> Attribute {
     Attribute {
         name: name.into(),
         value: AttrValue::Date(v),

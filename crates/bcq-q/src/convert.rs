@@ -128,7 +128,7 @@ pub fn document(
     for a in &d.attributes {
         b = b.attributes(
             DocumentAttribute::builder()
-                .name(&a.name)
+                .name(a.name.as_ref())
                 .value(value(&a.value))
                 .build()
                 .expect("name and value are set"),

@@ -13,10 +13,13 @@
 //!   are never acknowledged);
 //! - a unit's cursor moves only after every document of that read was
 //!   accepted ([`StateStore::advance_cursor`]), and never backwards;
-//! - each acknowledgement is one SQLite transaction.
+//! - each call to [`StateStore::commit_acks`] is one SQLite transaction
+//!   (the sync engine gathers acknowledgements into groups of up to 250,
+//!   or what arrived within a second, and commits every group before it
+//!   moves the cursor).
 //!
 //! A crash therefore leaves, at worst, documents that Q has but this store
-//! does not know: the next run sees no stored hash, pushes them again and Q
+//! does not know (those of the group not yet committed): the next run sees no stored hash, pushes them again and Q
 //! overwrites them by id (at-least-once). It never leaves a cursor past an
 //! unacknowledged change, because the cursor is written in a later
 //! transaction than the acknowledgements it summarises.

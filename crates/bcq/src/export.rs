@@ -47,7 +47,7 @@ pub fn metadata_json(doc: &Document) -> Value {
             AttrValue::Long(n) => json!(n),
             AttrValue::Date(d) => json!(d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
         };
-        attrs.insert(a.name.clone(), v);
+        attrs.insert(a.name.to_string(), v);
     }
     let acl = doc.access.as_ref().map(|a| {
         json!({
