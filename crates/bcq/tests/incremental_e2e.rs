@@ -278,3 +278,40 @@ async fn kill_9_at_random_points_then_the_next_run_converges() {
         "only {killed_mid_run} of 4 kills landed during a run"
     );
 }
+
+/// Acknowledgements are committed in groups; a run that stops on a fatal
+/// Q error still records what Q accepted before it, so the next run pushes
+/// only the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_q_accepted_before_a_fatal_error_is_not_pushed_again() {
+    let w = World::start(bc(600), q_fast()).await;
+    let q_base = w.emu.q.endpoint();
+    // Every 8th BatchPutDocument is refused for good (403: not retried,
+    // fatal for the run): several batches are accepted before it, fewer
+    // than one group of acknowledgements.
+    w.fault(
+        &q_base,
+        json!({"operation": "BatchPutDocument", "kind": "status", "status": 403, "every": 8, "count": 1000}),
+    )
+    .await;
+    let first = w.bcq(&["sync", "--no-progress"], &[]).await;
+    assert_eq!(first.code, 1, "{}", first.both());
+    let accepted = w.q_documents().await.len() as u64;
+    assert!(
+        (10..600).contains(&accepted),
+        "some but not all documents were accepted before the failure: {accepted}\n{}",
+        first.both()
+    );
+
+    w.clear_faults(&q_base).await;
+    let before = put_count(&w.q_counts().await);
+    w.bcq(&["sync", "--no-progress"], &[]).await.assert_ok();
+    let pushed = put_count(&w.q_counts().await) - before;
+    assert_eq!(
+        pushed,
+        600 - accepted,
+        "the second run pushes exactly what the first did not get accepted"
+    );
+    w.assert_q_equals_bc().await;
+    w.emu.stop().await;
+}
