@@ -304,7 +304,8 @@ pub fn render<R: Fields + ?Sized>(
     let currency = spec.currency_field.and_then(|c| wire::text(record, c));
     let link = record_link(spec, ctx, record);
 
-    let mut md = String::with_capacity(2048);
+    // An invoice with five lines is about 3 KB: one allocation, no regrowth.
+    let mut md = String::with_capacity(4096);
     md.push_str("# ");
     wire::push_md_text(&mut md, &title);
     md.push_str("\n\n");

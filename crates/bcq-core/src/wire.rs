@@ -143,6 +143,17 @@ pub fn datetime<R: Fields + ?Sized>(record: &R, field: &str) -> Option<DateTime<
 /// become spaces, runs of whitespace collapse, and the result is cut to
 /// `max_chars` with an ellipsis marker when longer.
 pub fn one_line(s: &str, max_chars: usize) -> String {
+    // Most values are short printable ASCII with single inner spaces: they
+    // come out as they are.
+    let b = s.as_bytes();
+    let plain = b.len() <= max_chars
+        && b.first() != Some(&b' ')
+        && b.last() != Some(&b' ')
+        && b.iter().all(|c| (b' '..=b'~').contains(c))
+        && !s.contains("  ");
+    if plain {
+        return s.to_owned();
+    }
     let mut out = String::with_capacity(s.len().min(max_chars * 4));
     let mut last_space = true;
     for c in s.chars() {
@@ -298,6 +309,9 @@ mod tests {
     #[test]
     fn one_line_strips_controls_and_truncates() {
         assert_eq!(one_line("a\u{0}b\n\n c\t", 100), "a b c");
+        assert_eq!(one_line("Adatum Corporation", 100), "Adatum Corporation");
+        assert_eq!(one_line(" a  b ", 100), "a b");
+        assert_eq!(one_line("abcdef", 4), "abc…");
         let long = "é".repeat(3000);
         let cut = one_line(&long, MAX_ATTR_STRING_CHARS);
         assert_eq!(cut.chars().count(), MAX_ATTR_STRING_CHARS);

@@ -120,23 +120,22 @@ pub fn document(
     content: DocumentContent,
     run_attrs: &[DocumentAttribute],
 ) -> QDocument {
+    // One allocation for the attributes instead of the builder's growth.
+    let mut attrs = Vec::with_capacity(d.attributes.len() + run_attrs.len());
+    attrs.extend(d.attributes.iter().map(|a| {
+        DocumentAttribute::builder()
+            .name(a.name.as_ref())
+            .value(value(&a.value))
+            .build()
+            .expect("name and value are set")
+    }));
+    attrs.extend_from_slice(run_attrs);
     let mut b = QDocument::builder()
         .id(&d.id)
         .title(&d.title)
         .content_type(content_type(d.content_type))
-        .content(content);
-    for a in &d.attributes {
-        b = b.attributes(
-            DocumentAttribute::builder()
-                .name(a.name.as_ref())
-                .value(value(&a.value))
-                .build()
-                .expect("name and value are set"),
-        );
-    }
-    for a in run_attrs {
-        b = b.attributes(a.clone());
-    }
+        .content(content)
+        .set_attributes(Some(attrs));
     if let Some(acl) = &d.access {
         b = b.access_configuration(access(acl));
     }
