@@ -2,7 +2,7 @@
 //!
 //! Run with `cargo bench -p bcq-state`. Reports acks/s for `commit_acks`
 //! batches of 10 (one BatchPutDocument response: Q takes at most 10
-//! documents a call) and 1000 (an engine that groups responses), plus the
+//! documents a call), 250 (the sync engine's group) and 1000, plus the
 //! batch hash lookup the engine does per BC page. Plain `Instant` timing:
 //! a rough figure for sizing, not a statistical benchmark.
 
@@ -58,6 +58,7 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("bcq-state-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("create bench dir");
     bench_commit(&dir, 10, 20_000);
+    bench_commit(&dir, 250, 100_000);
     bench_commit(&dir, 1000, 200_000);
     let _ = std::fs::remove_dir_all(&dir);
 }
