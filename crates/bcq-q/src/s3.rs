@@ -4,7 +4,8 @@
 //!
 //! Objects are keyed by a hash of the document id (`{prefix}{sha256 hex}`),
 //! so a new version overwrites the old one and the bucket never holds more
-//! than one object per large document.
+//! than one object per large document; when a document is deleted from Q,
+//! its object is deleted too.
 
 use aws_sdk_s3::primitives::ByteStream;
 use sha2::{Digest, Sha256};
@@ -70,5 +71,54 @@ impl S3Staging {
                 )
             })?;
         Ok(key)
+    }
+
+    /// Deletes the objects of documents deleted from Q. Documents that
+    /// were never staged have no object; S3 answers those as deleted too.
+    pub async fn unstage(&self, doc_ids: &[String]) -> Result<(), String> {
+        use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+        // DeleteObjects takes at most 1,000 keys.
+        for chunk in doc_ids.chunks(1000) {
+            let objects = chunk
+                .iter()
+                .map(|id| {
+                    ObjectIdentifier::builder()
+                        .key(self.key_for(id))
+                        .build()
+                        .expect("key is set")
+                })
+                .collect();
+            let delete = Delete::builder()
+                .set_objects(Some(objects))
+                .quiet(true)
+                .build()
+                .expect("objects are set");
+            let out = self
+                .client
+                .delete_objects()
+                .bucket(&self.bucket)
+                .delete(delete)
+                .send()
+                .await
+                .map_err(|e| {
+                    let code = aws_sdk_s3::error::ProvideErrorMetadata::code(&e)
+                        .unwrap_or("no error code")
+                        .to_string();
+                    format!(
+                        "deleting staged files from s3://{} failed ({code}); check the AWS credentials' s3:DeleteObject permission",
+                        self.bucket
+                    )
+                })?;
+            if let Some(e) = out.errors().first() {
+                return Err(format!(
+                    "deleting s3://{}/{} failed ({}: {}); check the AWS credentials' s3:DeleteObject permission",
+                    self.bucket,
+                    e.key().unwrap_or_default(),
+                    e.code().unwrap_or("no error code"),
+                    e.message().unwrap_or_default()
+                ));
+            }
+        }
+        Ok(())
     }
 }

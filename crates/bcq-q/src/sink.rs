@@ -592,7 +592,7 @@ impl QSink {
                 .await;
             match r {
                 Ok(out) => {
-                    let rejected = out
+                    let rejected: Vec<Rejected> = out
                         .failed_documents()
                         .iter()
                         .map(|f| Rejected {
@@ -604,6 +604,21 @@ impl QSink {
                                 .to_string(),
                         })
                         .collect();
+                    if let Some(st) = &self.staging {
+                        let deleted: Vec<String> = ids
+                            .iter()
+                            .filter(|id| !rejected.iter().any(|r| &r.doc_id == *id))
+                            .cloned()
+                            .collect();
+                        // The documents are gone from Q either way: a file
+                        // left in the bucket is worth a warning, not a failure.
+                        if let Err(reason) = st.unstage(&deleted).await {
+                            tracing::warn!(
+                                reason,
+                                "staged files of deleted documents remain in S3"
+                            );
+                        }
+                    }
                     return Ok(Outcome { rejected });
                 }
                 Err(e) => {

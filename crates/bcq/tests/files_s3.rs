@@ -195,6 +195,29 @@ async fn a_file_too_large_for_inline_goes_through_s3() {
     let docs = w.q_documents().await;
     let d = docs.iter().find(|d| d["id"] == docx[1]["id"]).unwrap();
     assert!(d["text"].as_str().unwrap().contains("HUGE-TWO"), "{d}");
+    let both = staged(&s3).await;
+    assert_eq!(both.len(), 2, "{both:?}");
+
+    // Deleted in BC: gone from Q, and its staged file gone from the bucket.
+    w.bc_delete("documentAttachments", attr(&docx[0], "bc_id"))
+        .await;
+    // One of nine attachments is over the deletion guard's 10%.
+    w.bcq(
+        &[
+            "sync",
+            "--no-progress",
+            "--reconcile",
+            "--allow-mass-delete",
+        ],
+        &env,
+    )
+    .await
+    .assert_ok();
+    let docs = w.q_documents().await;
+    assert!(docs.iter().all(|d| d["id"] != docx[0]["id"]));
+    let left = staged(&s3).await;
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert!(both.contains(&left[0]), "the other file stays: {left:?}");
     w.emu.stop().await;
 }
 
