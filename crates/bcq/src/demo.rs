@@ -123,11 +123,9 @@ pub async fn run(opts: DemoOptions, ui: &Ui) -> anyhow::Result<bool> {
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .credentials_provider(creds)
         .region(aws_config::Region::new(qc.region.clone()))
-        .endpoint_url(emu.q.endpoint())
-        .retry_config(aws_config::retry::RetryConfig::disabled())
         .load()
         .await;
-    let client = aws_sdk_qbusiness::Client::new(&sdk);
+    let client = sync::q_client_from(&sdk, &cfg);
     // What `bcq index-schema --apply` does, once per index.
     let declared = bcq_q::QSink::new(
         client.clone(),
@@ -144,7 +142,11 @@ pub async fn run(opts: DemoOptions, ui: &Ui) -> anyhow::Result<bool> {
         mode: Mode::Incremental,
         allow_mass_delete: false,
     };
-    let summary = sync::run(&cfg, &flags, client, ui).await?;
+    let aws = sync::AwsClients {
+        staging: sync::s3_staging_from(&sdk, &cfg),
+        q: client,
+    };
+    let summary = sync::run(&cfg, &flags, aws, ui).await?;
     println!("{}", summary.render_text());
 
     // What Q holds now, read back through the emulator's inspection API

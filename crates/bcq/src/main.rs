@@ -242,12 +242,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 });
             }
             let cfg = raw.build()?;
-            let q = bcq::sync::q_client(&cfg).await?;
+            let aws = bcq::sync::AwsClients::from_config(&cfg).await?;
             let flags = RunFlags {
                 mode,
                 allow_mass_delete: *allow_mass_delete,
             };
-            let summary = bcq::sync::run(&cfg, &flags, q, &ui).await?;
+            let summary = bcq::sync::run(&cfg, &flags, aws, &ui).await?;
             if cli.log_format == LogFormat::Json {
                 println!("{}", serde_json::to_string(&summary)?);
             } else {

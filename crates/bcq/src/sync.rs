@@ -195,18 +195,31 @@ impl RunSummary {
     }
 }
 
-/// Builds the Q Business SDK client from the standard AWS chain (env,
-/// profile, SSO, container and instance roles), with bcq's overrides.
-/// The SDK's own retries are off: the sink retries, so that it sees every
-/// throttle and can adapt its concurrency.
-pub async fn q_client(cfg: &Config) -> anyhow::Result<aws_sdk_qbusiness::Client> {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .retry_config(aws_config::retry::RetryConfig::disabled());
+/// The AWS clients of a sync, built from one walk of the AWS chain.
+pub struct AwsClients {
+    /// Amazon Q Business.
+    pub q: aws_sdk_qbusiness::Client,
+    /// S3 staging of large files, when a bucket is configured.
+    pub staging: Option<bcq_q::s3::S3Staging>,
+}
+
+impl AwsClients {
+    /// Loads the AWS configuration once and builds both clients from it.
+    pub async fn from_config(cfg: &Config) -> anyhow::Result<AwsClients> {
+        let sdk = sdk_config(cfg).await?;
+        Ok(AwsClients {
+            q: q_client_from(&sdk, cfg),
+            staging: s3_staging_from(&sdk, cfg),
+        })
+    }
+}
+
+/// The standard AWS chain (env, profile, SSO, container and instance
+/// roles) with bcq's region; an error when no region is found.
+async fn sdk_config(cfg: &Config) -> anyhow::Result<aws_config::SdkConfig> {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
     if let Some(r) = &cfg.q().region {
         loader = loader.region(aws_config::Region::new(r.clone()));
-    }
-    if let Some(e) = &cfg.q().endpoint_url {
-        loader = loader.endpoint_url(e);
     }
     let sdk = loader.load().await;
     if sdk.region().is_none() {
@@ -214,31 +227,42 @@ pub async fn q_client(cfg: &Config) -> anyhow::Result<aws_sdk_qbusiness::Client>
             "no AWS region is configured: set AWS_REGION (or a profile's region), or q.region in the config file"
         ));
     }
-    Ok(aws_sdk_qbusiness::Client::new(&sdk))
+    Ok(sdk)
+}
+
+/// Builds the Q Business SDK client from the standard AWS chain, with
+/// bcq's overrides (see [`q_client_from`]).
+pub async fn q_client(cfg: &Config) -> anyhow::Result<aws_sdk_qbusiness::Client> {
+    Ok(q_client_from(&sdk_config(cfg).await?, cfg))
+}
+
+/// The Q Business client of an AWS configuration, with the configured
+/// endpoint. The SDK's own retries are off: the sink retries, so that it
+/// sees every throttle and can adapt its concurrency.
+pub fn q_client_from(sdk: &aws_config::SdkConfig, cfg: &Config) -> aws_sdk_qbusiness::Client {
+    let mut conf = aws_sdk_qbusiness::config::Builder::from(sdk)
+        .retry_config(aws_sdk_qbusiness::config::retry::RetryConfig::disabled());
+    if let Some(e) = &cfg.q().endpoint_url {
+        conf = conf.endpoint_url(e);
+    }
+    aws_sdk_qbusiness::Client::from_conf(conf.build())
 }
 
 /// The S3 staging of large files, when a bucket is configured: the same
 /// AWS chain and region as Q, the configured endpoint and addressing.
-pub async fn s3_staging(cfg: &Config) -> anyhow::Result<Option<bcq_q::s3::S3Staging>> {
-    let Some(s3) = &cfg.sync.s3 else {
-        return Ok(None);
-    };
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-    if let Some(r) = &cfg.q().region {
-        loader = loader.region(aws_config::Region::new(r.clone()));
-    }
-    let sdk = loader.load().await;
-    let mut conf = aws_sdk_s3::config::Builder::from(&sdk);
+pub fn s3_staging_from(sdk: &aws_config::SdkConfig, cfg: &Config) -> Option<bcq_q::s3::S3Staging> {
+    let s3 = cfg.sync.s3.as_ref()?;
+    let mut conf = aws_sdk_s3::config::Builder::from(sdk);
     if let Some(e) = &s3.endpoint_url {
         conf = conf.endpoint_url(e);
     }
     conf = conf.force_path_style(s3.force_path_style);
-    Ok(Some(bcq_q::s3::S3Staging::new(
+    Some(bcq_q::s3::S3Staging::new(
         aws_sdk_s3::Client::from_conf(conf.build()),
         &s3.bucket,
         &s3.prefix,
         &s3.role_arn,
-    )))
+    ))
 }
 
 /// Peak resident set size of this process (`VmHWM`), in MB.
@@ -297,7 +321,7 @@ fn lock(state: &Mutex<StateStore>) -> std::sync::MutexGuard<'_, StateStore> {
 pub async fn run(
     cfg: &Config,
     flags: &RunFlags,
-    q: aws_sdk_qbusiness::Client,
+    aws: AwsClients,
     ui: &Ui,
 ) -> anyhow::Result<RunSummary> {
     let started = Instant::now();
@@ -345,14 +369,14 @@ pub async fn run(
         );
     }
     let mut sink = QSink::new(
-        q,
+        aws.q,
         cfg.q().target.clone(),
         QOptions {
             max_concurrency: cfg.sync.push_concurrency,
             ..QOptions::default()
         },
     );
-    if let Some(staging) = s3_staging(cfg).await? {
+    if let Some(staging) = aws.staging {
         sink = sink.with_staging(staging);
     }
     let sink = Arc::new(sink);
