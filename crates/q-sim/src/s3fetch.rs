@@ -33,6 +33,9 @@ pub enum S3Error {
     /// Another status.
     #[error("S3 answered {0} for s3://{1}/{2}")]
     Status(u16, String, String),
+    /// Larger than Q reads (its `Content-Length`, or what was read).
+    #[error("The document is {0} bytes, larger than the 50 MB limit")]
+    TooLarge(u64),
 }
 
 fn encode_key(key: &str) -> String {
@@ -81,8 +84,16 @@ fn sign_get(c: Creds<'_>, host: &str, path: &str, now: chrono::DateTime<chrono::
     )
 }
 
-/// GETs `s3://bucket/key` from `endpoint` (`http://127.0.0.1:port`).
-pub fn get(endpoint: &str, creds: Creds<'_>, bucket: &str, key: &str) -> Result<Vec<u8>, S3Error> {
+/// GETs `s3://bucket/key` from `endpoint` (`http://127.0.0.1:port`); an
+/// object over `max_bytes` is refused from its `Content-Length`, before its
+/// body is read.
+pub fn get(
+    endpoint: &str,
+    creds: Creds<'_>,
+    bucket: &str,
+    key: &str,
+    max_bytes: u64,
+) -> Result<Vec<u8>, S3Error> {
     let host = endpoint
         .strip_prefix("http://")
         .map(|h| h.trim_end_matches('/'))
@@ -96,20 +107,45 @@ pub fn get(endpoint: &str, creds: Creds<'_>, bucket: &str, key: &str) -> Result<
     let path = format!("/{bucket}/{}", encode_key(key));
     let auth = sign_get(creds, host, &path, chrono::Utc::now());
     write!(stream, "GET {path} HTTP/1.0\r\nHost: {host}\r\n{auth}\r\n").map_err(connect)?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).map_err(connect)?;
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| S3Error::Connect(endpoint.to_string(), "no HTTP header".into()))?;
-    let head = String::from_utf8_lossy(&raw[..split]);
+    let mut reader = std::io::BufReader::new(stream);
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        let n = std::io::BufRead::read_line(&mut reader, &mut line).map_err(connect)?;
+        if n == 0 {
+            return Err(S3Error::Connect(
+                endpoint.to_string(),
+                "no HTTP header".into(),
+            ));
+        }
+        if line == "\r\n" {
+            break;
+        }
+        head.push_str(&line);
+    }
     let status: u16 = head
         .split_whitespace()
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    let body = raw[split + 4..].to_vec();
+    let length: Option<u64> = head.lines().find_map(|l| {
+        let (name, value) = l.split_once(':')?;
+        name.trim()
+            .eq_ignore_ascii_case("content-length")
+            .then(|| value.trim().parse().ok())?
+    });
+    if status == 200
+        && let Some(n) = length.filter(|n| *n > max_bytes)
+    {
+        return Err(S3Error::TooLarge(n));
+    }
+    let mut body = Vec::new();
+    reader
+        .take(max_bytes + 1)
+        .read_to_end(&mut body)
+        .map_err(connect)?;
     match status {
+        200 if body.len() as u64 > max_bytes => Err(S3Error::TooLarge(body.len() as u64)),
         200 => Ok(body),
         404 if String::from_utf8_lossy(&body).contains("NoSuchBucket") => {
             Err(S3Error::NoSuchBucket(bucket.to_string()))
@@ -133,11 +169,53 @@ mod tests {
             region: "us-east-1",
         };
         assert!(matches!(
-            get("https://s3.amazonaws.com", c, "b", "k"),
+            get("https://s3.amazonaws.com", c, "b", "k", 10),
             Err(S3Error::Endpoint(_))
         ));
         let h = sign_get(c, "127.0.0.1:9000", "/b/k", chrono::Utc::now());
         assert!(h.contains("/us-east-1/s3/aws4_request"), "{h}");
         assert!(h.contains("SignedHeaders=host;x-amz-content-sha256;x-amz-date"));
+    }
+
+    /// A server answering one request with `head` then `body`.
+    fn serve_once(head: &'static str, body: &'static [u8]) -> String {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            // The whole request, so that closing does not reset it.
+            let mut req = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => req.extend_from_slice(&buf[..n]),
+                }
+            }
+            let _ = s.write_all(head.as_bytes());
+            let _ = s.write_all(body);
+        });
+        format!("http://{addr}")
+    }
+
+    #[test]
+    fn objects_over_the_limit_are_refused_from_their_length() {
+        let c = Creds {
+            access_key_id: "AK",
+            secret: "SK",
+            region: "us-east-1",
+        };
+        // The header announces 60 MB and no body follows: refused without
+        // waiting for it.
+        let url = serve_once("HTTP/1.1 200 OK\r\nContent-Length: 62914560\r\n\r\n", b"");
+        assert_eq!(
+            get(&url, c, "b", "k", 50 << 20),
+            Err(S3Error::TooLarge(62914560))
+        );
+        // No length: counted as read, one byte past the limit is enough.
+        let url = serve_once("HTTP/1.0 200 OK\r\n\r\n", b"0123456789A");
+        assert_eq!(get(&url, c, "b", "k", 10), Err(S3Error::TooLarge(11)));
+        let url = serve_once("HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\n", b"abc");
+        assert_eq!(get(&url, c, "b", "k", 10), Ok(b"abc".to_vec()));
     }
 }

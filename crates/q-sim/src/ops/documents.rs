@@ -67,14 +67,8 @@ fn read_s3(
         secret: &shared.cfg.secret_access_key,
         region: &shared.cfg.region,
     };
-    let b = crate::s3fetch::get(endpoint, creds, bucket, key)
+    let b = crate::s3fetch::get(endpoint, creds, bucket, key, MAX_FILE_BYTES as u64)
         .map_err(|e| ErrorDetail::invalid(e.to_string()))?;
-    if b.len() > MAX_FILE_BYTES {
-        return Err(ErrorDetail::invalid(format!(
-            "The document is {} bytes, larger than the 50 MB limit",
-            b.len()
-        )));
-    }
     extract_file(content_type, &b)
 }
 
