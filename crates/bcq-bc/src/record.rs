@@ -133,10 +133,16 @@ fn intern_shared(name: &str) -> Cow<'static, str> {
         .get_or_init(Default::default)
         .lock()
         .unwrap_or_else(|e| e.into_inner());
+    intern_in(&mut names, name, MAX_INTERNED_NAMES)
+}
+
+/// `name` from `names`, added (leaked once) while `names` holds fewer than
+/// `max`; a copy of its own beyond that.
+fn intern_in(names: &mut HashSet<&'static str>, name: &str, max: usize) -> Cow<'static, str> {
     if let Some(n) = names.get(name) {
         return Cow::Borrowed(n);
     }
-    if names.len() >= MAX_INTERNED_NAMES {
+    if names.len() >= max {
         return Cow::Owned(name.to_owned());
     }
     let n: &'static str = Box::leak(name.into());
@@ -307,6 +313,27 @@ mod tests {
             panic!("names are interned")
         };
         assert!(std::ptr::eq(*ka, *kb));
+    }
+
+    #[test]
+    fn the_recent_names_cache_never_answers_another_name() {
+        // More names than the cache has slots: they collide.
+        let names: Vec<String> = (0..600).map(|i| format!("field{i}")).collect();
+        for _ in 0..2 {
+            for n in &names {
+                assert_eq!(intern(n), n.as_str());
+            }
+        }
+    }
+
+    #[test]
+    fn interning_stops_at_its_limit() {
+        let mut names = HashSet::new();
+        assert!(matches!(intern_in(&mut names, "a", 2), Cow::Borrowed("a")));
+        assert!(matches!(intern_in(&mut names, "b", 2), Cow::Borrowed("b")));
+        assert!(matches!(intern_in(&mut names, "c", 2), Cow::Owned(c) if c == "c"));
+        assert!(matches!(intern_in(&mut names, "a", 2), Cow::Borrowed("a")));
+        assert_eq!(names.len(), 2);
     }
 
     #[test]
