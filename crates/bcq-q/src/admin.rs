@@ -1,6 +1,6 @@
 //! Index housekeeping outside the document pipeline: group memberships
-//! kept from configuration (PutGroup) and listing the data source's
-//! documents (ListDocuments).
+//! kept from configuration (PutGroup, DeleteGroup) and listing the data
+//! source's documents (ListDocuments).
 
 use crate::retry::describe;
 use crate::sink::{JobError, QSink};
@@ -88,5 +88,39 @@ impl QSink {
             tracing::info!(group = %g.name, users = g.users.len(), groups = g.groups.len(), "group membership set in Q");
         }
         Ok(())
+    }
+
+    /// Deletes a group's mapping from Q (DeleteGroup), with the data source
+    /// it was put for; a group Q no longer has counts as deleted.
+    pub async fn delete_group(
+        &self,
+        name: &str,
+        data_source: Option<&str>,
+    ) -> Result<(), JobError> {
+        let target = self.target();
+        let r = self
+            .client()
+            .delete_group()
+            .application_id(&target.application_id)
+            .index_id(&target.index_id)
+            .group_name(name)
+            .set_data_source_id(data_source.map(str::to_string))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(()),
+            Err(e)
+                if aws_sdk_qbusiness::error::ProvideErrorMetadata::code(&e)
+                    == Some("ResourceNotFoundException")
+                    && e.as_service_error().is_some() =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(JobError::Call {
+                action: "DeleteGroup",
+                hint: "; check the qbusiness:DeleteGroup permission",
+                detail: describe(&e),
+            }),
+        }
     }
 }

@@ -59,7 +59,8 @@
 //! - `lock`: [`SyncLock`], the advisory lock that keeps a second bcq
 //!   process from syncing with the same file.
 //! - `time`: the fixed-width RFC 3339 text form of timestamps in the file.
-//! - `store`: [`StateStore`], split by table: `documents`, `units`, `runs`.
+//! - `store`: [`StateStore`], split by table: `documents`, `units`, `runs`,
+//!   `companies`, `groups`.
 
 pub mod error;
 mod file;

@@ -106,6 +106,18 @@ pub const MIGRATIONS: &[Migration] = &[
             ALTER TABLE units ADD COLUMN settings TEXT;
         ",
     },
+    Migration {
+        version: 5,
+        description: "the groups bcq has set in Q (PutGroup), so that a group removed from \
+                      the configuration is deleted from Q too",
+        sql: "
+            CREATE TABLE groups (
+                name           TEXT PRIMARY KEY,
+                data_source_id TEXT,              -- NULL for INDEX membership
+                put_at         TEXT NOT NULL
+            ) WITHOUT ROWID;
+        ",
+    },
 ];
 
 /// The newest schema version this code knows.

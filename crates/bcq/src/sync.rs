@@ -413,6 +413,33 @@ pub async fn run(
     if !cfg.sync.groups.is_empty() {
         ui.step("setting group memberships in Amazon Q Business");
         sink.put_groups(&cfg.sync.groups).await?;
+        let data_source = &cfg.q().target.data_source_id;
+        let put: Vec<(String, Option<String>)> = cfg
+            .sync
+            .groups
+            .iter()
+            .map(|g| {
+                let ds = (g.membership == bcq_core::document::Membership::Datasource)
+                    .then(|| data_source.clone());
+                (g.name.clone(), ds)
+            })
+            .collect();
+        store.remember_groups(&put)?;
+    }
+    // Groups bcq put earlier and the configuration no longer has: deleted
+    // from Q before any document goes out (their members lose access).
+    let removed: Vec<(String, Option<String>)> = store
+        .groups()?
+        .into_iter()
+        .filter(|(name, _)| !cfg.sync.groups.iter().any(|g| &g.name == name))
+        .collect();
+    if !removed.is_empty() {
+        ui.step("deleting groups removed from the configuration from Amazon Q Business");
+        for (name, data_source) in removed {
+            sink.delete_group(&name, data_source.as_deref()).await?;
+            store.forget_group(&name)?;
+            tracing::info!(group = %name, "group removed from the configuration deleted from Q");
+        }
     }
     ui.step("starting the Amazon Q Business sync job");
     let mut stopped_stale = false;

@@ -125,6 +125,44 @@ users = ["ap@contoso.com", "intern@contoso.com"]
         .assert_ok();
     assert!(!has_access(&w, "cfo@contoso.com", &doc).await);
     assert!(has_access(&w, "controller@contoso.com", &doc).await);
+
+    // A group removed from the configuration is deleted from Q as well;
+    // its members lose what it gave them.
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace(
+            r#"allow_groups = ["Finance"]"#,
+            r#"allow_groups = ["Auditors"]"#,
+        )
+        .replace("[groups.Finance]", "[groups.Auditors]")
+        .replace(
+            r#""ap@contoso.com", "intern@contoso.com""#,
+            r#""auditor@contoso.com""#,
+        );
+    std::fs::write(&cfg, text).unwrap();
+    w.bcq(&["--config", c, "sync", "--no-progress"], &[])
+        .await
+        .assert_ok();
+    let q = w.q_sdk().await;
+    let qc = w.emu.q.config();
+    let group = |name: &'static str| {
+        q.get_group()
+            .application_id(&qc.application_id)
+            .index_id(&qc.index_id)
+            .group_name(name)
+            .send()
+    };
+    let gone = group("Finance").await.unwrap_err();
+    assert_eq!(
+        aws_sdk_qbusiness::error::ProvideErrorMetadata::code(&gone),
+        Some("ResourceNotFoundException"),
+        "{gone:?}"
+    );
+    group("Auditors")
+        .await
+        .expect("the configured group is in Q");
+    assert!(!has_access(&w, "ap@contoso.com", &doc).await);
+    assert!(has_access(&w, "auditor@contoso.com", &doc).await);
     w.emu.stop().await;
 }
 

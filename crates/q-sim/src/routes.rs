@@ -143,6 +143,13 @@ static ROUTES: &[RouteSpec] = &[
         success_code: 200,
         errors: WRITE_NO_QUOTA,
     },
+    RouteSpec {
+        operation: "DeleteGroup",
+        method: "DELETE",
+        uri_template: "/applications/{applicationId}/indices/{indexId}/groups/{groupName}",
+        success_code: 200,
+        errors: WRITE_NO_QUOTA,
+    },
 ];
 
 /// The route table of every operation the emulator serves.

@@ -422,5 +422,22 @@ async fn check_document_access_allow_deny_groups_and_relations() {
         .status,
         404
     );
+    // DeleteGroup: the mapping goes, its members lose what it gave them,
+    // and deleting it again is a 404 naming the group.
+    let url = format!("{}/groups/sales", index_path(&sim));
+    let before = check("dave@x.com", "sales-doc").await.body["hasAccess"].clone();
+    let d = call(&sim, "DELETE", &url, "", None).await;
+    assert_eq!((d.status, d.body.clone()), (200, json!({})));
+    assert_eq!(call(&sim, "GET", &url, "", None).await.status, 404);
+    let again = call(&sim, "DELETE", &url, "", None).await;
+    assert_eq!(
+        (again.status, again.body["resourceType"].as_str()),
+        (404, Some("Group"))
+    );
+    assert_eq!(before, true);
+    assert_eq!(
+        check("dave@x.com", "sales-doc").await.body["hasAccess"],
+        false
+    );
     sim.stop().await;
 }

@@ -15,7 +15,7 @@ fn routes_match_model_http_and_errors() {
     let m = model();
     assert_eq!(m["metadata"]["signingName"], "qbusiness");
     assert_eq!(m["metadata"]["protocol"], "rest-json");
-    assert_eq!(q_sim::routes().len(), 16);
+    assert_eq!(q_sim::routes().len(), 17);
     for r in q_sim::routes() {
         let op = &m["operations"][r.operation];
         assert!(op.is_object(), "{} not in model", r.operation);

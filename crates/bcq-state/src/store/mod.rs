@@ -3,6 +3,7 @@
 
 mod companies;
 mod documents;
+mod groups;
 mod runs;
 mod units;
 

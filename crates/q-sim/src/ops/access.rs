@@ -1,4 +1,4 @@
-//! CheckDocumentAccess, PutGroup, GetGroup.
+//! CheckDocumentAccess, PutGroup, GetGroup, DeleteGroup.
 //!
 //! Evaluation of a document's `accessConfiguration`: a matching DENY
 //! principal (user id, case-insensitive, or a group the user belongs to,
@@ -256,14 +256,7 @@ pub fn put_group(shared: &Shared, req: &Req) -> Result<Value, QError> {
     }
     v.finish()?;
     let mut inner = shared.lock();
-    let idx = inner
-        .state
-        .index(req.label("applicationId"), req.label("indexId"))?;
-    if let Some(d) = &ds
-        && !idx.data_sources.contains_key(d)
-    {
-        return Err(QError::not_found("DataSource", d));
-    }
+    let idx = group_index(&mut inner.state, req, &ds)?;
     let name = name.unwrap_or_default();
     idx.groups.insert(
         name.clone(),
@@ -280,19 +273,53 @@ pub fn put_group(shared: &Shared, req: &Req) -> Result<Value, QError> {
     Ok(json!({}))
 }
 
-/// GetGroup.
-pub fn get_group(shared: &Shared, req: &Req) -> Result<Value, QError> {
+/// The validated ids of a call on one group (GetGroup, DeleteGroup): the
+/// path's, and the optional `dataSourceId` query parameter.
+fn group_path(req: &Req) -> Result<Option<String>, QError> {
     let mut v = Validator::new();
     req.check_ids(&mut v, &[APP, INDEX, ("groupName", "GroupName")]);
     let ds = req
         .query("dataSourceId")
         .map(|s| Value::String(s.to_string()));
-    v.string("dataSourceId", ds.as_ref(), "DataSourceId", false);
+    let ds = v.string("dataSourceId", ds.as_ref(), "DataSourceId", false);
     v.finish()?;
+    Ok(ds)
+}
+
+/// The request's index, once the data source a group call names exists.
+fn group_index<'a>(
+    state: &'a mut crate::state::State,
+    req: &Req,
+    data_source: &Option<String>,
+) -> Result<&'a mut crate::state::Index, QError> {
+    let idx = state.index(req.label("applicationId"), req.label("indexId"))?;
+    if let Some(d) = data_source
+        && !idx.data_sources.contains_key(d)
+    {
+        return Err(QError::not_found("DataSource", d));
+    }
+    Ok(idx)
+}
+
+/// DeleteGroup: the group's mapping is gone; documents that name it no
+/// longer grant its members anything.
+pub fn delete_group(shared: &Shared, req: &Req) -> Result<Value, QError> {
+    let ds = group_path(req)?;
     let mut inner = shared.lock();
-    let idx = inner
-        .state
-        .index(req.label("applicationId"), req.label("indexId"))?;
+    let idx = group_index(&mut inner.state, req, &ds)?;
+    let name = req.label("groupName");
+    idx.groups
+        .remove(name)
+        .ok_or_else(|| QError::not_found("Group", name))?;
+    inner.dirty = true;
+    Ok(json!({}))
+}
+
+/// GetGroup.
+pub fn get_group(shared: &Shared, req: &Req) -> Result<Value, QError> {
+    let ds = group_path(req)?;
+    let mut inner = shared.lock();
+    let idx = group_index(&mut inner.state, req, &ds)?;
     let name = req.label("groupName");
     let g = idx
         .groups

@@ -98,6 +98,7 @@ pub fn dispatch(shared: &Shared, op: &str, req: &Req) -> Result<Value, QError> {
         "CheckDocumentAccess" => access::check_document_access(shared, req),
         "PutGroup" => access::put_group(shared, req),
         "GetGroup" => access::get_group(shared, req),
+        "DeleteGroup" => access::delete_group(shared, req),
         other => Err(QError::Validation {
             message: format!("operation {other} is not served"),
             reason: crate::error::Reason::UnknownOperation,
