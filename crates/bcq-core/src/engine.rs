@@ -114,6 +114,9 @@ pub struct Progress {
     pub truncated: AtomicU64,
     /// Files not sent on purpose (type Q cannot read, too large), reported.
     pub skipped: AtomicU64,
+    /// Attachments of records bcq does not sync (an entity not enabled, a
+    /// journal line or statement): not indexed, as their record is not.
+    pub unattached: AtomicU64,
 }
 
 /// One unit of work: an entity of a company in an environment.
@@ -621,8 +624,7 @@ impl<S: Sink> Engine<S> {
                 }) else {
                     // Its record is not synced (entity not enabled, or a
                     // journal or statement attachment): nothing to attach to.
-                    out.unchanged += 1;
-                    self.progress.unchanged.fetch_add(1, Ordering::Relaxed);
+                    self.progress.unattached.fetch_add(1, Ordering::Relaxed);
                     continue;
                 };
                 let acl = acls

@@ -209,6 +209,9 @@ pub async fn run_local(
         counts,
         truncated: 0,
         skipped: progress.skipped.load(std::sync::atomic::Ordering::Relaxed),
+        unattached: progress
+            .unattached
+            .load(std::sync::atomic::Ordering::Relaxed),
         without_access_control: crate::sync::uncovered_units(cfg, &units),
         sample_documents: None,
         bc_requests: requests,

@@ -45,6 +45,9 @@ pub struct RunSummary {
     /// Files not sent on purpose: a type Q cannot read, or too large
     /// (listed by `bcq status`; they do not fail the run).
     pub skipped: u64,
+    /// Attachments of records bcq does not sync (not indexed, as their
+    /// record is not).
+    pub unattached: u64,
     /// Units (env/company/entity) whose documents went out without access
     /// control because no `[[access]]` rule covers them.
     pub without_access_control: Vec<String>,
@@ -136,6 +139,12 @@ impl RunSummary {
             s += &format!(
                 "  skipped     {:>9} files (a type Q cannot read, or too large; bcq status lists them)\n",
                 self.skipped
+            );
+        }
+        if self.unattached > 0 {
+            s += &format!(
+                "  not indexed {:>9} attachments of records bcq does not sync (an entity not in BCQ_ENTITIES, a journal or statement)\n",
+                self.unattached
             );
         }
         if let Some(c) = &self.sample_documents {
@@ -594,6 +603,7 @@ pub async fn run(
         counts,
         truncated: progress.truncated.load(Relaxed),
         skipped: progress.skipped.load(Relaxed),
+        unattached: progress.unattached.load(Relaxed),
         without_access_control,
         sample_documents,
         bc_requests: bc_stats.0,

@@ -449,3 +449,56 @@ async fn pdfs_of_every_document_kind_follow_their_record() {
     assert!(!ids.contains(format!("{doc}/pdf").as_str()));
     w.emu.stop().await;
 }
+
+/// Attachments of records bcq does not sync are not indexed, and the
+/// summary says so instead of counting them as unchanged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attachments_of_records_not_synced_are_counted_apart() {
+    // 200 invoices → 10 attachments on invoices, customers and items.
+    let w = World::start(bc(200), q_fast()).await;
+    let env = [
+        ("BCQ_ENTITIES", "salesInvoices"),
+        ("BCQ_INCLUDE_ATTACHMENTS", "true"),
+    ];
+    w.bcq(&["index-schema", "--apply"], &env).await.assert_ok();
+    let r = w
+        .bcq(&["sync", "--no-progress", "--log-format", "json"], &env)
+        .await;
+    r.assert_ok();
+    let summary: Value = r
+        .stdout
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .expect("a JSON summary");
+    let unattached = summary["unattached"].as_u64().unwrap();
+    let docs = w.q_documents().await;
+    let files: Vec<&Value> = live(&docs)
+        .into_iter()
+        .filter(|d| d["id"].as_str().unwrap().contains("/documentAttachments/"))
+        .collect();
+    assert!(
+        files
+            .iter()
+            .all(|d| attr(d, "bc_parent").contains("/salesInvoices/")),
+        "only invoices' files are indexed"
+    );
+    let skipped = summary["skipped"].as_u64().unwrap();
+    assert!(unattached > 0, "{summary}");
+    assert_eq!(
+        files.len() as u64 + skipped + unattached,
+        10,
+        "every attachment is indexed, skipped or not indexed: {summary}"
+    );
+    assert_eq!(summary["unchanged"], 0, "{summary}");
+    // The text summary names them too (a complete read sees them all again).
+    let r = w.bcq(&["sync", "--no-progress", "--reconcile"], &env).await;
+    r.assert_ok();
+    assert!(
+        r.stdout
+            .contains(&format!("not indexed {unattached:>9} attachments")),
+        "{}",
+        r.stdout
+    );
+    w.emu.stop().await;
+}
