@@ -32,8 +32,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 /// Acknowledgements committed to the state store in one transaction: one
-/// SQLite commit per batch of 10 cost ~22 µs per document, per 1,000 ~6 µs
-/// (`cargo bench -p bcq-state`).
+/// SQLite commit per Q response (10 documents) cost 10–22 µs per document,
+/// groups of 250 about 4 (`cargo bench -p bcq-state`, docs/PERFORMANCE.md).
 pub const ACK_GROUP: usize = 250;
 
 /// The longest an acknowledgement waits for its group to fill, so that a
