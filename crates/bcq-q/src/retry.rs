@@ -34,8 +34,17 @@ pub fn classify<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Class {
     }
 }
 
-/// A readable one-line description of an SDK error, with its code.
+/// A readable one-line description of a Q Business SDK error, with its code.
 pub fn describe<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
+    err: &SdkError<E, R>,
+) -> String {
+    describe_for("amazon q business", err)
+}
+
+/// [`describe`] for an error of any AWS SDK client, `service` naming it
+/// when it could not be reached.
+pub fn describe_for<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
+    service: &str,
     err: &SdkError<E, R>,
 ) -> String {
     match err {
@@ -45,7 +54,7 @@ pub fn describe<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::f
             err.message().unwrap_or("no message")
         ),
         SdkError::TimeoutError(_) => "the request timed out".into(),
-        SdkError::DispatchFailure(e) => format!("could not reach amazon q business: {e:?}")
+        SdkError::DispatchFailure(e) => format!("could not reach {service}: {e:?}")
             .chars()
             .take(300)
             .collect(),

@@ -7,6 +7,7 @@
 //! than one object per large document; when a document is deleted from Q,
 //! its object is deleted too.
 
+use crate::retry::describe_for;
 use aws_sdk_s3::primitives::ByteStream;
 use sha2::{Digest, Sha256};
 
@@ -59,15 +60,10 @@ impl S3Staging {
             .send()
             .await
             .map_err(|e| {
-                let code = aws_sdk_s3::error::ProvideErrorMetadata::code(&e)
-                    .unwrap_or("no error code")
-                    .to_string();
-                let msg = aws_sdk_s3::error::ProvideErrorMetadata::message(&e)
-                    .map(str::to_string)
-                    .unwrap_or_else(|| e.to_string());
                 format!(
-                    "staging the file in s3://{}/{key} failed ({code}: {msg}); check files.s3_bucket (BCQ_S3_BUCKET), the AWS credentials' s3:PutObject permission and the region",
-                    self.bucket
+                    "staging the file in s3://{}/{key} failed ({}); check files.s3_bucket (BCQ_S3_BUCKET), the AWS credentials' s3:PutObject permission and the region",
+                    self.bucket,
+                    describe_for("s3", &e)
                 )
             })?;
         Ok(key)
@@ -101,12 +97,10 @@ impl S3Staging {
                 .send()
                 .await
                 .map_err(|e| {
-                    let code = aws_sdk_s3::error::ProvideErrorMetadata::code(&e)
-                        .unwrap_or("no error code")
-                        .to_string();
                     format!(
-                        "deleting staged files from s3://{} failed ({code}); check the AWS credentials' s3:DeleteObject permission",
-                        self.bucket
+                        "deleting staged files from s3://{} failed ({}); check the AWS credentials' s3:DeleteObject permission",
+                        self.bucket,
+                        describe_for("s3", &e)
                     )
                 })?;
             if let Some(e) = out.errors().first() {
