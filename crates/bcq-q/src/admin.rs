@@ -46,9 +46,15 @@ impl QSink {
 
     /// Sets each configured group's members in Q (PutGroup replaces the
     /// membership, so Q follows the configuration). Groups of membership
-    /// DATASOURCE are mapped for this data source only.
-    pub async fn put_groups(&self, groups: &[GroupSpec]) -> Result<(), JobError> {
+    /// DATASOURCE are mapped for this data source only. Returns each group
+    /// put with that data source (`None` for INDEX), as
+    /// [`QSink::delete_group`] takes it.
+    pub async fn put_groups(
+        &self,
+        groups: &[GroupSpec],
+    ) -> Result<Vec<(String, Option<String>)>, JobError> {
         let target = self.target();
+        let mut put = Vec::with_capacity(groups.len());
         for g in groups {
             let mut members = GroupMembers::builder();
             for u in &g.users {
@@ -77,17 +83,18 @@ impl QSink {
                 .group_name(&g.name)
                 .r#type(membership(g.membership))
                 .group_members(members.build());
-            if g.membership == Membership::Datasource {
-                call = call.data_source_id(&target.data_source_id);
-            }
+            let data_source =
+                (g.membership == Membership::Datasource).then(|| target.data_source_id.clone());
+            call = call.set_data_source_id(data_source.clone());
             call.send().await.map_err(|e| JobError::Call {
                 action: "PutGroup",
                 hint: "; check the group names in [groups] and the qbusiness:PutGroup permission",
                 detail: describe(&e),
             })?;
             tracing::info!(group = %g.name, users = g.users.len(), groups = g.groups.len(), "group membership set in Q");
+            put.push((g.name.clone(), data_source));
         }
-        Ok(())
+        Ok(put)
     }
 
     /// Deletes a group's mapping from Q (DeleteGroup), with the data source

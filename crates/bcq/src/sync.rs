@@ -274,6 +274,37 @@ pub fn s3_staging_from(sdk: &aws_config::SdkConfig, cfg: &Config) -> Option<bcq_
     ))
 }
 
+/// Sets the configured groups in Q, then deletes the groups bcq put
+/// earlier that the configuration no longer has: before any document goes
+/// out, so their members lose access first. Groups bcq did not put are
+/// never touched.
+async fn sync_groups(
+    cfg: &Config,
+    sink: &QSink,
+    store: &mut StateStore,
+    ui: &Ui,
+) -> anyhow::Result<()> {
+    if !cfg.sync.groups.is_empty() {
+        ui.step("setting group memberships in Amazon Q Business");
+        let put = sink.put_groups(&cfg.sync.groups).await?;
+        store.remember_groups(&put)?;
+    }
+    let removed: Vec<(String, Option<String>)> = store
+        .groups()?
+        .into_iter()
+        .filter(|(name, _)| !cfg.sync.groups.iter().any(|g| &g.name == name))
+        .collect();
+    if !removed.is_empty() {
+        ui.step("deleting groups removed from the configuration from Amazon Q Business");
+        for (name, data_source) in removed {
+            sink.delete_group(&name, data_source.as_deref()).await?;
+            store.forget_group(&name)?;
+            tracing::info!(group = %name, "group removed from the configuration deleted from Q");
+        }
+    }
+    Ok(())
+}
+
 /// Peak resident set size of this process (`VmHWM`), in MB.
 pub fn peak_rss_mb() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -419,37 +450,7 @@ pub async fn run(
             }
         }
     }
-    if !cfg.sync.groups.is_empty() {
-        ui.step("setting group memberships in Amazon Q Business");
-        sink.put_groups(&cfg.sync.groups).await?;
-        let data_source = &cfg.q().target.data_source_id;
-        let put: Vec<(String, Option<String>)> = cfg
-            .sync
-            .groups
-            .iter()
-            .map(|g| {
-                let ds = (g.membership == bcq_core::document::Membership::Datasource)
-                    .then(|| data_source.clone());
-                (g.name.clone(), ds)
-            })
-            .collect();
-        store.remember_groups(&put)?;
-    }
-    // Groups bcq put earlier and the configuration no longer has: deleted
-    // from Q before any document goes out (their members lose access).
-    let removed: Vec<(String, Option<String>)> = store
-        .groups()?
-        .into_iter()
-        .filter(|(name, _)| !cfg.sync.groups.iter().any(|g| &g.name == name))
-        .collect();
-    if !removed.is_empty() {
-        ui.step("deleting groups removed from the configuration from Amazon Q Business");
-        for (name, data_source) in removed {
-            sink.delete_group(&name, data_source.as_deref()).await?;
-            store.forget_group(&name)?;
-            tracing::info!(group = %name, "group removed from the configuration deleted from Q");
-        }
-    }
+    sync_groups(cfg, &sink, &mut store, ui).await?;
     ui.step("starting the Amazon Q Business sync job");
     let mut stopped_stale = false;
     for job in sink.running_jobs().await? {
