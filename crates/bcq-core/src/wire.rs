@@ -186,15 +186,9 @@ pub fn truncate_chars(s: String, max_chars: usize) -> String {
     out
 }
 
-/// Text safe inside a Markdown table cell or paragraph: control characters
-/// other than newline and tab removed, `|` escaped, newlines as `<br>` in cells.
-pub fn md_cell(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    push_md_cell(&mut out, s);
-    out
-}
-
-/// Appends `s` to `out` as [`md_cell`] writes it.
+/// Appends `s` as text safe inside a Markdown table cell or paragraph:
+/// control characters other than newline and tab removed, `|` escaped,
+/// newlines as `<br>`.
 pub fn push_md_cell(out: &mut String, s: &str) {
     let plain = |c: char| c != '|' && !c.is_control() || c == '\t';
     if s.chars().all(plain) {
@@ -229,14 +223,7 @@ pub fn push_md_text(out: &mut String, s: &str) {
     out.extend(s.split(|c: char| c.is_control() && c != '\n' && c != '\t'));
 }
 
-/// Formats an amount with two decimals and thousands separators: `12,345.60`.
-pub fn amount(v: f64) -> String {
-    let mut out = String::with_capacity(16);
-    push_amount(&mut out, v);
-    out
-}
-
-/// Appends an amount as [`amount`] formats it.
+/// Appends an amount with two decimals and thousands separators: `12,345.60`.
 pub fn push_amount(out: &mut String, v: f64) {
     let cents = (v.abs() * 100.0).round() as u128;
     let (whole, frac) = (cents / 100, cents % 100);
@@ -265,14 +252,7 @@ pub fn push_amount(out: &mut String, v: f64) {
     let _ = write!(out, ".{frac:02}");
 }
 
-/// Formats a quantity without needless decimals: `3`, `2.5`.
-pub fn quantity(v: f64) -> String {
-    let mut out = String::with_capacity(8);
-    push_quantity(&mut out, v);
-    out
-}
-
-/// Appends a quantity as [`quantity`] formats it.
+/// Appends a quantity without needless decimals: `3`, `2.5`.
 pub fn push_quantity(out: &mut String, v: f64) {
     if v.fract() == 0.0 && v.abs() < 1e15 {
         let _ = write!(out, "{}", v as i64);
@@ -291,6 +271,13 @@ pub fn push_quantity(out: &mut String, v: f64) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// What a `push_*` formatter appends to an empty string.
+    fn written(f: impl FnOnce(&mut String)) -> String {
+        let mut out = String::new();
+        f(&mut out);
+        out
+    }
 
     #[test]
     fn bc_blank_values_are_none() {
@@ -320,6 +307,8 @@ mod tests {
 
     #[test]
     fn amounts_and_quantities_read_well() {
+        let amount = |v| written(|o| push_amount(o, v));
+        let quantity = |v| written(|o| push_quantity(o, v));
         assert_eq!(amount(1234567.891), "1,234,567.89");
         assert_eq!(amount(-0.5), "-0.50");
         assert_eq!(amount(999.999), "1,000.00");
@@ -338,9 +327,11 @@ mod tests {
             let mut out = String::from("x");
             push_datetime(&mut out, t);
             assert_eq!(out, format!("x{}", t.format("%Y-%m-%d %H:%M UTC")), "{s}");
-            let mut out = String::new();
-            push_date(&mut out, t.date_naive());
-            assert_eq!(out, t.format("%Y-%m-%d").to_string(), "{s}");
+            assert_eq!(
+                written(|o| push_date(o, t.date_naive())),
+                t.format("%Y-%m-%d").to_string(),
+                "{s}"
+            );
         }
     }
 
@@ -361,6 +352,6 @@ mod tests {
 
     #[test]
     fn md_cell_escapes_pipes_and_newlines() {
-        assert_eq!(md_cell("a|b\r\nc\u{7}"), "a\\|b<br>c");
+        assert_eq!(written(|o| push_md_cell(o, "a|b\r\nc\u{7}")), "a\\|b<br>c");
     }
 }
