@@ -89,14 +89,15 @@ pub fn deep_link(
     url
 }
 
-/// The web client deep link of a record (see [`deep_link`]).
-fn record_link<R: Fields + ?Sized>(spec: &EntitySpec, ctx: &RenderContext, record: &R) -> String {
-    deep_link(
-        ctx,
-        page_of(spec, record),
-        spec.number_caption,
-        number(spec, record).as_deref(),
-    )
+/// The web client deep link of a record (see [`deep_link`]), given its
+/// [`number`].
+fn record_link<R: Fields + ?Sized>(
+    spec: &EntitySpec,
+    ctx: &RenderContext,
+    record: &R,
+    number: Option<&str>,
+) -> String {
+    deep_link(ctx, page_of(spec, record), spec.number_caption, number)
 }
 
 /// The page a record opens in.
@@ -153,16 +154,22 @@ pub fn number<R: Fields + ?Sized>(spec: &EntitySpec, record: &R) -> Option<Strin
 }
 
 /// The title a person recognises: "Sales Invoice 103001 · Adatum Corporation",
-/// followed by the company when the index holds several.
-pub fn title<R: Fields + ?Sized>(spec: &EntitySpec, ctx: &RenderContext, record: &R) -> String {
+/// followed by the company when the index holds several; `number` is the
+/// record's [`number`].
+pub fn title<R: Fields + ?Sized>(
+    spec: &EntitySpec,
+    ctx: &RenderContext,
+    record: &R,
+    number: Option<&str>,
+) -> String {
     let mut t = String::new();
     if is_draft(spec, record) {
         t.push_str("Draft ");
     }
     t.push_str(spec.singular);
-    if let Some(n) = number(spec, record) {
+    if let Some(n) = number {
         t.push(' ');
-        t.push_str(&n);
+        t.push_str(n);
     }
     if let Some(p) = spec.party_field.and_then(|p| wire::text(record, p)) {
         t.push_str(" · ");
@@ -300,9 +307,10 @@ pub fn render<R: Fields + ?Sized>(
     let id = bc_id(record).ok_or_else(|| RenderError::MissingId {
         entity: spec.entity_set.into(),
     })?;
-    let title = title(spec, ctx, record);
+    let number = number(spec, record);
+    let title = title(spec, ctx, record, number.as_deref());
     let currency = spec.currency_field.and_then(|c| wire::text(record, c));
-    let link = record_link(spec, ctx, record);
+    let link = record_link(spec, ctx, record, number.as_deref());
 
     // An invoice with five lines is about 3 KB: one allocation, no regrowth.
     let mut md = String::with_capacity(4096);
@@ -408,7 +416,7 @@ pub fn pdf_document<R: Fields + ?Sized>(
             record,
             &id,
             "pdf",
-            &record_link(spec, ctx, record),
+            &record_link(spec, ctx, record, number(spec, record).as_deref()),
         ),
         access: record_doc.access.clone(),
     }
