@@ -70,7 +70,6 @@ fn parse() -> Opts {
 /// Resource use of the last child waited for, from wait4(2).
 struct Usage {
     wall: Duration,
-    cpu: Duration,
     user: Duration,
     system: Duration,
     /// Voluntary and involuntary context switches.
@@ -104,7 +103,6 @@ fn run_child(mut cmd: Command) -> Usage {
     let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, (t.tv_usec as u32) * 1000);
     Usage {
         wall,
-        cpu: tv(ru.ru_utime) + tv(ru.ru_stime),
         user: tv(ru.ru_utime),
         system: tv(ru.ru_stime),
         switches: (ru.ru_nvcsw, ru.ru_nivcsw),
@@ -273,7 +271,7 @@ async fn main() {
         let rss_mb = summary["peak_rss_mb"].as_f64().unwrap_or(f64::NAN);
         let cpu = summary["cpu_seconds"]
             .as_f64()
-            .unwrap_or(u.cpu.as_secs_f64());
+            .unwrap_or((u.user + u.system).as_secs_f64());
         let secs = u.wall.as_secs_f64();
         let rate = pushed as f64 / secs;
         println!(
