@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Regenerates schema/entities.txt from the real BC API v2.0 $metadata.
 
-Usage: python3 schema/gen_schema.py ../../../shared/reference/bc/metadata.xml > schema/entities.txt
+Usage: python3 schema/gen_schema.py ../../reference/bc/metadata.xml > schema/entities.txt
 
 Format (one record a line, tab separated):
   E <entityType> <entitySet>             an entity type and the entity set that serves it

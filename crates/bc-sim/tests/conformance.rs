@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 const META: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/reference/bc/metadata.xml"
+    "/../../reference/bc/metadata.xml"
 );
 
 #[derive(Debug, Clone, PartialEq)]

@@ -158,7 +158,7 @@ async fn query_options_behave_like_bc() {
     assert_eq!(r.headers()["content-type"], "application/xml");
     let expected = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/reference/bc/captured/error-no-environment.xml"
+        "/../../reference/bc/captured/error-no-environment.xml"
     ))
     .unwrap();
     assert_eq!(r.text().await.unwrap().trim(), expected.trim());

@@ -14,7 +14,7 @@ use crate::{BcClient, BcConfig, BcError, Credential, RequestBudget, Seams, Secre
 
 const REF: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/reference/bc/captured"
+    "/../../reference/bc/captured"
 );
 
 fn client(_mock: &Mock, cfg: BcConfig) -> (BcClient, Arc<VirtualTimer>) {

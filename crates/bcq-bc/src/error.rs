@@ -279,7 +279,7 @@ mod tests {
 
     const REF: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/reference/bc/captured"
+        "/../../reference/bc/captured"
     );
 
     #[test]

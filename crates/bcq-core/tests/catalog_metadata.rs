@@ -6,7 +6,7 @@ use bcq_core::catalog::{CATALOG, EntitySpec};
 
 const METADATA: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/reference/bc/metadata.xml"
+    "/../../reference/bc/metadata.xml"
 );
 
 /// The body of `<EntityType Name="name">`.

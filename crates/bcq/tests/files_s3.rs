@@ -1,6 +1,7 @@
 //! End-to-end: files too large to send inline go through S3, against a real
-//! S3-compatible server (moto's server mode, `pip install 'moto[server]'`,
-//! which `.ci/run` installs) that the test starts and stops itself.
+//! S3-compatible server (moto's server mode) that the test starts and stops
+//! itself. `scripts/test` installs moto where it is missing and names the
+//! Python that has it in `BCQ_TEST_PYTHON` (default `python3`).
 
 mod common;
 
@@ -23,7 +24,8 @@ impl Moto {
             .local_addr()
             .unwrap()
             .port();
-        let child = Command::new("python3")
+        let python = std::env::var("BCQ_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+        let child = Command::new(&python)
             .args([
                 "-m",
                 "moto.server",
@@ -37,7 +39,7 @@ impl Moto {
             .spawn()
             .unwrap_or_else(|e| {
                 panic!(
-                    "python3 could not start ({e}): the S3 tests need moto's server, `python3 -m pip install 'moto[server]'` (.ci/run does)"
+                    "{python} could not start ({e}): the S3 tests need moto's server; run the tests with scripts/test, which installs it"
                 )
             });
         let mut moto = Moto {
@@ -48,7 +50,7 @@ impl Moto {
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             if let Ok(Some(status)) = moto.child.try_wait() {
                 panic!(
-                    "moto's S3 server exited ({status}): install it with `python3 -m pip install 'moto[server]'` (.ci/run does)"
+                    "moto's S3 server exited ({status}) under {python}: run the tests with scripts/test, which installs moto"
                 );
             }
             assert!(Instant::now() < deadline, "moto did not start in 60 s");

@@ -5,7 +5,7 @@ use serde_json::Value;
 fn model() -> Value {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/reference/qbusiness/service-2.json"
+        "/../../reference/qbusiness/service-2.json"
     );
     serde_json::from_slice(&std::fs::read(path).expect("model file present")).expect("model parses")
 }
@@ -185,7 +185,7 @@ fn constraint_table_matches_model_shapes() {
 fn paginated_operations_use_model_tokens() {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/reference/qbusiness/paginators-1.json"
+        "/../../reference/qbusiness/paginators-1.json"
     );
     let p: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
     for (op, result) in [

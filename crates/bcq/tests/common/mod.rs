@@ -5,7 +5,7 @@
 
 use bcq::demo::Emulators;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 /// A Q emulator that does not throttle the tests and indexes at once.
@@ -396,14 +396,6 @@ impl Run {
     pub fn both(&self) -> String {
         format!("{}\n{}", self.stdout, self.stderr)
     }
-}
-
-/// The reference directory beside the repository.
-pub fn reference() -> &'static Path {
-    Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/reference"
-    ))
 }
 
 impl World {
