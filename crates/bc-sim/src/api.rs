@@ -241,6 +241,21 @@ fn company_scoped(
         set_name
     );
     let Some(k) = key else {
+        if rest.len() == 2 && rest[1] == ("$count", None) {
+            // `{set}/$count`: the number of records under the `$filter`,
+            // as plain text (OData's count segment).
+            let filt = parse_filter(ty, &opts.filter)?;
+            let n = count_matches(sh, ctx, set, filt.as_ref());
+            let mut response = n.to_string().into_response();
+            response.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
+            return Ok(ApiResponse {
+                response,
+                records: 0,
+            });
+        }
         if rest.len() > 1 {
             return Err(not_found_segment(rest[1].0));
         }
@@ -340,6 +355,14 @@ fn company_scoped(
         }
         [(s, _), ..] => Err(not_found_segment(s)),
     }
+}
+
+/// How many records of `set` match `filt` (a full scan).
+fn count_matches(sh: &Shared, ctx: &Ctx, set: &'static str, filt: Option<&Expr>) -> usize {
+    (0..sh.store.end(ctx, set))
+        .filter_map(|p| sh.store.get(ctx, set, p))
+        .filter(|r| filt.is_none_or(|f| filter::eval(f, r)))
+        .count()
 }
 
 fn has_pdf(set: &str) -> bool {
@@ -516,10 +539,7 @@ fn collection(
         0
     } else {
         match (&src, ctx) {
-            (Source::Store, Some(ctx)) => (0..sh.store.end(ctx, set))
-                .filter_map(|p| sh.store.get(ctx, set, p))
-                .filter(|r| keep(r))
-                .count(),
+            (Source::Store, Some(ctx)) => count_matches(sh, ctx, set, filt.as_ref()),
             (Source::Mem(v), _) => v.iter().filter(|(_, r)| keep(r)).count(),
             _ => 0,
         }

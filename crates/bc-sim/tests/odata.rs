@@ -38,6 +38,31 @@ async fn query_options_behave_like_bc() {
     assert!(expect > 0);
     assert_eq!(v["value"].as_array().unwrap().len(), expect);
 
+    // The count segment: plain text, under the same filter.
+    let count = |q: &str| {
+        let url = format!("{base}/salesInvoices/$count{q}");
+        let tok = tok.clone();
+        async move {
+            let r = get(&url, &tok).await;
+            assert_eq!(r.status(), 200, "{url}");
+            assert!(
+                r.headers()["content-type"]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("text/plain")
+            );
+            r.text().await.unwrap()
+        }
+    };
+    assert_eq!(count("").await, "300");
+    assert_eq!(
+        count(
+            "?$filter=(status eq 'Paid' or status eq 'Open') and totalAmountIncludingTax gt 1000"
+        )
+        .await,
+        expect.to_string()
+    );
+
     // startswith and unquoted GUID literal.
     let cust = all[0]["customerId"].as_str().unwrap();
     let v = get_json(

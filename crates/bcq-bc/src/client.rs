@@ -6,9 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use reqwest::header::{ACCEPT, RETRY_AFTER};
+use reqwest::header::{ACCEPT, DATE, RETRY_AFTER};
 use url::Url;
 
 use crate::auth::token::TokenCache;
@@ -89,6 +90,22 @@ impl From<BcError> for AttemptError {
     }
 }
 
+/// Follows a redirect only within the origin of the request (at most 5):
+/// an answer from elsewhere is never taken for BC's, whatever it says.
+fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let first = attempt.previous().first().map(Url::origin);
+        if first.as_ref() != Some(&attempt.url().origin()) {
+            let target = attempt.url().to_string();
+            attempt.error(crate::error::RedirectRefused(target))
+        } else if attempt.previous().len() > 5 {
+            attempt.error("more than 5 redirects")
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
 impl BcClient {
     /// Builds a client; checks the URLs and loads a certificate credential.
     pub fn new(cfg: BcConfig, budget: Arc<RequestBudget>) -> Result<Self, BcError> {
@@ -116,6 +133,7 @@ impl BcClient {
             }
         }
         let http = reqwest::Client::builder()
+            .redirect(same_origin_redirects())
             .timeout(cfg.request_timeout)
             .connect_timeout(cfg.connect_timeout)
             .user_agent(concat!("bcq/", env!("CARGO_PKG_VERSION")))
@@ -178,6 +196,11 @@ impl BcClient {
         &self.inner.tenant
     }
 
+    /// Records per page asked of BC (`Prefer: odata.maxpagesize`), when set.
+    pub fn page_size(&self) -> Option<u32> {
+        self.inner.page_size
+    }
+
     /// The environment name.
     pub fn environment(&self) -> &str {
         &self.inner.environment
@@ -209,7 +232,7 @@ impl BcClient {
 
     /// GETs one JSON document (an entity, a `$metadata`-less resource).
     pub async fn get_json(&self, url: &str) -> Result<serde_json::Value, BcError> {
-        self.execute(url, false, |body| serde_json::from_slice(&body))
+        self.execute(url, false, |body| crate::json::from_slice_lossy(&body))
             .await
     }
 
@@ -236,6 +259,20 @@ impl BcClient {
         is_page: bool,
         decode: impl Fn(Bytes) -> Result<T, serde_json::Error>,
     ) -> Result<T, BcError> {
+        self.execute_dated(url, is_page, decode)
+            .await
+            .map(|(value, _)| value)
+    }
+
+    /// [`BcClient::execute`], also returning the server's clock when the
+    /// answer was sent (its `Date` header), so that a cursor is never moved
+    /// past what BC itself calls now.
+    pub(crate) async fn execute_dated<T>(
+        &self,
+        url: &str,
+        is_page: bool,
+        decode: impl Fn(Bytes) -> Result<T, serde_json::Error>,
+    ) -> Result<(T, Option<DateTime<Utc>>), BcError> {
         let inner = &self.inner;
         self.check_request_url(url)?;
         let mut state = RetryState::new(&inner.retry, inner.timer.now());
@@ -245,8 +282,8 @@ impl BcClient {
             state.attempts += 1;
             let token = inner.tokens.token().await?;
             let (err, retry_after) = match self.attempt(url, is_page, &token).await {
-                Ok(body) => match decode(body) {
-                    Ok(value) => return Ok(value),
+                Ok((body, date)) => match decode(body) {
+                    Ok(value) => return Ok((value, date)),
                     Err(source) => {
                         decode_failures += 1;
                         let err = BcError::Decode {
@@ -302,7 +339,7 @@ impl BcClient {
         url: &str,
         is_page: bool,
         token: &Secret,
-    ) -> Result<Bytes, AttemptError> {
+    ) -> Result<(Bytes, Option<DateTime<Utc>>), AttemptError> {
         let inner = &self.inner;
         let _permit = inner.budget.acquire().await;
         Counters::bump(&inner.stats.requests, 1);
@@ -321,10 +358,16 @@ impl BcClient {
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| crate::retry::parse_retry_after(v, inner.timer.wall()));
+        let date = resp
+            .headers()
+            .get(DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| DateTime::parse_from_rfc2822(v).ok())
+            .map(|d| d.with_timezone(&Utc));
         let body = resp.bytes().await.map_err(transport)?;
         Counters::bump(&inner.stats.bytes, body.len() as u64);
         if (200..300).contains(&status) {
-            return Ok(body);
+            return Ok((body, date));
         }
         if status == 429 || status == 503 {
             Counters::bump(&inner.stats.throttled, 1);

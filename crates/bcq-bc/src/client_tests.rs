@@ -12,10 +12,7 @@ use serde_json::json;
 use crate::test_support::{Canned, Mock, VirtualTimer};
 use crate::{BcClient, BcConfig, BcError, Credential, RequestBudget, Seams, Secret};
 
-const REF: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../reference/bc/captured"
-);
+const REF: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../reference/bc/captured");
 
 fn client(_mock: &Mock, cfg: BcConfig) -> (BcClient, Arc<VirtualTimer>) {
     let timer = VirtualTimer::new();
@@ -337,7 +334,7 @@ async fn a_next_link_to_another_host_is_refused() {
     let (c, _) = client(&mock, mock.config());
     mock.push_api(Canned::json(
         200,
-        json!({"value": [], "@odata.nextLink": "https://evil.example/steal"}),
+        json!({"value": [{"id": "1"}], "@odata.nextLink": "https://evil.example/steal"}),
     ));
     let results: Vec<_> = c
         .pages(format!("{}/companies(c)/customers", mock.root()))
@@ -348,6 +345,154 @@ async fn a_next_link_to_another_host_is_refused() {
     let err = results[1].as_ref().unwrap_err();
     assert!(matches!(err, BcError::ForeignUrl { .. }), "{err:?}");
     assert_eq!(mock.api_requests().len(), 1);
+}
+
+/// The pages of `first` until the stream ends, as results.
+async fn read_all(c: &BcClient, first: String) -> Vec<Result<crate::Page, BcError>> {
+    c.pages(first).collect::<Vec<_>>().await
+}
+
+#[tokio::test]
+async fn a_next_link_cycle_is_an_error_not_the_end_of_the_data() {
+    let mock = Mock::start().await;
+    let (c, _) = client(&mock, mock.config());
+    let first = format!("{}/companies(c)/customers", mock.root());
+    let page2 = format!("{first}?aid=FIN&$skiptoken=2");
+    // Page 1 → page 2 → page 1 again (a proxy's cycle).
+    mock.push_api(Canned::json(
+        200,
+        json!({"value": [{"id": "1"}], "@odata.nextLink": page2}),
+    ));
+    mock.push_api(Canned::json(
+        200,
+        json!({"value": [{"id": "2"}], "@odata.nextLink": first}),
+    ));
+    let r = read_all(&c, first.clone()).await;
+    assert_eq!(r.len(), 2, "page 1, then page 2's nextLink is the anomaly");
+    assert!(r[0].is_ok());
+    let err = r[1].as_ref().unwrap_err();
+    assert!(matches!(err, BcError::PagingAnomaly { .. }), "{err:?}");
+    assert!(err.to_string().contains("cycle"), "{err}");
+    assert!(!err.is_retryable());
+    assert_eq!(
+        mock.api_requests().len(),
+        2,
+        "the repeated page is not fetched"
+    );
+
+    // A nextLink equal to the page's own URL.
+    mock.push_api(Canned::json(
+        200,
+        json!({"value": [{"id": "1"}], "@odata.nextLink": first}),
+    ));
+    let r = read_all(&c, first.clone()).await;
+    assert!(matches!(
+        r.last().unwrap(),
+        Err(BcError::PagingAnomaly { .. })
+    ));
+
+    // An empty page that still has a nextLink.
+    mock.push_api(Canned::json(
+        200,
+        json!({"value": [], "@odata.nextLink": page2}),
+    ));
+    let r = read_all(&c, first).await;
+    let err = r.last().unwrap().as_ref().unwrap_err();
+    assert!(err.to_string().contains("empty page"), "{err}");
+}
+
+#[tokio::test]
+async fn a_read_past_what_the_collection_holds_is_stopped() {
+    let mock = Mock::start().await;
+    let mut cfg = mock.config();
+    cfg.page_size = Some(1);
+    let (c, _) = client(&mock, cfg);
+    let first = format!(
+        "{}/companies(c)/customers?$filter=lastModifiedDateTime%20gt%202024-01-01T00:00:00.000Z",
+        mock.root()
+    );
+    // Endless fresh pages; after PAGES_BEFORE_COUNT of them bcq asks the
+    // collection's $count (3) and stops at 3 + one page of slack.
+    let pages = crate::paging::PAGES_BEFORE_COUNT as usize;
+    for i in 0..pages {
+        mock.push_api(Canned::json(
+            200,
+            json!({"value": [{"id": i.to_string()}], "@odata.nextLink": format!("{first}&$skiptoken={i}")}),
+        ));
+    }
+    mock.push_api(Canned::raw(200, "3"));
+    mock.push_api(Canned::json(
+        200,
+        json!({"value": [{"id": "x"}], "@odata.nextLink": format!("{first}&$skiptoken=x")}),
+    ));
+    let r = read_all(&c, first).await;
+    let err = r.last().unwrap().as_ref().unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("more than the 4 the collection can hold"),
+        "{err}"
+    );
+    let api = mock.api_requests();
+    let count = &api[pages];
+    assert_eq!(
+        count.path_and_query,
+        "/t/production/api/v2.0/companies(c)/customers/$count?$filter=lastModifiedDateTime%20gt%202024-01-01T00:00:00.000Z"
+    );
+    assert_eq!(api.len(), pages + 2);
+}
+
+#[tokio::test]
+async fn a_redirect_to_another_origin_is_refused_and_not_retried() {
+    let mock = Mock::start().await;
+    let (c, _) = client(&mock, mock.config());
+    mock.push_api(Canned::raw(302, "").header("location", "http://127.0.0.2:9/elsewhere"));
+    let first = format!("{}/companies(c)/customers", mock.root());
+    let r = read_all(&c, first).await;
+    assert_eq!(r.len(), 1);
+    let err = r[0].as_ref().unwrap_err();
+    assert!(matches!(err, BcError::ForeignRedirect { .. }), "{err:?}");
+    assert!(err.to_string().contains("127.0.0.2:9/elsewhere"), "{err}");
+    assert_eq!(
+        mock.api_requests().len(),
+        1,
+        "no retry, nothing sent elsewhere"
+    );
+    // A redirect within the origin is followed.
+    let (c, _) = client(&mock, mock.config());
+    let target = format!("{}/companies(c)/customers(e1)", mock.root());
+    mock.push_api(Canned::raw(302, "").header("location", &target));
+    mock.push_api(ok_entity());
+    let v = c
+        .get_json(&format!("{}/companies(c)/old(e1)", mock.root()))
+        .await
+        .unwrap();
+    assert_eq!(v["number"], "10000");
+}
+
+#[tokio::test]
+async fn a_lone_surrogate_costs_its_character_not_the_page() {
+    let mock = Mock::start().await;
+    let (c, _) = client(&mock, mock.config());
+    mock.push_api(
+        Canned::raw(
+            200,
+            r#"{"value":[{"id":"1","displayName":"bad \ud800 name"},{"id":"2","displayName":"fine"}]}"#,
+        )
+        .header("content-type", "application/json")
+        .header("date", "Wed, 02 Dec 2026 10:00:00 GMT"),
+    );
+    let first = format!("{}/companies(c)/customers", mock.root());
+    let r = read_all(&c, first).await;
+    let page = r[0].as_ref().unwrap();
+    assert_eq!(page.values.len(), 2);
+    assert_eq!(page.values[0]["displayName"], "bad \u{fffd} name");
+    assert_eq!(page.values[1]["displayName"], "fine");
+    assert_eq!(
+        page.date.map(|d| d.to_rfc3339()),
+        Some("2026-12-02T10:00:00+00:00".into()),
+        "BC's clock comes with the page"
+    );
+    assert_eq!(mock.api_requests().len(), 1, "decoded without a re-fetch");
 }
 
 #[tokio::test]

@@ -125,6 +125,33 @@ pub enum BcError {
         source: reqwest::Error,
     },
 
+    /// Paging went wrong in a way that is not the end of the data: a
+    /// nextLink that repeats a page already read (a cycle), an empty page
+    /// that still has a nextLink, a page of records already read, more
+    /// records than the collection holds. The read is incomplete: nothing
+    /// may be deleted because of it and no cursor may move past it.
+    #[error(
+        "business central's paging of {url} is not trustworthy: {reason}; the read is incomplete, so nothing was deleted and the cursor stays (run again; if it repeats, check proxies between bcq and BC)"
+    )]
+    PagingAnomaly {
+        /// The URL of the page where it was found.
+        url: String,
+        /// What was wrong.
+        reason: String,
+    },
+
+    /// A response redirected to another origin. The bearer token is never
+    /// sent there and its answer is never taken for BC's.
+    #[error(
+        "business central redirected {url} to {location}, another origin; bcq does not follow it (a proxy in the way, or a wrong BC_API_BASE_URL?)"
+    )]
+    ForeignRedirect {
+        /// The request URL.
+        url: String,
+        /// Where the redirect pointed.
+        location: String,
+    },
+
     /// The body was not the JSON we expected. BC and proxies do truncate
     /// large pages, so this is retried a bounded number of times.
     #[error("malformed json from {url} after {attempts} attempt(s): {source}")]
@@ -169,8 +196,31 @@ impl BcError {
     }
 }
 
+/// A redirect to another origin, refused by the redirect policy; its
+/// target is read back by [`transport`].
+#[derive(Debug)]
+pub(crate) struct RedirectRefused(pub(crate) String);
+
+impl std::fmt::Display for RedirectRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "redirect to another origin: {}", self.0)
+    }
+}
+
+impl std::error::Error for RedirectRefused {}
+
 /// Wraps a reqwest error, naming its root cause.
 pub(crate) fn transport(url: &str, source: reqwest::Error) -> BcError {
+    let mut cause: Option<&dyn std::error::Error> = std::error::Error::source(&source);
+    while let Some(c) = cause {
+        if let Some(refused) = c.downcast_ref::<RedirectRefused>() {
+            return BcError::ForeignRedirect {
+                url: url.to_string(),
+                location: refused.0.clone(),
+            };
+        }
+        cause = c.source();
+    }
     let mut reason = if source.is_timeout() {
         "timed out".to_string()
     } else if source.is_connect() {
@@ -277,10 +327,7 @@ fn split_correlation_id(message: &str) -> (String, Option<String>) {
 mod tests {
     use super::*;
 
-    const REF: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../reference/bc/captured"
-    );
+    const REF: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../reference/bc/captured");
 
     #[test]
     fn parses_real_bc_json_error_with_correlation_id() {

@@ -39,6 +39,7 @@
 //! - [`retry`]: backoff with decorrelated jitter, `Retry-After`, the [`Timer`] seam.
 //! - [`budget`]: [`RequestBudget`], sliding window plus in-flight semaphore.
 //! - [`error`]: [`BcError`] and which errors are retryable.
+//! - [`json`]: decoding that reads a lone UTF-16 surrogate as U+FFFD.
 //! - [`odata`]: [`collection_url`], [`Query`], [`odata_datetime`], [`Company`], [`Page`].
 //! - [`stats`]: [`Stats`], request counters.
 
@@ -49,6 +50,7 @@ pub mod budget;
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod json;
 pub mod odata;
 pub mod paging;
 pub mod record;

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 /// as `%20` (never `+`), and the OData punctuation stays readable in logs:
 /// `$ ( ) , = ' : / @ * ;` and the unreserved `- . _ ~`. `&`, `#`, `+`, `%`,
 /// quotes, spaces and non-ASCII are encoded.
-const ODATA_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+pub(crate) const ODATA_VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'.')
     .remove(b'_')
@@ -107,6 +107,8 @@ pub struct Page<T = serde_json::Value> {
     pub values: Vec<T>,
     /// The URL this page was read from (the first URL or a nextLink).
     pub url: String,
+    /// BC's clock when it sent the page (its `Date` header), when given.
+    pub date: Option<DateTime<Utc>>,
 }
 
 #[cfg(test)]

@@ -71,6 +71,7 @@ fn config_and_wire_types_have_the_agreed_fields() {
     let page: Page = Page {
         values: vec![],
         url: "u".into(),
+        date: None,
     };
     let query = Query {
         filter: None,

@@ -8,7 +8,7 @@ use crate::plan;
 use crate::sync::RunSummary;
 use anyhow::Context;
 use bcq_core::document::{AttrValue, ContentType, Document};
-use bcq_core::engine::{Engine, EngineConfig, Mode, Progress};
+use bcq_core::engine::{Engine, Mode, Progress, Stop};
 use bcq_core::sink::{Outcome, Sink, SinkError};
 use bcq_state::{RunCounts, StateStore};
 use serde_json::{Map, Value, json};
@@ -143,6 +143,7 @@ pub async fn run_local(
     out: Option<PathBuf>,
     dry_run: bool,
     mode: Mode,
+    allow_mass_delete: bool,
 ) -> anyhow::Result<(RunSummary, Vec<String>)> {
     let started = Instant::now();
     let scratch = tempfile::tempdir().context("creating a scratch directory")?;
@@ -163,19 +164,7 @@ pub async fn run_local(
     let engine = Engine::new(
         sink.clone(),
         state.clone(),
-        EngineConfig {
-            mode,
-            include_pdf: cfg.sync.include_pdf,
-            max_delete_share: 1.0,
-            allow_mass_delete: true,
-            access: cfg.sync.access.clone(),
-            attachment_parents: if cfg.sync.include_attachments {
-                cfg.sync.entities.clone()
-            } else {
-                Vec::new()
-            },
-            ..EngineConfig::default()
-        },
+        plan::engine_config(cfg, mode, allow_mass_delete, Stop::default()),
         run_id,
         progress.clone(),
     );

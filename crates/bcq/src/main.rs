@@ -220,7 +220,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             if *dry_run {
                 let cfg = raw.build_for(false)?;
-                let (summary, deletes) = bcq::export::run_local(&cfg, None, true, mode).await?;
+                let (summary, deletes) =
+                    bcq::export::run_local(&cfg, None, true, mode, *allow_mass_delete).await?;
                 println!(
                     "dry run: {} records read; would add {}, update {}, delete {}; {} unchanged",
                     summary.read,
@@ -282,7 +283,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Export { out } => {
             let cfg = raw_config(&cli)?.build_for(false)?;
             let (summary, _) =
-                bcq::export::run_local(&cfg, Some(out.clone()), false, Mode::Full).await?;
+                bcq::export::run_local(&cfg, Some(out.clone()), false, Mode::Full, false).await?;
             println!(
                 "exported {} documents of {} records to {}",
                 summary.counts.added,

@@ -6,7 +6,7 @@ use crate::config::{Companies, Config};
 use anyhow::{Context, anyhow};
 use bcq_bc::{AuthConfig, BcClient, BcConfig, RequestBudget};
 use bcq_core::catalog::EntitySpec;
-use bcq_core::engine::Unit;
+use bcq_core::engine::{EngineConfig, Mode, Stop, Unit};
 use bcq_core::render::RenderContext;
 use bcq_state::{StateStore, UnitKey};
 use std::time::Duration;
@@ -192,4 +192,33 @@ pub fn units(
         }
     }
     Ok(units)
+}
+
+/// The engine settings of a run, for `bcq sync`, `bcq sync --dry-run` and
+/// `bcq export` alike, so that a dry run says what the sync would do.
+pub fn engine_config(
+    cfg: &Config,
+    mode: Mode,
+    allow_mass_delete: bool,
+    stop: Stop,
+) -> EngineConfig {
+    EngineConfig {
+        mode,
+        overlap: chrono::Duration::from_std(cfg.sync.overlap)
+            .unwrap_or(chrono::Duration::minutes(5)),
+        include_pdf: cfg.sync.include_pdf,
+        push_concurrency: cfg.sync.push_concurrency,
+        // Downloads share BC's in-flight limit with the page reads.
+        pdf_concurrency: cfg.bc.max_in_flight.saturating_sub(1).max(1),
+        max_delete_share: cfg.sync.max_delete_share,
+        allow_mass_delete,
+        access: cfg.sync.access.clone(),
+        attachment_parents: if cfg.sync.include_attachments {
+            cfg.sync.entities.clone()
+        } else {
+            Vec::new()
+        },
+        stop,
+        grace: std::time::Duration::from_secs(10),
+    }
 }

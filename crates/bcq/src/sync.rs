@@ -5,7 +5,7 @@ use crate::config::Config;
 use crate::plan;
 use crate::ui::Ui;
 use anyhow::{Context, anyhow};
-use bcq_core::engine::{Engine, EngineConfig, Mode, Progress, Unit, UnitReport};
+use bcq_core::engine::{Engine, Mode, Progress, Stop, Unit, UnitReport};
 use bcq_core::sink::Rejected;
 use bcq_q::{QOptions, QSink};
 use bcq_state::{RunCounts, StateStore};
@@ -489,22 +489,7 @@ pub async fn run(
     let engine = Engine::new(
         sink.clone(),
         state.clone(),
-        EngineConfig {
-            mode: flags.mode,
-            overlap: chrono::Duration::from_std(cfg.sync.overlap)
-                .unwrap_or(chrono::Duration::minutes(5)),
-            include_pdf: cfg.sync.include_pdf,
-            push_concurrency: cfg.sync.push_concurrency,
-            pdf_concurrency: cfg.bc.max_in_flight.saturating_sub(1).max(1),
-            max_delete_share: cfg.sync.max_delete_share,
-            allow_mass_delete: flags.allow_mass_delete,
-            access: cfg.sync.access.clone(),
-            attachment_parents: if cfg.sync.include_attachments {
-                cfg.sync.entities.clone()
-            } else {
-                Vec::new()
-            },
-        },
+        plan::engine_config(cfg, flags.mode, flags.allow_mass_delete, Stop::default()),
         run_id,
         progress.clone(),
     );

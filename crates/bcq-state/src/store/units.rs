@@ -148,6 +148,28 @@ impl StateStore {
         tx.commit().map_err(&err)
     }
 
+    /// Sets `unit`'s cursor back to `cursor`: the one exception to "never
+    /// backwards", for a cursor that lies in the future (an earlier bcq
+    /// moved it to a record dated in the future, so every incremental read
+    /// would find nothing). Call it only after a complete read whose every
+    /// document was acknowledged.
+    pub fn rewind_cursor(
+        &mut self,
+        unit: &UnitKey,
+        cursor: DateTime<Utc>,
+    ) -> Result<(), StateError> {
+        let err = self.sql_err(format!("set back the cursor of unit {unit}"));
+        let now = self.now_text();
+        let tx = self.write_tx().map_err(&err)?;
+        ensure(&tx, unit, &now).map_err(&err)?;
+        tx.execute(
+            "UPDATE units SET cursor = ?2, updated_at = ?3 WHERE unit = ?1",
+            params![unit.to_string(), time::encode(cursor), now],
+        )
+        .map_err(&err)?;
+        tx.commit().map_err(&err)
+    }
+
     /// Records that `unit`'s full BC id set was compared with the store at
     /// `at` (and the deletions found were committed).
     pub fn mark_reconciled(&mut self, unit: &UnitKey, at: DateTime<Utc>) -> Result<(), StateError> {

@@ -1,0 +1,120 @@
+//! After a complete read: deleting from the sink the documents of records
+//! BC no longer has, unless that would delete more than the guard allows.
+
+use super::seen::id_key;
+use super::{Engine, Unit, UnitReport};
+use crate::sink::Sink;
+use chrono::Utc;
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
+
+/// Whether deleting `gone` of `known` documents is allowed: at most
+/// `max_share` of them unless `allow_mass` (a wrong company id or a BC
+/// outage that answers empty pages must not empty the index).
+pub fn guard_allows(gone: usize, known: usize, max_share: f64, allow_mass: bool) -> bool {
+    allow_mass || gone == 0 || (gone as f64 / known.max(1) as f64) <= max_share
+}
+
+impl<S: Sink> Engine<S> {
+    /// Deletes what the state store knows of `unit` and `seen` (the sorted
+    /// id keys of a complete read) does not hold.
+    pub(super) async fn delete_missing(&self, unit: &Unit, seen: &[u64], report: &mut UnitReport) {
+        // Streamed from the store: collecting a million (doc id, BC id)
+        // pairs would cost more memory than the whole rest of the run.
+        let mut known = 0usize;
+        let mut gone: Vec<String> = Vec::new();
+        let visited = self
+            .state()
+            .for_each_document_of_unit(&unit.key, |doc_id, bc_id| {
+                known += 1;
+                if seen.binary_search(&id_key(bc_id)).is_err() {
+                    gone.push(doc_id.to_string());
+                }
+            });
+        if let Err(e) = visited {
+            report.errors.push(format!("state store: {e}"));
+            return;
+        }
+        if gone.is_empty() {
+            let _ = self.state().mark_reconciled(&unit.key, Utc::now());
+            return;
+        }
+        if !guard_allows(
+            gone.len(),
+            known,
+            self.cfg.max_delete_share,
+            self.cfg.allow_mass_delete,
+        ) {
+            report.errors.push(format!(
+                "deletion guard: {} of {} known documents of {} in {} ({:.1}%) are gone from business central, more than the allowed {:.1}%; nothing was deleted. check the company and environment, then run again with --allow-mass-delete if this is intended",
+                gone.len(),
+                known,
+                unit.spec.entity_set,
+                unit.ctx.company_name,
+                gone.len() as f64 * 100.0 / known.max(1) as f64,
+                self.cfg.max_delete_share * 100.0
+            ));
+            return;
+        }
+        for chunk in gone.chunks(self.sink.max_batch().max(1)) {
+            if self.cfg.stop.requested() {
+                report.interrupted = true;
+                return;
+            }
+            match self.sink.delete(chunk.to_vec()).await {
+                Ok(o) => {
+                    let refused: HashSet<&str> =
+                        o.rejected.iter().map(|r| r.doc_id.as_str()).collect();
+                    let done: Vec<String> = chunk
+                        .iter()
+                        .filter(|id| !refused.contains(id.as_str()))
+                        .cloned()
+                        .collect();
+                    if let Err(e) = self.state().commit_deletes(&done) {
+                        report.errors.push(format!("state store: {e}"));
+                        return;
+                    }
+                    report.counts.deleted += done.len() as u64;
+                    self.progress
+                        .deleted
+                        .fetch_add(done.len() as u64, Ordering::Relaxed);
+                    for r in o.rejected {
+                        report.counts.failed += 1;
+                        let _ = self.state().record_failure(
+                            self.run_id,
+                            &r.doc_id,
+                            &format!("delete: {}", r.reason),
+                        );
+                        report.rejected.push(r);
+                    }
+                }
+                Err(e) => {
+                    report.errors.push(format!("deleting documents: {e}"));
+                    report.fatal |= e.fatal;
+                    return;
+                }
+            }
+        }
+        if report.counts.failed == 0 {
+            let _ = self.state().mark_reconciled(&unit.key, Utc::now());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::guard_allows;
+
+    #[test]
+    fn the_guard_holds_above_its_share_unless_overridden() {
+        assert!(guard_allows(0, 0, 0.10, false));
+        assert!(guard_allows(10, 100, 0.10, false));
+        assert!(!guard_allows(11, 100, 0.10, false));
+        assert!(guard_allows(11, 100, 0.10, true));
+        // Everything gone of a unit with documents: refused.
+        assert!(!guard_allows(5, 5, 0.10, false));
+        // Deleting from a store that knows nothing cannot happen, but the
+        // share is still computed without dividing by zero.
+        assert!(!guard_allows(1, 0, 0.10, false));
+    }
+}
