@@ -94,9 +94,10 @@ impl Control {
             .filter(|c| c.entity_set == set)
             .map(|_| "customApi")
             .or_else(|| {
-                datagen::SETS.iter().copied().find(|s| {
-                    *s == set && !s.ends_with("Lines") && *s != "pdfDocument" && *s != "customApi"
-                })
+                datagen::SETS
+                    .iter()
+                    .copied()
+                    .find(|s| *s == set && datagen::is_top_level(s))
             });
         let set = set.ok_or_else(|| ControlError::EntitySet(set.unwrap_or_default().into()))?;
         Ok((self.sh.ctx(e, c), set))

@@ -13,7 +13,9 @@
 //! - [`schema`]: the served entity types (generated from `metadata.xml`) and `$metadata`
 //! - [`value`]: values, records, BC's JSON shapes (dates, decimals, etags)
 //! - [`words`], [`datagen`]: the deterministic data generator; ids encode positions
-//! - [`store`]: generated base + overlay of created/updated/deleted records and line edits
+//! - [`store`]: generated base + overlay of created/updated/deleted records and line edits;
+//!   every write is reported as a [`store::Change`]
+//! - [`clock`]: the emulator's clock, which tests can move forward
 //! - [`filter`], [`query`]: OData `$filter` and the other query options
 //! - [`api`]: entity sets, navigation, media, paging
 //! - [`auth`]: token endpoint, Entra errors, token validation, certificate assertions
@@ -28,6 +30,7 @@
 pub mod api;
 pub mod attachments;
 pub mod auth;
+pub mod clock;
 pub mod config;
 pub mod control;
 pub mod datagen;

@@ -5,6 +5,7 @@
 
 use crate::api::{self, ApiRequest};
 use crate::auth::{self, Tokens};
+use crate::clock::Clock;
 use crate::config::SimConfig;
 use crate::datagen::{self, Ctx};
 use crate::error::BcError;
@@ -65,6 +66,8 @@ pub struct Shared {
     pub limits: Limits,
     /// Counters.
     pub counts: Mutex<Counts>,
+    /// The emulator's clock (record times).
+    pub clock: Arc<Clock>,
     in_flight: AtomicUsize,
 }
 
@@ -91,9 +94,11 @@ impl Shared {
             .custom_api
             .as_ref()
             .map(|c| EntityType::leak_custom(&c.entity_type, &c.entity_set, &c.fields));
+        let clock = Arc::new(Clock::default());
         Shared {
             envs,
-            store: Store::new(custom),
+            store: Store::new(custom, clock.clone()),
+            clock,
             tokens: Tokens::new(),
             faults: Faults::default(),
             limits: Limits::default(),
