@@ -53,7 +53,7 @@ fn parse_key(k: &str) -> Option<Uuid> {
     Uuid::parse_str(k.trim_matches('\'')).ok()
 }
 
-fn not_found_segment(s: &str) -> BcError {
+pub(crate) fn not_found_segment(s: &str) -> BcError {
     BcError::NotFound {
         code: "BadRequest_NotFound",
         message: format!("Resource not found for the segment '{s}'"),
@@ -70,7 +70,7 @@ fn record_not_found(ty: &EntityType) -> BcError {
     }
 }
 
-fn json(body: Vec<u8>, pref: Option<usize>) -> Response {
+pub(crate) fn json(body: Vec<u8>, pref: Option<usize>) -> Response {
     json_body(axum::body::Body::from(body), pref)
 }
 
@@ -187,7 +187,7 @@ pub fn handle(sh: &Shared, req: ApiRequest<'_>) -> Result<ApiResponse, BcError> 
     }
 }
 
-fn company_not_found() -> BcError {
+pub(crate) fn company_not_found() -> BcError {
     BcError::NotFound {
         code: "BadRequest_ResourceNotFound",
         message: "Resource not found for the segment 'companies'".into(),
@@ -215,9 +215,9 @@ fn resolve_set(
         }
         return Err(not_found_segment(name));
     }
-    let set = datagen::SETS.iter().find(|s| {
-        **s == name && !s.ends_with("Lines") && **s != "pdfDocument" && **s != "customApi"
-    });
+    let set = datagen::SETS
+        .iter()
+        .find(|s| **s == name && datagen::is_top_level(s));
     match set {
         Some(s) => Ok((s, sh.store.ty(s).ok_or_else(|| not_found_segment(name))?)),
         None => Err(not_found_segment(name)),

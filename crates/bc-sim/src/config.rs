@@ -102,6 +102,27 @@ pub struct SimConfig {
     pub latency_per_record: Duration,
     /// Optional custom API page.
     pub custom_api: Option<CustomApiConfig>,
+    /// Webhooks: wait after the first change of a window before BC sends
+    /// (BC online: 30 s; changeable at run time through the control API).
+    pub webhook_delay: Duration,
+    /// Webhooks: lifetime of a subscription from creation or renewal (3 days).
+    pub webhook_lifetime: Duration,
+    /// Webhooks: how long the notification URL may take to answer the
+    /// validation handshake (5 s).
+    pub webhook_handshake_timeout: Duration,
+    /// Webhooks: how long a notification POST may take before it counts as
+    /// unreachable (30 s, the REST API guidelines' notification timeout).
+    pub webhook_send_timeout: Duration,
+    /// Webhooks: the wait before each retry of a notification answered
+    /// 408/429/5xx or not answered at all; one failure more than there are
+    /// entries deletes the subscription (BC: 60 s, 60 s, 10 min, 100 min,
+    /// 1000 min, each followed by `webhook_delay`).
+    pub webhook_retry_delays: Vec<Duration>,
+    /// Webhooks: subscriptions per environment, all companies together (200).
+    pub webhook_max_subscriptions: usize,
+    /// Webhooks: notifications per subscription and window; one more turns
+    /// the window into a single `collection` notification (1,000).
+    pub webhook_max_notifications: usize,
 }
 
 impl std::fmt::Debug for SimConfig {
@@ -139,6 +160,16 @@ impl Default for SimConfig {
             latency: Duration::ZERO,
             latency_per_record: Duration::ZERO,
             custom_api: Some(CustomApiConfig::default()),
+            webhook_delay: Duration::from_secs(30),
+            webhook_lifetime: Duration::from_secs(3 * 86_400),
+            webhook_handshake_timeout: Duration::from_secs(5),
+            webhook_send_timeout: Duration::from_secs(30),
+            webhook_retry_delays: [60, 60, 600, 6_000, 60_000]
+                .into_iter()
+                .map(Duration::from_secs)
+                .collect(),
+            webhook_max_subscriptions: 200,
+            webhook_max_notifications: 1_000,
         }
     }
 }

@@ -1,5 +1,7 @@
 //! The control API (`/_sim/...`, JSON) and its in-process mirror [`Control`]:
-//! record changes, line edits, bulk touches, faults and counters.
+//! record changes, line edits, bulk touches, faults, counters, and the
+//! webhook machinery (subscriptions, the clock, the delay, unreachable
+//! subscribers, flushing).
 //!
 //! | route | body | answer |
 //! |---|---|---|
@@ -12,7 +14,13 @@
 //! | `POST /_sim/touch/{env}/{companyId}/{entitySet}` | `{"count":N}` or `{"fraction":f}` | `{"ids":[...]}` |
 //! | `POST /_sim/faults` | [`Fault`] | 204 |
 //! | `DELETE /_sim/faults` | | 204 |
-//! | `GET /_sim/counts` / `DELETE /_sim/counts` | | [`Counts`] / 204 |
+//! | `GET /_sim/counts` / `DELETE /_sim/counts` | | [`Counts`] (with `webhooks`: [`WebhookCounts`](crate::WebhookCounts)) / 204 |
+//! | `GET /_sim/webhooks/subscriptions` | | `[`[`SubscriptionInfo`]`]`: live subscriptions with their waiting changes and retry state |
+//! | `POST /_sim/webhooks/clock` | `{"advance_secs":N}` (or `"advance_ms"`) | `{"now":"<dateTime>","offset_ms":N}`; expired subscriptions go, due jobs run |
+//! | `PUT /_sim/webhooks/delay` | `{"ms":N}` | 204; wait after the first change of a window |
+//! | `POST /_sim/webhooks/unreachable` | [`Unreachable`] `{"url_prefix":"http://...","status":503}` (no status: connection refused) | 204 |
+//! | `DELETE /_sim/webhooks/unreachable` | | 204; every URL reachable again |
+//! | `POST /_sim/webhooks/flush` | | [`FlushReport`] `{"posts","delivered","retried","failed"}`: every pending job run now, retries as if due |
 //!
 //! Errors: `{"error":"<message>"}` with 404 (unknown env/company/set/record) or 400.
 
@@ -21,11 +29,13 @@ use crate::faults::Fault;
 use crate::server::{Counts, Shared};
 use crate::store::{Store, StoreError, position_of};
 use crate::value::{Record, Val};
+use crate::webhooks::{FlushReport, SubscriptionInfo, Unreachable};
 use axum::response::{IntoResponse, Response};
 use http::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
+use std::time::Duration;
 use uuid::Uuid;
 
 /// Errors of control operations.
@@ -94,9 +104,10 @@ impl Control {
             .filter(|c| c.entity_set == set)
             .map(|_| "customApi")
             .or_else(|| {
-                datagen::SETS.iter().copied().find(|s| {
-                    *s == set && !s.ends_with("Lines") && *s != "pdfDocument" && *s != "customApi"
-                })
+                datagen::SETS
+                    .iter()
+                    .copied()
+                    .find(|s| *s == set && datagen::is_top_level(s))
             });
         let set = set.ok_or_else(|| ControlError::EntitySet(set.unwrap_or_default().into()))?;
         Ok((self.sh.ctx(e, c), set))
@@ -343,19 +354,69 @@ impl Control {
         self.sh.tokens.revoke_all();
     }
 
-    /// Request counters.
+    /// Request and webhook counters.
     pub fn counts(&self) -> Counts {
-        self.sh
+        let mut c = self
+            .sh
             .counts
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .clone()
+            .clone();
+        c.webhooks = self.sh.webhooks.counts();
+        c
     }
 
     /// Resets the counters.
     pub fn reset_counts(&self) {
         *self.sh.counts.lock().unwrap_or_else(|e| e.into_inner()) = Counts::default();
+        self.sh.webhooks.reset_counts();
     }
+
+    /// Live webhook subscriptions with their delivery state.
+    pub fn webhook_subscriptions(&self) -> Vec<SubscriptionInfo> {
+        self.sh.webhooks.list(&self.sh.envs)
+    }
+
+    /// Moves the emulator's clock forward: subscriptions expire, retries and
+    /// delayed notifications fall due.
+    pub fn advance_clock(&self, by: Duration) {
+        self.sh.webhooks.advance_clock(by);
+    }
+
+    /// Sets the wait between the first change of a window and its
+    /// notification (BC: 30 s).
+    pub fn set_webhook_delay(&self, d: Duration) {
+        self.sh.webhooks.set_delay(d);
+    }
+
+    /// Makes notification URLs starting with `u.url_prefix` unreachable.
+    pub fn set_unreachable(&self, u: Unreachable) {
+        self.sh.webhooks.set_unreachable(u);
+    }
+
+    /// Makes every notification URL reachable again.
+    pub fn clear_unreachable(&self) {
+        self.sh.webhooks.clear_unreachable();
+    }
+
+    /// Sends every pending notification now (retries as if due) and waits
+    /// for the answers.
+    pub async fn flush_webhooks(&self) -> FlushReport {
+        self.sh.webhooks.flush().await
+    }
+}
+
+/// `POST /_sim/webhooks/clock` body.
+#[derive(Debug, Default, Deserialize)]
+struct Advance {
+    advance_secs: Option<f64>,
+    advance_ms: Option<u64>,
+}
+
+/// `PUT /_sim/webhooks/delay` body.
+#[derive(Debug, Deserialize)]
+struct Delay {
+    ms: u64,
 }
 
 /// JSON of a record as the API serves it (with etag).
@@ -397,8 +458,12 @@ fn ok(v: Result<Value, ControlError>, status: StatusCode) -> Response {
     }
 }
 
+fn parse<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, ControlError> {
+    serde_json::from_value(v).map_err(|e| ControlError::Body(e.to_string()))
+}
+
 /// Serves `/_sim/...`.
-pub fn http(sh: &Arc<Shared>, method: &Method, path: &str, body: &[u8]) -> Response {
+pub async fn http(sh: &Arc<Shared>, method: &Method, path: &str, body: &[u8]) -> Response {
     let c = Control::new(sh.clone());
     let segs: Vec<&str> = path
         .trim_start_matches("/_sim")
@@ -440,18 +505,14 @@ pub fn http(sh: &Arc<Shared>, method: &Method, path: &str, body: &[u8]) -> Respo
             )
         }
         ("POST", ["touch", env, co, set]) => {
-            let t = body_json().and_then(|b| {
-                serde_json::from_value::<Touch>(b).map_err(|e| ControlError::Body(e.to_string()))
-            });
+            let t = body_json().and_then(parse::<Touch>);
             ok(
                 t.and_then(|t| c.touch(env, co, set, &t))
                     .map(|ids| json!({"ids": ids})),
                 StatusCode::OK,
             )
         }
-        ("POST", ["faults"]) => match body_json().and_then(|b| {
-            serde_json::from_value::<Fault>(b).map_err(|e| ControlError::Body(e.to_string()))
-        }) {
+        ("POST", ["faults"]) => match body_json().and_then(parse::<Fault>) {
             Ok(f) => {
                 c.add_fault(f);
                 StatusCode::NO_CONTENT.into_response()
@@ -463,6 +524,43 @@ pub fn http(sh: &Arc<Shared>, method: &Method, path: &str, body: &[u8]) -> Respo
             StatusCode::NO_CONTENT.into_response()
         }
         ("GET", ["counts"]) => axum::Json(c.counts()).into_response(),
+        ("GET", ["webhooks", "subscriptions"]) => {
+            axum::Json(c.webhook_subscriptions()).into_response()
+        }
+        ("POST", ["webhooks", "clock"]) => match body_json().and_then(parse::<Advance>) {
+            Ok(a) => {
+                let by = a.advance_ms.map_or_else(
+                    || Duration::from_secs_f64(a.advance_secs.unwrap_or(0.0).max(0.0)),
+                    Duration::from_millis,
+                );
+                c.advance_clock(by);
+                axum::Json(json!({
+                    "now": crate::value::dt_string(sh.clock.now_ms()),
+                    "offset_ms": sh.clock.offset_ms(),
+                }))
+                .into_response()
+            }
+            Err(e) => err(e),
+        },
+        ("PUT", ["webhooks", "delay"]) => match body_json().and_then(parse::<Delay>) {
+            Ok(d) => {
+                c.set_webhook_delay(Duration::from_millis(d.ms));
+                StatusCode::NO_CONTENT.into_response()
+            }
+            Err(e) => err(e),
+        },
+        ("POST", ["webhooks", "unreachable"]) => match body_json().and_then(parse::<Unreachable>) {
+            Ok(u) => {
+                c.set_unreachable(u);
+                StatusCode::NO_CONTENT.into_response()
+            }
+            Err(e) => err(e),
+        },
+        ("DELETE", ["webhooks", "unreachable"]) => {
+            c.clear_unreachable();
+            StatusCode::NO_CONTENT.into_response()
+        }
+        ("POST", ["webhooks", "flush"]) => axum::Json(c.flush_webhooks().await).into_response(),
         ("DELETE", ["counts"]) => {
             c.reset_counts();
             StatusCode::NO_CONTENT.into_response()

@@ -74,6 +74,12 @@ pub fn set_code(set: &str) -> Option<u16> {
     SETS.iter().position(|s| *s == set).map(|i| i as u16 + 1)
 }
 
+/// Whether `set` is a top-level entity set of API v2.0 with generated data
+/// (not a line set, not `pdfDocument`, not the custom page).
+pub fn is_top_level(set: &str) -> bool {
+    SETS.contains(&set) && !set.ends_with("Lines") && set != "pdfDocument" && set != "customApi"
+}
+
 /// Line set of a document set.
 pub fn line_set(doc_set: &str) -> Option<&'static str> {
     DOCS.iter().find(|(d, _)| *d == doc_set).map(|(_, l)| *l)

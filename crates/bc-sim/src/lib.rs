@@ -6,14 +6,19 @@
 //! million invoices cost no memory), changes live in an overlay, and the wire
 //! format follows the real `$metadata` and captured BC responses. Faults and
 //! limits (429, 503, 401, truncated bodies, latency) are injectable through the
-//! `/_sim` control API or [`Control`].
+//! `/_sim` control API or [`Control`]. Webhook subscriptions, their handshake
+//! and BC's notifications (grouped, retried, `collection` past 1,000) follow
+//! BC's own code; see [`webhooks`].
 //!
 //! # Layout
 //! - [`config`]: [`SimConfig`], [`CustomApiConfig`], [`RegisteredCertificate`]
 //! - [`schema`]: the served entity types (generated from `metadata.xml`) and `$metadata`
 //! - [`value`]: values, records, BC's JSON shapes (dates, decimals, etags)
 //! - [`words`], [`datagen`]: the deterministic data generator; ids encode positions
-//! - [`store`]: generated base + overlay of created/updated/deleted records and line edits
+//! - [`store`]: generated base + overlay of created/updated/deleted records and line edits;
+//!   every write is reported as a [`store::Change`]
+//! - [`clock`]: the emulator's clock, which tests can move forward
+//! - [`webhooks`]: `subscriptions`, `webhookSupportedResources`, notifications
 //! - [`filter`], [`query`]: OData `$filter` and the other query options
 //! - [`api`]: entity sets, navigation, media, paging
 //! - [`auth`]: token endpoint, Entra errors, token validation, certificate assertions
@@ -28,6 +33,7 @@
 pub mod api;
 pub mod attachments;
 pub mod auth;
+pub mod clock;
 pub mod config;
 pub mod control;
 pub mod datagen;
@@ -42,6 +48,7 @@ pub mod server;
 pub mod store;
 pub mod testkit;
 pub mod value;
+pub mod webhooks;
 pub mod words;
 
 pub use config::{CustomApiConfig, RegisteredCertificate, SimConfig};
@@ -50,6 +57,7 @@ pub use datagen::BASE_MAX_LAST_MODIFIED;
 pub use faults::Fault;
 pub use server::Counts;
 pub use testkit::{sign_client_assertion, test_certificate};
+pub use webhooks::{FlushReport, SubscriptionInfo, Unreachable, WebhookCounts};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -72,6 +80,8 @@ pub struct BcSim {
     control: Control,
     shutdown: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<()>,
+    /// Sends webhook notifications as their jobs fall due.
+    webhook_task: tokio::task::JoinHandle<()>,
 }
 
 impl BcSim {
@@ -89,12 +99,14 @@ impl BcSim {
                 })
                 .await;
         });
+        let webhook_task = tokio::spawn(shared.webhooks.clone().run());
         Ok(BcSim {
             addr,
             control: Control::new(shared.clone()),
             shared,
             shutdown: tx,
             task,
+            webhook_task,
         })
     }
 
@@ -156,9 +168,12 @@ impl BcSim {
         &self.control
     }
 
-    /// Stops accepting, lets in-flight requests finish, returns when closed.
+    /// Stops accepting, lets in-flight requests finish, returns when closed;
+    /// no notification is sent after.
     pub async fn stop(self) {
+        self.webhook_task.abort();
         let _ = self.shutdown.send(());
         let _ = self.task.await;
+        let _ = self.webhook_task.await;
     }
 }

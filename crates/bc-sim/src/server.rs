@@ -5,6 +5,7 @@
 
 use crate::api::{self, ApiRequest};
 use crate::auth::{self, Tokens};
+use crate::clock::Clock;
 use crate::config::SimConfig;
 use crate::datagen::{self, Ctx};
 use crate::error::BcError;
@@ -13,6 +14,7 @@ use crate::limits::Limits;
 use crate::schema::{EntityType, Schema};
 use crate::store::Store;
 use crate::value::{Record, Val};
+use crate::webhooks::{WebhookCounts, Webhooks};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -44,6 +46,8 @@ pub struct Counts {
     pub throttled: u64,
     /// Highest number of API requests in flight at once.
     pub max_concurrent_seen: usize,
+    /// Webhook handshakes, notifications and subscription removals.
+    pub webhooks: WebhookCounts,
 }
 
 /// State shared by the handlers and [`crate::Control`].
@@ -65,6 +69,10 @@ pub struct Shared {
     pub limits: Limits,
     /// Counters.
     pub counts: Mutex<Counts>,
+    /// The emulator's clock (record times, webhook expiry and schedule).
+    pub clock: Arc<Clock>,
+    /// Webhook subscriptions and notifications.
+    pub webhooks: Arc<Webhooks>,
     in_flight: AtomicUsize,
 }
 
@@ -91,9 +99,16 @@ impl Shared {
             .custom_api
             .as_ref()
             .map(|c| EntityType::leak_custom(&c.entity_type, &c.entity_set, &c.fields));
+        let clock = Arc::new(Clock::default());
+        let store = Store::new(custom, clock.clone());
+        let webhooks = Arc::new(Webhooks::new(&cfg, clock.clone()));
+        let listener = webhooks.clone();
+        store.set_listener(Box::new(move |c| listener.record(c)));
         Shared {
             envs,
-            store: Store::new(custom),
+            store,
+            clock,
+            webhooks,
             tokens: Tokens::new(),
             faults: Faults::default(),
             limits: Limits::default(),
@@ -193,7 +208,7 @@ async fn dispatch(State(sh): State<Arc<Shared>>, req: Request) -> Response {
                     .into_response();
             }
         };
-        return crate::control::http(&sh, &method, &path, &body);
+        return crate::control::http(&sh, &method, &path, &body).await;
     }
     let segs: Vec<String> = path
         .trim_start_matches('/')
@@ -239,19 +254,39 @@ async fn dispatch(State(sh): State<Arc<Shared>>, req: Request) -> Response {
         return axum::Json(auth::openid_configuration(&sh.base_url, &segs[0])).into_response();
     }
     if segs.first().map(String::as_str) == Some("v2.0") {
-        let auth_h = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let prefer = req
-            .headers()
-            .get("prefer")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        return bc(sh, method, segs, raw_query, auth_h, prefer).await;
+        let head = {
+            let header = |name: header::HeaderName| {
+                req.headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string)
+            };
+            Head {
+                auth: header(header::AUTHORIZATION),
+                prefer: header(header::HeaderName::from_static("prefer")),
+                if_match: header(header::IF_MATCH),
+            }
+        };
+        // Subscription bodies are small; anything over 1 MB is refused.
+        let Ok(body) = axum::body::to_bytes(req.into_body(), 1 << 20).await else {
+            return BcError::Status {
+                status: StatusCode::PAYLOAD_TOO_LARGE,
+                code: "BadRequest",
+                message: "The request body is too large.".into(),
+                retry_after: None,
+            }
+            .into_response();
+        };
+        return bc(sh, method, segs, raw_query, head, body).await;
     }
     (StatusCode::NOT_FOUND, "not found").into_response()
+}
+
+/// The request headers the BC API reads.
+struct Head {
+    auth: Option<String>,
+    prefer: Option<String>,
+    if_match: Option<String>,
 }
 
 fn status_fault(sh: &Shared, f: &Fault) -> Response {
@@ -301,6 +336,56 @@ fn status_fault(sh: &Shared, f: &Fault) -> Response {
     .into_response()
 }
 
+/// Serves a GET of the read-only API on a blocking thread (pages are CPU
+/// work); returns the response and the number of entities in it.
+async fn read(
+    sh: &Arc<Shared>,
+    env: usize,
+    root: String,
+    rest: Vec<String>,
+    raw_query: String,
+    prefer: Option<String>,
+    custom: bool,
+) -> (Response, usize) {
+    let max_page = prefer.as_deref().and_then(|p| {
+        p.split(',').find_map(|x| {
+            x.trim()
+                .strip_prefix("odata.maxpagesize=")
+                .and_then(|n| n.trim().parse::<usize>().ok())
+        })
+    });
+    let sh2 = sh.clone();
+    let result = tokio::task::spawn_blocking(move || {
+        let segments: Vec<&str> = rest.iter().map(String::as_str).collect();
+        api::handle(
+            &sh2,
+            ApiRequest {
+                env,
+                root,
+                segments,
+                raw_query: &raw_query,
+                max_page,
+                custom,
+            },
+        )
+    })
+    .await;
+    match result {
+        Ok(Ok(r)) => (r.response, r.records),
+        Ok(Err(e)) => (e.into_response(), 0),
+        Err(_) => (
+            BcError::Status {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                code: "Internal_ServerError",
+                message: "internal error".into(),
+                retry_after: None,
+            }
+            .into_response(),
+            0,
+        ),
+    }
+}
+
 struct InFlight<'a>(&'a Shared);
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
@@ -313,8 +398,8 @@ async fn bc(
     method: Method,
     segs: Vec<String>,
     raw_query: String,
-    auth_h: Option<String>,
-    prefer: Option<String>,
+    head: Head,
+    body: bytes::Bytes,
 ) -> Response {
     // /v2.0/{tenant?}/{env}/api/{v2.0 | publisher/group/version}/...
     let mut i = 1;
@@ -366,7 +451,7 @@ async fn bc(
             _ => {}
         }
     }
-    let caller = match sh.tokens.validate(auth_h.as_deref()) {
+    let caller = match sh.tokens.validate(head.auth.as_deref()) {
         Ok(c) => c,
         Err(p) => {
             return BcError::Unauthorized {
@@ -421,58 +506,41 @@ async fn bc(
         let mut c = sh.counts.lock().unwrap_or_else(|e| e.into_inner());
         c.max_concurrent_seen = c.max_concurrent_seen.max(now);
     }
-    if method != Method::GET {
-        return BcError::Status {
-            status: StatusCode::METHOD_NOT_ALLOWED,
-            code: "BadRequest_MethodNotAllowed",
-            message: "The emulator's API is read-only; change data through /_sim.".into(),
-            retry_after: None,
-        }
-        .into_response();
-    }
-    let max_page = prefer.as_deref().and_then(|p| {
-        p.split(',').find_map(|x| {
-            x.trim()
-                .strip_prefix("odata.maxpagesize=")
-                .and_then(|n| n.trim().parse::<usize>().ok())
-        })
-    });
     let root = format!(
         "{}{}",
         sh.base_url,
-        segs[..rest_at]
+        segs.get(..rest_at)
+            .unwrap_or(&segs)
             .iter()
             .fold(String::new(), |a, s| a + "/" + s)
     );
-    let sh2 = sh.clone();
-    let result = tokio::task::spawn_blocking(move || {
-        let segments: Vec<&str> = rest.iter().map(String::as_str).collect();
-        api::handle(
-            &sh2,
-            ApiRequest {
-                env,
-                root,
-                segments,
-                raw_query: &raw_query,
-                max_page,
-                custom,
-            },
-        )
-    })
+    let hooked = crate::webhooks::api::handle(
+        &sh,
+        &method,
+        crate::webhooks::api::HookRequest {
+            env,
+            api: segs.get(api_at + 1..rest_at).unwrap_or_default(),
+            root: &root,
+            rest: &rest,
+            raw_query: &raw_query,
+            if_match: head.if_match.as_deref(),
+            body: &body,
+            app_id: &caller.app_id,
+        },
+    )
     .await;
-    let (mut resp, n) = match result {
-        Ok(Ok(r)) => (r.response, r.records),
-        Ok(Err(e)) => (e.into_response(), 0),
-        Err(_) => (
-            BcError::Status {
-                status: StatusCode::INTERNAL_SERVER_ERROR,
-                code: "Internal_ServerError",
-                message: "internal error".into(),
+    let (mut resp, n) = match hooked {
+        Some(r) => (r, 0),
+        None if method != Method::GET => {
+            return BcError::Status {
+                status: StatusCode::METHOD_NOT_ALLOWED,
+                code: "BadRequest_MethodNotAllowed",
+                message: "The emulator's API is read-only; change data through /_sim.".into(),
                 retry_after: None,
             }
-            .into_response(),
-            0,
-        ),
+            .into_response();
+        }
+        None => read(&sh, env, root, rest, raw_query, head.prefer, custom).await,
     };
     let delay = sh.cfg.latency + sh.cfg.latency_per_record * n as u32;
     if !delay.is_zero() {

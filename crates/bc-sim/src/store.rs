@@ -5,15 +5,61 @@
 //! (environment, company, entity set) keyed by position, and line edits per
 //! document. Nothing else is kept in memory, so the size of the tenant is
 //! bounded only by `u32` positions.
+//!
+//! Every write reports a [`Change`] to the listener (the webhooks), so that
+//! notifications originate where records change, whatever the path.
 
+use crate::clock::Clock;
 use crate::datagen::{self, Ctx, put};
 use crate::schema::{EntityType, Kind, Schema};
 use crate::value::{Record, Val};
 use rand::{Rng, SeedableRng};
 use std::collections::{BTreeMap, HashMap};
-use std::sync::RwLock;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
 use uuid::Uuid;
+
+/// What happened to a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    /// Inserted.
+    Created,
+    /// Modified (a line edit is reported as a modification of its document).
+    Updated,
+    /// Deleted.
+    Deleted,
+}
+
+/// One record change, as reported to the store's listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Change {
+    /// Environment index.
+    pub env: u8,
+    /// Company index.
+    pub company: u8,
+    /// Entity set (`customApi` for the custom page).
+    pub set: &'static str,
+    /// The record's id.
+    pub id: Uuid,
+    /// What happened.
+    pub kind: ChangeKind,
+    /// When, on the emulator's clock (ms).
+    pub at_ms: i64,
+}
+
+/// Receives every [`Change`].
+pub type Listener = Box<dyn Fn(&Change) + Send + Sync>;
+
+struct ListenerSlot(OnceLock<Listener>);
+
+impl std::fmt::Debug for ListenerSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.get().is_some() {
+            "Listener(set)"
+        } else {
+            "Listener(none)"
+        })
+    }
+}
 
 /// One overlay entry.
 #[derive(Debug, Clone)]
@@ -42,15 +88,27 @@ type LineKey = (u8, u8, &'static str, u64);
 /// Line edits of one document: line index → (patches, line version).
 type LineEdits = BTreeMap<u64, (Vec<(usize, Val)>, u64)>;
 
+impl Entry {
+    /// A record's first overlay entry.
+    fn fresh(patch: Vec<(usize, Val)>, lmd: i64) -> Entry {
+        Entry::Live {
+            patch,
+            lmd,
+            version: 1,
+        }
+    }
+}
+
 /// Store of all environments and companies.
 #[derive(Debug)]
 pub struct Store {
     overlays: RwLock<HashMap<Key, SetOverlay>>,
     lines: RwLock<HashMap<LineKey, LineEdits>>,
-    clock: AtomicI64,
+    clock: Arc<Clock>,
     custom: Option<&'static EntityType>,
     /// Attachment contents uploaded through the control API, by position.
     files: RwLock<HashMap<(u8, u8, u64), Vec<u8>>>,
+    listener: ListenerSlot,
 }
 
 /// Errors of overlay writes.
@@ -73,14 +131,34 @@ pub enum StoreError {
 }
 
 impl Store {
-    /// A store; `custom` is the custom API page type, if configured.
-    pub fn new(custom: Option<&'static EntityType>) -> Store {
+    /// A store on `clock`; `custom` is the custom API page type, if configured.
+    pub fn new(custom: Option<&'static EntityType>, clock: Arc<Clock>) -> Store {
         Store {
             overlays: RwLock::default(),
             lines: RwLock::default(),
-            clock: AtomicI64::new(0),
+            clock,
             custom,
             files: RwLock::default(),
+            listener: ListenerSlot(OnceLock::new()),
+        }
+    }
+
+    /// Sets the receiver of every [`Change`] (once; later calls are ignored).
+    pub fn set_listener(&self, f: Listener) {
+        let _ = self.listener.0.set(f);
+    }
+
+    fn changed(&self, ctx: &Ctx, set: &'static str, pos: u64, kind: ChangeKind, at_ms: i64) {
+        if let Some(f) = self.listener.0.get() {
+            let code = datagen::set_code(set).unwrap_or(0);
+            f(&Change {
+                env: ctx.env,
+                company: ctx.company,
+                set,
+                id: ctx.id(code, pos, 0),
+                kind,
+                at_ms,
+            });
         }
     }
 
@@ -92,21 +170,11 @@ impl Store {
         Schema::get().by_set(set)
     }
 
-    /// A strictly increasing "now" in ms: BC's lastModifiedDateTime moves on
-    /// every change, and two changes in one millisecond must still order.
+    /// A strictly increasing "now" in ms on the emulator's clock: BC's
+    /// lastModifiedDateTime moves on every change, and two changes in one
+    /// millisecond must still order.
     pub fn tick(&self) -> i64 {
-        let now = chrono::Utc::now().timestamp_millis();
-        let mut prev = self.clock.load(Ordering::SeqCst);
-        loop {
-            let next = now.max(prev + 1);
-            match self
-                .clock
-                .compare_exchange(prev, next, Ordering::SeqCst, Ordering::SeqCst)
-            {
-                Ok(_) => return next,
-                Err(p) => prev = p,
-            }
-        }
+        self.clock.tick()
     }
 
     /// Upper bound (exclusive) of positions in a set.
@@ -293,18 +361,15 @@ impl Store {
     /// Creates a record; returns its position.
     pub fn create(&self, ctx: &Ctx, set: &'static str, patch: Vec<(usize, Val)>) -> u64 {
         let lmd = self.tick();
-        let mut ov = self.overlays.write().unwrap_or_else(|e| e.into_inner());
-        let o = ov.entry((ctx.env, ctx.company, set)).or_default();
-        let pos = ctx.base_count(set) + o.created;
-        o.created += 1;
-        o.entries.insert(
-            pos,
-            Entry::Live {
-                patch,
-                lmd,
-                version: 1,
-            },
-        );
+        let pos = {
+            let mut ov = self.overlays.write().unwrap_or_else(|e| e.into_inner());
+            let o = ov.entry((ctx.env, ctx.company, set)).or_default();
+            let pos = ctx.base_count(set) + o.created;
+            o.created += 1;
+            o.entries.insert(pos, Entry::fresh(patch, lmd));
+            pos
+        };
+        self.changed(ctx, set, pos, ChangeKind::Created, lmd);
         pos
     }
 
@@ -314,6 +379,19 @@ impl Store {
             return false;
         }
         let lmd = self.tick();
+        self.patch_overlay(ctx, set, pos, patch, lmd);
+        self.changed(ctx, set, pos, ChangeKind::Updated, lmd);
+        true
+    }
+
+    fn patch_overlay(
+        &self,
+        ctx: &Ctx,
+        set: &'static str,
+        pos: u64,
+        patch: Vec<(usize, Val)>,
+        lmd: i64,
+    ) {
         let mut ov = self.overlays.write().unwrap_or_else(|e| e.into_inner());
         let o = ov.entry((ctx.env, ctx.company, set)).or_default();
         match o.entries.get_mut(&pos) {
@@ -330,17 +408,9 @@ impl Store {
                 *version += 1;
             }
             _ => {
-                o.entries.insert(
-                    pos,
-                    Entry::Live {
-                        patch,
-                        lmd,
-                        version: 1,
-                    },
-                );
+                o.entries.insert(pos, Entry::fresh(patch, lmd));
             }
         }
-        true
     }
 
     /// The content of attachment `pos`: uploaded, or generated.
@@ -374,16 +444,20 @@ impl Store {
         if self.get(ctx, set, pos).is_none() {
             return false;
         }
-        let mut ov = self.overlays.write().unwrap_or_else(|e| e.into_inner());
-        ov.entry((ctx.env, ctx.company, set))
+        self.overlays
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry((ctx.env, ctx.company, set))
             .or_default()
             .entries
             .insert(pos, Entry::Deleted);
+        self.changed(ctx, set, pos, ChangeKind::Deleted, self.clock.now_ms());
         true
     }
 
     /// Edits one line of a document WITHOUT touching the header's
-    /// lastModifiedDateTime (real BC behaviour: line edits do not move it).
+    /// lastModifiedDateTime (real BC behaviour: line edits do not move it);
+    /// webhooks still hear of it as a change of the header, as in BC.
     pub fn edit_line(
         &self,
         ctx: &Ctx,
@@ -395,17 +469,20 @@ impl Store {
         if self.get(ctx, doc_set, pos).is_none() || seq_idx >= ctx.line_count(doc_set, pos) {
             return false;
         }
-        let mut lk = self.lines.write().unwrap_or_else(|e| e.into_inner());
-        let e = lk
-            .entry((ctx.env, ctx.company, doc_set, pos))
-            .or_default()
-            .entry(seq_idx)
-            .or_insert((Vec::new(), 0));
-        for (i, v) in patch {
-            e.0.retain(|(j, _)| *j != i);
-            e.0.push((i, v));
+        {
+            let mut lk = self.lines.write().unwrap_or_else(|e| e.into_inner());
+            let e = lk
+                .entry((ctx.env, ctx.company, doc_set, pos))
+                .or_default()
+                .entry(seq_idx)
+                .or_insert((Vec::new(), 0));
+            for (i, v) in patch {
+                e.0.retain(|(j, _)| *j != i);
+                e.0.push((i, v));
+            }
+            e.1 += 1;
         }
-        e.1 += 1;
+        self.changed(ctx, doc_set, pos, ChangeKind::Updated, self.clock.now_ms());
         true
     }
 }
