@@ -440,6 +440,37 @@ mod tests {
         }
     }
 
+    /// Markdown injection (issue 17, item 7): hostile names and line
+    /// descriptions render as the text they are, in the heading, the list
+    /// and the table, and the only link is bcq's citation.
+    #[test]
+    fn hostile_values_make_no_link_html_or_structure() {
+        let mut ctx = ctx();
+        ctx.company_name = "Evil **Co**\n# Injected".into();
+        let mut inv = invoice("Open");
+        inv["customerName"] = json!("[click](javascript:alert(1))");
+        inv["salesInvoiceLines"][0]["description"] = json!("<script>alert(1)</script> <img src=x onerror=alert(1)>");
+        inv["salesInvoiceLines"][0]["lineObjectNumber"] = json!("a|b\n## row");
+        let doc = render(&SALES_INVOICES, &ctx, &inv).unwrap();
+        let md = String::from_utf8(doc.content).unwrap();
+        // No unescaped link opener, HTML tag opener or injected heading.
+        let bare = |needle: &str| {
+            md.match_indices(needle)
+                .filter(|(i, _)| !md[..*i].ends_with('\\'))
+                .count()
+        };
+        assert_eq!(bare("["), 1, "only the citation opens a link:\n{md}");
+        assert!(md.contains("[Open in Business Central](https://"), "{md}");
+        assert_eq!(bare("<script"), 0, "{md}");
+        assert_eq!(bare("<img"), 0, "{md}");
+        assert!(md.lines().filter(|l| l.starts_with('#')).count() == 2, "{md}");
+        assert!(md.contains("\\[click\\](javascript:alert(1))"), "{md}");
+        assert!(md.contains("**Evil \\*\\*Co\\*\\* \\# Injected**"), "{md}");
+        assert!(md.contains("a\\|b<br>\\#\\# row"), "{md}");
+        // The title is plain text for the destination, not Markdown.
+        assert!(doc.title.contains("[click](javascript:alert(1))"), "{}", doc.title);
+    }
+
     fn invoice(status: &str) -> Value {
         json!({
             "id": "ABC-1", "number": "103001", "customerName": "Adatum Corporation", "customerNumber": "10000",

@@ -186,24 +186,55 @@ pub fn truncate_chars(s: String, max_chars: usize) -> String {
     out
 }
 
-/// Appends `s` as text safe inside a Markdown table cell or paragraph:
-/// control characters other than newline and tab removed, `|` escaped,
-/// newlines as `<br>`.
-pub fn push_md_cell(out: &mut String, s: &str) {
-    let plain = |c: char| c != '|' && !c.is_control() || c == '\t';
+/// Markdown's active characters in a BC value: links and images (`[`, `]`),
+/// HTML and autolinks (`<`, `>`), code (`` ` ``), emphasis (`*`, `_`,
+/// `~`), table cells (`|`), headings (`#`) and the escape itself (`\`).
+fn md_active(c: char) -> bool {
+    matches!(
+        c,
+        '\\' | '`' | '*' | '_' | '~' | '[' | ']' | '<' | '>' | '|' | '#'
+    )
+}
+
+/// Appends a BC value as Markdown text that renders as exactly that text:
+/// every active character is backslash-escaped (an `_` inside a word is
+/// inert and stays), control characters other than tab are dropped, and a
+/// line break becomes `line_break` (`<br>` in a table cell or list item,
+/// a space in a heading or sentence), so that no value can start a line,
+/// make a link, an image or HTML, or end its cell. Only bcq makes links
+/// (the citation). A bare URL or email stays as its text, which a renderer
+/// may autolink to itself.
+fn push_md_value(out: &mut String, s: &str, line_break: &str) {
+    let plain = |c: char| !md_active(c) && (!c.is_control() || c == '\t');
     if s.chars().all(plain) {
         out.push_str(s);
         return;
     }
-    for c in s.chars() {
+    let mut prev: Option<char> = None;
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
         match c {
-            '|' => out.push_str("\\|"),
-            '\n' => out.push_str("<br>"),
-            '\r' => {}
+            '\n' => out.push_str(line_break),
+            '_' if prev.is_some_and(char::is_alphanumeric)
+                && chars.peek().is_some_and(|n| n.is_alphanumeric()) =>
+            {
+                out.push('_')
+            }
+            c if md_active(c) => {
+                out.push('\\');
+                out.push(c);
+            }
             c if c.is_control() && c != '\t' => {}
             c => out.push(c),
         }
+        prev = Some(c);
     }
+}
+
+/// Appends `s` as text inside a Markdown table cell or list item (see
+/// [`push_md_value`]; line breaks become `<br>`).
+pub fn push_md_cell(out: &mut String, s: &str) {
+    push_md_value(out, s, "<br>");
 }
 
 /// Appends an Edm.Date as `2025-03-01`.
@@ -217,10 +248,10 @@ pub fn push_datetime(out: &mut String, t: DateTime<Utc>) {
     let _ = write!(out, " {:02}:{:02} UTC", t.hour(), t.minute());
 }
 
-/// Appends text safe as a Markdown paragraph: control characters other
-/// than newline and tab removed.
+/// Appends `s` as inline Markdown text in a heading or a sentence (see
+/// [`push_md_value`]; line breaks become spaces).
 pub fn push_md_text(out: &mut String, s: &str) {
-    out.extend(s.split(|c: char| c.is_control() && c != '\n' && c != '\t'));
+    push_md_value(out, s, " ");
 }
 
 /// Appends an amount with two decimals and thousands separators: `12,345.60`.
@@ -347,11 +378,31 @@ mod tests {
         push_md_cell(&mut out, "a|b");
         out.push(' ');
         push_md_text(&mut out, "p\u{0}q\n");
-        assert_eq!(out, "total -1,234.50 2.25 10 a\\|b pq\n");
+        assert_eq!(out, "total -1,234.50 2.25 10 a\\|b pq ");
     }
 
     #[test]
     fn md_cell_escapes_pipes_and_newlines() {
         assert_eq!(written(|o| push_md_cell(o, "a|b\r\nc\u{7}")), "a\\|b<br>c");
+    }
+
+    #[test]
+    fn hostile_values_render_as_the_text_they_are() {
+        let cell = |s| written(|o| push_md_cell(o, s));
+        let text = |s| written(|o| push_md_text(o, s));
+        assert_eq!(cell("[click](javascript:alert(1))"), "\\[click\\](javascript:alert(1))");
+        assert_eq!(cell("![x](http://e/i.png)"), "!\\[x\\](http://e/i.png)");
+        assert_eq!(cell("<script>alert(1)</script>"), "\\<script\\>alert(1)\\</script\\>");
+        assert_eq!(cell("<img src=x onerror=alert(1)>"), "\\<img src=x onerror=alert(1)\\>");
+        assert_eq!(cell("**bold** `code` ~~s~~ \\"), "\\*\\*bold\\*\\* \\`code\\` \\~\\~s\\~\\~ \\\\");
+        // A value cannot start a line: no heading, list or quote of its own.
+        assert_eq!(text("x\n# Heading\n- item\n> quote"), "x \\# Heading - item \\> quote");
+        assert_eq!(cell("x\n# Heading"), "x<br>\\# Heading");
+        // Underscores inside words are inert and stay; at word edges they are escaped.
+        assert_eq!(cell("ADATUM_CORP _x_"), "ADATUM_CORP \\_x\\_");
+        // Ordinary values pass unchanged.
+        for v in ["Adatum Corporation", "info0@example.com", "1,234.50", "CRONUS USA, Inc.", "S-INV-103001 (copy)"] {
+            assert_eq!(cell(v), v);
+        }
     }
 }
