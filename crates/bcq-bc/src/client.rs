@@ -17,9 +17,10 @@ use crate::budget::RequestBudget;
 use crate::config::{BcConfig, RetryConfig, check_url};
 use crate::error::{BcError, parse_bc_error};
 use crate::odata::{Company, Page};
-use crate::retry::{RetryState, Timer, TokioTimer};
+use crate::retry::{Timer, TokioTimer};
 use crate::secret::Secret;
 use crate::stats::{Counters, Stats};
+use bcq_retry::{Attempts, Failure};
 
 /// Test seams: the clock/sleep and the jitter's random seed.
 #[derive(Clone)]
@@ -275,11 +276,11 @@ impl BcClient {
     ) -> Result<(T, Option<DateTime<Utc>>), BcError> {
         let inner = &self.inner;
         self.check_request_url(url)?;
-        let mut state = RetryState::new(&inner.retry, inner.timer.now());
+        let mut state = Attempts::new(&inner.retry.policy(), inner.timer.now());
         let mut reauthenticated = false;
         let mut decode_failures = 0;
         loop {
-            state.attempts += 1;
+            state.begin();
             let token = inner.tokens.token().await?;
             let (err, retry_after) = match self.attempt(url, is_page, &token).await {
                 Ok((body, date)) => match decode(body) {
@@ -307,7 +308,7 @@ impl BcClient {
                     // revoked or the app's secret rotated. Re-authenticate
                     // once, right away; this is not a backoff attempt.
                     reauthenticated = true;
-                    state.attempts -= 1;
+                    state.forgive();
                     Counters::bump(&inner.stats.retries, 1);
                     tracing::info!(url, "business central answered 401, re-authenticating once");
                     inner.tokens.refresh_rejected(&token).await?;
@@ -318,15 +319,26 @@ impl BcClient {
             if !err.is_retryable() {
                 return Err(err);
             }
+            let failure = if matches!(err.status(), Some(429 | 503)) {
+                Failure::Throttled
+            } else {
+                Failure::Transient
+            };
             let delay = {
                 let mut rng = inner.rng.lock().expect("rng lock");
-                state.next_delay(retry_after, inner.timer.now(), &mut *rng)
+                state.next_delay(failure, retry_after, inner.timer.now(), None, &mut *rng)
             };
-            let Some(delay) = delay else {
-                tracing::warn!(url, attempts = state.attempts, error = %err, "giving up");
-                return Err(err);
+            let delay = match delay {
+                Ok(d) => d,
+                Err(give_up) => {
+                    tracing::warn!(url, attempts = give_up.attempts, error = %err, "giving up");
+                    return Err(BcError::GaveUp {
+                        give_up,
+                        last: Box::new(err),
+                    });
+                }
             };
-            tracing::warn!(url, attempt = state.attempts, ?delay, error = %err, "retrying");
+            tracing::warn!(url, attempt = state.made(), ?delay, error = %err, "retrying");
             Counters::bump(&inner.stats.retries, 1);
             inner.timer.sleep(delay).await;
         }

@@ -587,10 +587,21 @@ async fn retries_are_bounded_by_attempts_and_elapsed_time() {
         mock.push_api(Canned::raw(503, ""));
     }
     let err = c.get_json(&format!("{}/x", mock.root())).await.unwrap_err();
+    match &err {
+        BcError::GaveUp { give_up, last } => {
+            assert!(
+                matches!(**last, BcError::Status { status: 503, .. }),
+                "{err:?}"
+            );
+            assert_eq!(give_up.attempts, 12);
+        }
+        other => panic!("{other:?}"),
+    }
     assert!(
-        matches!(err, BcError::Status { status: 503, .. }),
-        "{err:?}"
+        err.to_string().contains("(gave up after 12 attempts over "),
+        "{err}"
     );
+    assert_eq!(err.status(), Some(503));
     assert_eq!(mock.api_requests().len(), 12, "default max_attempts");
     assert_eq!(timer.sleeps().len(), 11);
 
@@ -603,7 +614,7 @@ async fn retries_are_bounded_by_attempts_and_elapsed_time() {
     mock.push_api(ok_entity());
     let err = c.get_json(&format!("{}/x", mock.root())).await.unwrap_err();
     assert!(
-        matches!(err, BcError::Status { status: 429, .. }),
+        matches!(&err, BcError::GaveUp { last, give_up } if matches!(**last, BcError::Status { status: 429, .. }) && give_up.attempts == 2),
         "{err:?}"
     );
     assert_eq!(
@@ -755,8 +766,15 @@ async fn connection_errors_are_retried() {
         .get_json(&format!("{dead}/t/production/api/v2.0/companies"))
         .await
         .unwrap_err();
-    assert!(matches!(err, BcError::Transport { .. }), "{err:?}");
-    assert!(err.is_retryable());
+    match &err {
+        BcError::GaveUp { last, give_up } => {
+            assert!(matches!(**last, BcError::Transport { .. }), "{err:?}");
+            assert!(last.is_retryable());
+            assert_eq!(give_up.attempts, 3);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!err.is_retryable(), "given up is final");
     assert_eq!(timer.sleeps().len(), 2);
     assert_eq!(c.stats().requests, 3);
 }
@@ -889,7 +907,10 @@ async fn a_request_that_never_answers_times_out_and_is_retried() {
     let url = format!("{}/x", mock.root());
     let err = c.get_json(&url).await.unwrap_err();
     match &err {
-        BcError::Transport { source, .. } => assert!(source.is_timeout(), "{err:?}"),
+        BcError::GaveUp { last, .. } => match &**last {
+            BcError::Transport { source, .. } => assert!(source.is_timeout(), "{err:?}"),
+            other => panic!("{other:?}"),
+        },
         other => panic!("{other:?}"),
     }
     assert!(

@@ -152,6 +152,16 @@ pub enum BcError {
         location: String,
     },
 
+    /// A retryable failure that went on past the retry policy's bounds.
+    #[error("{last} ({give_up})")]
+    GaveUp {
+        /// How many attempts over how long.
+        give_up: bcq_retry::GiveUp,
+        /// The last attempt's error (shown in the message, not repeated as
+        /// a cause).
+        last: Box<BcError>,
+    },
+
     /// The body was not the JSON we expected. BC and proxies do truncate
     /// large pages, so this is retried a bounded number of times.
     #[error("malformed json from {url} after {attempts} attempt(s): {source}")]
@@ -191,6 +201,7 @@ impl BcError {
             BcError::Unauthorized { .. } => Some(401),
             BcError::EnvironmentNotFound { .. } => Some(404),
             BcError::Transport { source, .. } => source.status().map(|s| s.as_u16()),
+            BcError::GaveUp { last, .. } => last.status(),
             _ => None,
         }
     }

@@ -186,13 +186,15 @@ pub fn truncate_chars(s: String, max_chars: usize) -> String {
     out
 }
 
-/// Markdown's active characters in a BC value: links and images (`[`, `]`),
-/// HTML and autolinks (`<`, `>`), code (`` ` ``), emphasis (`*`, `_`,
-/// `~`), table cells (`|`), headings (`#`) and the escape itself (`\`).
+/// Markdown's active characters inside a line: links and images (`[`,
+/// `]`), HTML and autolinks (`<`, `>`), code (`` ` ``), emphasis (`*`,
+/// `_`, `~`), table cells (`|`) and the escape itself (`\`). Characters
+/// active only at the start of a line (`#`, `-`, `>`, digits and `.`) need
+/// nothing: a value never starts a line.
 fn md_active(c: char) -> bool {
     matches!(
         c,
-        '\\' | '`' | '*' | '_' | '~' | '[' | ']' | '<' | '>' | '|' | '#'
+        '\\' | '`' | '*' | '_' | '~' | '[' | ']' | '<' | '>' | '|'
     )
 }
 
@@ -390,18 +392,40 @@ mod tests {
     fn hostile_values_render_as_the_text_they_are() {
         let cell = |s| written(|o| push_md_cell(o, s));
         let text = |s| written(|o| push_md_text(o, s));
-        assert_eq!(cell("[click](javascript:alert(1))"), "\\[click\\](javascript:alert(1))");
+        assert_eq!(
+            cell("[click](javascript:alert(1))"),
+            "\\[click\\](javascript:alert(1))"
+        );
         assert_eq!(cell("![x](http://e/i.png)"), "!\\[x\\](http://e/i.png)");
-        assert_eq!(cell("<script>alert(1)</script>"), "\\<script\\>alert(1)\\</script\\>");
-        assert_eq!(cell("<img src=x onerror=alert(1)>"), "\\<img src=x onerror=alert(1)\\>");
-        assert_eq!(cell("**bold** `code` ~~s~~ \\"), "\\*\\*bold\\*\\* \\`code\\` \\~\\~s\\~\\~ \\\\");
+        assert_eq!(
+            cell("<script>alert(1)</script>"),
+            "\\<script\\>alert(1)\\</script\\>"
+        );
+        assert_eq!(
+            cell("<img src=x onerror=alert(1)>"),
+            "\\<img src=x onerror=alert(1)\\>"
+        );
+        assert_eq!(
+            cell("**bold** `code` ~~s~~ \\"),
+            "\\*\\*bold\\*\\* \\`code\\` \\~\\~s\\~\\~ \\\\"
+        );
         // A value cannot start a line: no heading, list or quote of its own.
-        assert_eq!(text("x\n# Heading\n- item\n> quote"), "x \\# Heading - item \\> quote");
-        assert_eq!(cell("x\n# Heading"), "x<br>\\# Heading");
+        assert_eq!(
+            text("x\n# Heading\n- item\n> quote"),
+            "x # Heading - item \\> quote"
+        );
+        assert_eq!(cell("x\n# Heading"), "x<br># Heading");
         // Underscores inside words are inert and stay; at word edges they are escaped.
         assert_eq!(cell("ADATUM_CORP _x_"), "ADATUM_CORP \\_x\\_");
         // Ordinary values pass unchanged.
-        for v in ["Adatum Corporation", "info0@example.com", "1,234.50", "CRONUS USA, Inc.", "S-INV-103001 (copy)"] {
+        for v in [
+            "Adatum Corporation",
+            "info0@example.com",
+            "1,234.50",
+            "CRONUS USA, Inc.",
+            "S-INV-103001 (copy)",
+            "Desk #737",
+        ] {
             assert_eq!(cell(v), v);
         }
     }

@@ -13,9 +13,10 @@ use super::certificate::ClientCertificate;
 use super::entra::parse_token_error;
 use crate::config::{AuthConfig, Credential, RetryConfig};
 use crate::error::BcError;
-use crate::retry::{RetryState, Timer};
+use crate::retry::Timer;
 use crate::secret::Secret;
 use crate::stats::Counters;
+use bcq_retry::{Attempts, Failure};
 
 /// The proof sent with each token request.
 #[derive(Debug)]
@@ -133,9 +134,9 @@ impl TokenCache {
 
     /// Requests a token, retrying transient failures (429, 5xx, network).
     async fn fetch(&self) -> Result<CachedToken, BcError> {
-        let mut state = RetryState::new(&self.retry, self.timer.now());
+        let mut state = Attempts::new(&self.retry.policy(), self.timer.now());
         loop {
-            state.attempts += 1;
+            state.begin();
             let err = match self.fetch_once().await {
                 Ok(t) => return Ok(t),
                 Err(e) => e,
@@ -148,9 +149,17 @@ impl TokenCache {
             }
             let delay = {
                 let mut rng = self.rng.lock().expect("rng lock");
-                state.next_delay(None, self.timer.now(), &mut *rng)
+                state.next_delay(Failure::Transient, None, self.timer.now(), None, &mut *rng)
             };
-            let Some(delay) = delay else { return Err(err) };
+            let delay = match delay {
+                Ok(d) => d,
+                Err(give_up) => {
+                    return Err(BcError::GaveUp {
+                        give_up,
+                        last: Box::new(err),
+                    });
+                }
+            };
             tracing::warn!(error = %err, ?delay, "token request failed, retrying");
             Counters::bump(&self.stats.retries, 1);
             self.timer.sleep(delay).await;
