@@ -1,11 +1,10 @@
-//! The document bcq sends to a sink: what Q Business calls a `Document`,
-//! reduced to what a BC record needs, and independent of any SDK.
+//! The document bcq sends to a destination, reduced to what a BC record
+//! needs, and independent of any destination or SDK.
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-/// The content types bcq emits. A subset of Q's `ContentType` enum: the
-/// ones BC records and BC files map to.
+/// The content types bcq emits: what BC records and BC files are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ContentType {
     /// Markdown: the rendering of a record.
@@ -33,8 +32,11 @@ pub enum ContentType {
 }
 
 impl ContentType {
-    /// The wire name Q uses (`PDF`, `MD`, ...).
-    pub fn as_q_str(self) -> &'static str {
+    /// bcq's stable code of the type (`PDF`, `MD`, ...), part of the
+    /// content hash. The codes happen to be Amazon Q Business's names, which
+    /// the Q destination relies on; they never change, or every document
+    /// would hash anew.
+    pub fn code(self) -> &'static str {
         match self {
             ContentType::Markdown => "MD",
             ContentType::Pdf => "PDF",
@@ -54,28 +56,28 @@ impl ContentType {
 /// A typed attribute value, as Q's `DocumentAttributeValue` union.
 #[derive(Clone, Debug, PartialEq)]
 pub enum AttrValue {
-    /// A string of at most 2,048 characters.
+    /// A string.
     String(String),
     /// A list of strings.
     StringList(Vec<String>),
-    /// A signed 64-bit number (Q's index type NUMBER).
+    /// A signed 64-bit number.
     Long(i64),
-    /// A point in time (travels as epoch seconds).
+    /// A point in time.
     Date(DateTime<Utc>),
 }
 
 /// One named attribute of a document.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Attribute {
-    /// `[a-zA-Z0-9_][a-zA-Z0-9_-]*`, at most 200 characters; reserved names start with `_`.
+    /// `[a-zA-Z0-9_][a-zA-Z0-9_-]*`; reserved names start with `_`.
     /// Borrowed when it comes from the catalog, as nearly all do.
     pub name: std::borrow::Cow<'static, str>,
     /// The typed value.
     pub value: AttrValue,
 }
 
-/// Who may read a document: Q's `accessConfiguration`, reduced to one
-/// list of principals joined by `memberRelation`.
+/// Who may read a document: one list of principals joined by a relation
+/// (each destination translates it into its own access list).
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct AccessControl {
     /// `AND` or `OR` between principals (Q's `memberRelation`).
@@ -97,7 +99,8 @@ pub struct Principal {
     pub membership: Membership,
 }
 
-/// Q's `membershipType`: which user-group mapping a principal is resolved in.
+/// Which user-group mapping a group principal is resolved in (Amazon Q
+/// Business's `membershipType`; destinations without groups ignore it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Membership {
     /// The application's index-wide mapping (PutGroup without a data source).
@@ -108,8 +111,8 @@ pub enum Membership {
 }
 
 impl Membership {
-    /// The wire form (`INDEX`, `DATASOURCE`).
-    pub fn as_q_str(self) -> &'static str {
+    /// bcq's stable code (`INDEX`, `DATASOURCE`), part of the content hash.
+    pub fn code(self) -> &'static str {
         match self {
             Membership::Index => "INDEX",
             Membership::Datasource => "DATASOURCE",
@@ -126,15 +129,16 @@ pub enum PrincipalKind {
     Group,
 }
 
-/// A document ready for a sink. Per-run attributes (the sync job id) are
-/// added by the sink, so that the content hash does not change between runs.
+/// A document ready for a destination. Per-run attributes (a Q sync job
+/// id) are added by the destination, so that the content hash does not
+/// change between runs.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Document {
     /// Stable id, namespaced by environment, company, entity and BC id.
     pub id: String,
-    /// What a person recognises, at most 1,024 characters.
+    /// What a person recognises (one line).
     pub title: String,
-    /// How Q should extract text from [`Document::content`].
+    /// What [`Document::content`] is.
     pub content_type: ContentType,
     /// The bytes: UTF-8 Markdown for records, the file for files.
     pub content: Vec<u8>,
@@ -155,7 +159,7 @@ impl Document {
         };
         field(self.id.as_bytes());
         field(self.title.as_bytes());
-        field(self.content_type.as_q_str().as_bytes());
+        field(self.content_type.code().as_bytes());
         field(&self.content);
         for a in &self.attributes {
             field(a.name.as_bytes());
@@ -194,7 +198,7 @@ impl Document {
                     (PrincipalKind::Group, false) => b"g-",
                 });
                 field(p.id.as_bytes());
-                field(p.membership.as_q_str().as_bytes());
+                field(p.membership.code().as_bytes());
             }
         }
         h.finalize().into()

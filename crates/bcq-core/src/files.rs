@@ -133,7 +133,7 @@ pub fn attachment_document(
     });
     attributes.push(Attribute {
         name: "bc_file_name".into(),
-        value: AttrValue::String(wire::one_line(file_name, wire::MAX_ATTR_STRING_CHARS)),
+        value: AttrValue::String(wire::one_line(file_name, usize::MAX)),
     });
     if let Some(t) = wire::datetime(meta, "lastModifiedDateTime") {
         attributes.push(Attribute {
@@ -145,7 +145,7 @@ pub fn attachment_document(
         id: attachment_doc_id(ctx, &render::bc_id(meta).unwrap_or_default()),
         title: wire::one_line(
             &format!("{file_name} (attached to {})", parent_doc.title),
-            wire::MAX_TITLE_CHARS,
+            usize::MAX,
         ),
         content_type,
         content,

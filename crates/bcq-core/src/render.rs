@@ -180,7 +180,7 @@ pub fn title<R: Fields + ?Sized>(
         t.push_str(suffix);
         t.push(')');
     }
-    wire::one_line(&t, wire::MAX_TITLE_CHARS)
+    wire::one_line(&t, usize::MAX)
 }
 
 /// Appends the values of `names` (joined by ", ") to `out` as Markdown
@@ -226,10 +226,7 @@ fn attr_value<R: Fields + ?Sized>(record: &R, field: &str, kind: AttrKind) -> Op
     match kind {
         AttrKind::String => {
             let s = wire::enum_str(record, field)?;
-            Some(AttrValue::String(wire::one_line(
-                &s,
-                wire::MAX_ATTR_STRING_CHARS,
-            )))
+            Some(AttrValue::String(wire::one_line(&s, usize::MAX)))
         }
         AttrKind::Number => wire::number(record, field)
             .filter(|v| v.is_finite())
@@ -243,7 +240,7 @@ fn attr_value<R: Fields + ?Sized>(record: &R, field: &str, kind: AttrKind) -> Op
 fn string_attr(name: &'static str, v: &str) -> Attribute {
     Attribute {
         name: name.into(),
-        value: AttrValue::String(wire::one_line(v, wire::MAX_ATTR_STRING_CHARS)),
+        value: AttrValue::String(wire::one_line(v, usize::MAX)),
     }
 }
 
@@ -372,16 +369,6 @@ pub fn render<R: Fields + ?Sized>(
         }
     }
     let _ = writeln!(md, "\n[Open in Business Central]({link})");
-    if md.len() > wire::MAX_TEXT_BYTES {
-        // Q indexes at most 5 MB of text: cut at a character boundary and say so.
-        let mut cut = wire::MAX_TEXT_BYTES - 64;
-        while !md.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        md.truncate(cut);
-        md.push_str(wire::TRUNCATION_MARKER);
-    }
-
     Ok(Document {
         id: doc_id(&ctx.environment, &ctx.company_id, spec.entity_set, &id),
         title,
@@ -404,10 +391,7 @@ pub fn pdf_document<R: Fields + ?Sized>(
     let id = bc_id(record).unwrap_or_default();
     Document {
         id: pdf_doc_id(&record_doc.id),
-        title: wire::one_line(
-            &format!("{} (PDF)", record_doc.title),
-            wire::MAX_TITLE_CHARS,
-        ),
+        title: format!("{} (PDF)", record_doc.title),
         content_type: ContentType::Pdf,
         content: pdf,
         attributes: record_attributes(
@@ -566,15 +550,16 @@ mod tests {
     }
 
     #[test]
-    fn hostile_text_stays_within_q_limits() {
+    fn hostile_text_makes_one_line_titles_and_attributes() {
         let mut r = invoice("Open");
         r["customerName"] = json!(format!("A\u{0}B\n{}", "x".repeat(5000)));
         let d = render(&SALES_INVOICES, &ctx(), &r).unwrap();
-        assert!(d.title.chars().count() <= wire::MAX_TITLE_CHARS);
+        // Destinations cut to their own limits (see Destination::fit).
+        assert!(d.title.contains(&"x".repeat(5000)));
         assert!(!d.title.chars().any(char::is_control));
         for a in &d.attributes {
             if let AttrValue::String(s) = &a.value {
-                assert!(s.chars().count() <= wire::MAX_ATTR_STRING_CHARS);
+                assert!(!s.chars().any(char::is_control), "{}", a.name);
             }
         }
     }

@@ -1,29 +1,15 @@
-//! Reading BC's JSON as BC writes it, and writing strings Q accepts.
+//! Reading BC's JSON as BC writes it, and writing it as Markdown text.
 //!
 //! BC's wire quirks: a blank enum is `"_x0020_"` (the XML escape of a space),
 //! an empty GUID is all zeros, an empty date is `"0001-01-01"`. All three
 //! mean "no value" and must never reach a document as if they were data.
-//! Q's limits (from its API model): titles ≤ 1,024 characters, string
-//! attribute values ≤ 2,048, document ids ≤ 1,825 without control characters.
+//! Limits belong to destinations (`Destination::fit`), not to rendering.
 
 use bcq_bc::{Field, Record};
 use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 use serde_json::Value;
 use std::borrow::Cow;
 use std::fmt::Write;
-
-/// Q's maximum title length, in characters.
-pub const MAX_TITLE_CHARS: usize = 1024;
-/// Q's maximum length of a string attribute value, in characters.
-pub const MAX_ATTR_STRING_CHARS: usize = 2048;
-/// Q's maximum document id length, in characters.
-pub const MAX_ID_CHARS: usize = 1825;
-/// Q indexes at most 5 MB of extracted text per document.
-pub const MAX_TEXT_BYTES: usize = 5 * 1024 * 1024;
-/// Appended to a body cut at Q's 5 MB of indexed text.
-pub const TRUNCATION_MARKER: &str = "\n\n… (truncated: the record is longer than Q indexes)\n";
-/// Q accepts files up to 50 MB.
-pub const MAX_FILE_BYTES: usize = 50 * 1024 * 1024;
 
 const EMPTY_GUID: &str = "00000000-0000-0000-0000-000000000000";
 
@@ -154,7 +140,7 @@ pub fn one_line(s: &str, max_chars: usize) -> String {
     if plain {
         return s.to_owned();
     }
-    let mut out = String::with_capacity(s.len().min(max_chars * 4));
+    let mut out = String::with_capacity(s.len().min(max_chars.saturating_mul(4)));
     let mut last_space = true;
     for c in s.chars() {
         let c = if c.is_control() || c.is_whitespace() {
@@ -333,8 +319,8 @@ mod tests {
         assert_eq!(one_line(" a  b ", 100), "a b");
         assert_eq!(one_line("abcdef", 4), "abc…");
         let long = "é".repeat(3000);
-        let cut = one_line(&long, MAX_ATTR_STRING_CHARS);
-        assert_eq!(cut.chars().count(), MAX_ATTR_STRING_CHARS);
+        let cut = one_line(&long, 2048);
+        assert_eq!(cut.chars().count(), 2048);
         assert!(cut.ends_with('…'));
     }
 

@@ -2,12 +2,13 @@
 //! kept from configuration (PutGroup, DeleteGroup) and listing the data
 //! source's documents (ListDocuments).
 
-use crate::retry::describe;
-use crate::sink::{JobError, QSink};
+use crate::destination::{QDestination, failed};
 use aws_sdk_qbusiness::types::{
-    DocumentDetails, GroupMembers, MemberGroup, MemberUser, MembershipType,
+    DocumentDetails, DocumentStatus, GroupMembers, MemberGroup, MemberUser, MembershipType,
 };
+use bcq_aws::code;
 use bcq_core::acl::GroupSpec;
+use bcq_core::destination::{DestinationError, GroupSync};
 use bcq_core::document::Membership;
 
 fn membership(m: Membership) -> MembershipType {
@@ -17,31 +18,75 @@ fn membership(m: Membership) -> MembershipType {
     }
 }
 
-impl QSink {
+impl QDestination {
     /// Calls `f` with every document of the data source (ListDocuments,
     /// all pages).
     pub async fn for_each_document(
         &self,
         mut f: impl FnMut(&DocumentDetails),
-    ) -> Result<(), JobError> {
-        let target = self.target();
-        let mut pages = self
-            .client()
-            .list_documents()
-            .application_id(&target.application_id)
-            .index_id(&target.index_id)
-            .data_source_ids(&target.data_source_id)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| JobError::Call {
-                action: "ListDocuments",
-                hint: "",
-                detail: describe(&e),
-            })?;
+    ) -> Result<(), DestinationError> {
+        let target = &self.target;
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .caller
+                .call(&self.other_calls, || {
+                    self.client
+                        .list_documents()
+                        .application_id(&target.application_id)
+                        .index_id(&target.index_id)
+                        .data_source_ids(&target.data_source_id)
+                        .set_next_token(token.clone())
+                        .send()
+                })
+                .await
+                .map_err(|e| DestinationError::fatal(failed("ListDocuments", &e)))?;
             page.document_detail_list().iter().for_each(&mut f);
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                return Ok(());
+            }
         }
-        Ok(())
+    }
+
+    /// The ids of the data source's documents that are not being deleted.
+    pub(crate) async fn live_document_ids(&self) -> Result<Vec<String>, DestinationError> {
+        let mut ids = Vec::new();
+        self.for_each_document(|d| {
+            let gone = matches!(
+                d.status(),
+                Some(DocumentStatus::Deleted) | Some(DocumentStatus::Deleting)
+            );
+            if !gone {
+                ids.push(d.document_id().unwrap_or_default().to_string());
+            }
+        })
+        .await?;
+        Ok(ids)
+    }
+
+    /// Sets the configured groups in Q, then deletes the groups bcq put
+    /// earlier that the configuration no longer has: before any document
+    /// goes out, so their members lose access first. Groups bcq did not put
+    /// are never touched.
+    pub(crate) async fn keep_groups(
+        &self,
+        groups: &[GroupSpec],
+        put_before: Vec<(String, Option<String>)>,
+    ) -> Result<GroupSync, DestinationError> {
+        let mut sync = GroupSync::default();
+        if !groups.is_empty() {
+            sync.put = self.put_groups(groups).await?;
+        }
+        for (name, data_source) in put_before {
+            if groups.iter().any(|g| g.name == name) {
+                continue;
+            }
+            self.delete_group(&name, data_source.as_deref()).await?;
+            tracing::info!(group = %name, "group removed from the configuration deleted from Q");
+            sync.deleted.push(name);
+        }
+        Ok(sync)
     }
 
     /// Sets each configured group's members in Q (PutGroup replaces the
@@ -52,7 +97,7 @@ impl QSink {
     pub async fn put_groups(
         &self,
         groups: &[GroupSpec],
-    ) -> Result<Vec<(String, Option<String>)>, JobError> {
+    ) -> Result<Vec<(String, Option<String>)>, DestinationError> {
         let target = self.target();
         let mut put = Vec::with_capacity(groups.len());
         for g in groups {
@@ -86,11 +131,15 @@ impl QSink {
             let data_source =
                 (g.membership == Membership::Datasource).then(|| target.data_source_id.clone());
             call = call.set_data_source_id(data_source.clone());
-            call.send().await.map_err(|e| JobError::Call {
-                action: "PutGroup",
-                hint: "; check the group names in [groups] and the qbusiness:PutGroup permission",
-                detail: describe(&e),
-            })?;
+            self.caller
+                .call(&self.other_calls, || call.clone().send())
+                .await
+                .map_err(|e| {
+                    DestinationError::fatal(format!(
+                        "{}; check the group names in [groups] and the qbusiness:PutGroup permission",
+                        failed("PutGroup", &e)
+                    ))
+                })?;
             tracing::info!(group = %g.name, users = g.users.len(), groups = g.groups.len(), "group membership set in Q");
             put.push((g.name.clone(), data_source));
         }
@@ -103,31 +152,27 @@ impl QSink {
         &self,
         name: &str,
         data_source: Option<&str>,
-    ) -> Result<(), JobError> {
+    ) -> Result<(), DestinationError> {
         let target = self.target();
         let r = self
-            .client()
-            .delete_group()
-            .application_id(&target.application_id)
-            .index_id(&target.index_id)
-            .group_name(name)
-            .set_data_source_id(data_source.map(str::to_string))
-            .send()
+            .caller
+            .call(&self.other_calls, || {
+                self.client
+                    .delete_group()
+                    .application_id(&target.application_id)
+                    .index_id(&target.index_id)
+                    .group_name(name)
+                    .set_data_source_id(data_source.map(str::to_string))
+                    .send()
+            })
             .await;
         match r {
             Ok(_) => Ok(()),
-            Err(e)
-                if aws_sdk_qbusiness::error::ProvideErrorMetadata::code(&e)
-                    == Some("ResourceNotFoundException")
-                    && e.as_service_error().is_some() =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(JobError::Call {
-                action: "DeleteGroup",
-                hint: "; check the qbusiness:DeleteGroup permission",
-                detail: describe(&e),
-            }),
+            Err(e) if code(&e.error) == Some("ResourceNotFoundException") => Ok(()),
+            Err(e) => Err(DestinationError::fatal(format!(
+                "{}; check the qbusiness:DeleteGroup permission",
+                failed("DeleteGroup", &e)
+            ))),
         }
     }
 }

@@ -12,7 +12,7 @@ use bcq_core::document::{
 
 /// Q's `ContentType` of a bcq content type.
 pub fn content_type(c: ContentType) -> QContentType {
-    QContentType::from(c.as_q_str())
+    QContentType::from(c.code())
 }
 
 /// The per-run attributes AWS's custom-source page asks for, besides the

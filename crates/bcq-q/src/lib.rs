@@ -1,26 +1,37 @@
-//! The Amazon Q Business sink of bcq, on the official `aws-sdk-qbusiness`.
+//! bcq's Amazon Q Business destination, on the official `aws-sdk-qbusiness`.
 //!
 //! One sync job per run (`StartDataSourceSyncJob`, `dataSourceSyncId` on
-//! every call, `StopDataSourceSyncJob` always), batches of at most ten
-//! documents, several in flight under an adaptive limit that halves on
-//! `ThrottlingException` and grows while calls are accepted. A 200 with
-//! `failedDocuments` is a normal answer: documents failed with
+//! every call, `StopDataSourceSyncJob` always, then the job followed until
+//! Q finished indexing, so that documents Q accepted and then failed to
+//! index are reported by the run that sent them); batches of at most ten
+//! documents, several in flight under bcq's retry policy and adaptive limit;
+//! a 200 with `failedDocuments` is a normal answer: documents failed with
 //! `INTERNAL_ERROR` are retried alone, the others reported by id and reason.
+//! A job bcq started and stopped that is still indexing is bcq's own to wait
+//! for, not a conflict.
 //!
 //! # Layout
 //!
-//! - [`admin`]: group memberships (PutGroup) and listing the index
+//! - [`settings`]: the settings Q needs ([`KIND`]) and how it is opened
+//! - [`constraints`]: Q's model constraints, and how a document is fitted to them
 //! - [`convert`]: bcq documents → SDK types, plus the per-run attributes
-//! - [`retry`]: error classification, backoff, adaptive concurrency
-//! - [`sink`]: [`QSink`], sync jobs and the [`bcq_core::sink::Sink`] impl
-//! - [`s3`]: large files staged in S3 for Q to read
+//! - [`destination`]: [`QDestination`] and its puts and deletes
+//! - [`jobs`]: the sync job lifecycle
 //! - [`schema`]: the custom attributes declared on the index
+//! - [`admin`]: groups (PutGroup, DeleteGroup) and listing documents
+
+#![warn(missing_docs)]
 
 pub mod admin;
+pub mod constraints;
 pub mod convert;
-pub mod retry;
-pub mod s3;
+pub mod destination;
+pub mod jobs;
 pub mod schema;
-pub mod sink;
+pub mod settings;
 
-pub use sink::{JobError, QOptions, QSink, QStats, QTarget, RunningJob};
+pub use destination::{QDestination, QTarget};
+pub use settings::KIND;
+
+/// The name of the service, in messages.
+pub const SERVICE: &str = "Amazon Q Business";

@@ -28,7 +28,9 @@ fn bench_commit(dir: &std::path::Path, batch: u64, total: u64) {
         "5d115c9c-44e3-ea11-bb43-000d3a2feca1",
         "salesInvoices",
     );
-    let run = store.begin_run("bench").expect("begin run");
+    let run = store
+        .begin_run(bcq_state::RunKind::Full)
+        .expect("begin run");
     let batches: Vec<Vec<Ack>> = (0..total / batch).map(|b| acks(b * batch, batch)).collect();
 
     let started = Instant::now();

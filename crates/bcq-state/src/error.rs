@@ -112,7 +112,9 @@ pub enum StateError {
 
     /// `finish_run` with an outcome other than `succeeded`, `failed` or
     /// `interrupted`.
-    #[error("invalid run outcome {outcome:?}, expected succeeded, failed or interrupted")]
+    #[error(
+        "invalid run outcome {outcome:?} to finish a run with, expected succeeded, failed or interrupted"
+    )]
     InvalidOutcome {
         /// The refused outcome.
         outcome: String,

@@ -51,7 +51,7 @@
 //! - [`error`]: [`StateError`], every failure with the state file path and,
 //!   where it applies, the unit or run.
 //! - [`model`]: the plain data types ([`UnitKey`], [`Ack`], [`DocState`],
-//!   [`UnitState`], [`RunCounts`], [`RunRecord`]).
+//!   [`UnitState`], [`RunCounts`], [`RunRecord`], [`RunOutcome`], [`RunKind`]).
 //! - [`hash`]: [`content_hash`], the SHA-256 that decides "unchanged".
 //! - [`schema`]: the ordered migrations and the code that applies them.
 //! - `file`: creating the file and directory with owner-only permissions and
@@ -74,5 +74,5 @@ mod time;
 pub use error::StateError;
 pub use hash::content_hash;
 pub use lock::SyncLock;
-pub use model::{Ack, DocState, RunCounts, RunRecord, UnitKey, UnitState};
+pub use model::{Ack, DocState, RunCounts, RunKind, RunOutcome, RunRecord, UnitKey, UnitState};
 pub use store::{Clock, StateStore};

@@ -26,6 +26,12 @@ pub struct SyncLock {
 }
 
 impl SyncLock {
+    /// Takes the lock of the state file at `state_path` without opening the
+    /// file itself (for removing a file that cannot be opened).
+    pub fn acquire(state_path: &Path) -> Result<SyncLock, StateError> {
+        try_lock(state_path, false)
+    }
+
     /// The lock file (`<state file>.lock`).
     pub fn path(&self) -> &Path {
         &self.path

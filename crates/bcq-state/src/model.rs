@@ -112,6 +112,103 @@ impl std::ops::AddAssign for RunCounts {
     }
 }
 
+/// How a run ended (or that it is still running).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunOutcome {
+    /// Under way (or its process died: see `mark_interrupted_runs`).
+    Running,
+    /// Everything synced.
+    Succeeded,
+    /// Something failed (listed in its failures).
+    Failed,
+    /// Stopped by a signal, or its process died.
+    Interrupted,
+}
+
+impl RunOutcome {
+    /// The text stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunOutcome::Running => "running",
+            RunOutcome::Succeeded => "succeeded",
+            RunOutcome::Failed => "failed",
+            RunOutcome::Interrupted => "interrupted",
+        }
+    }
+
+    /// The outcome stored as `s`.
+    pub fn parse(s: &str) -> Option<RunOutcome> {
+        [
+            RunOutcome::Running,
+            RunOutcome::Succeeded,
+            RunOutcome::Failed,
+            RunOutcome::Interrupted,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for RunOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a run did: labelled by what it read, not only by what it was asked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunKind {
+    /// Read what changed since each unit's cursor.
+    Incremental,
+    /// Read everything (a first sync, a due or asked reconciliation) and
+    /// deleted what BC no longer has.
+    Reconcile,
+    /// Read and pushed everything.
+    Full,
+    /// Some units incrementally, others in full.
+    Mixed,
+    /// `bcq sync --dry-run`: nothing written.
+    DryRun,
+    /// `bcq export`: documents written to files.
+    Export,
+}
+
+impl RunKind {
+    /// The text stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunKind::Incremental => "incremental",
+            RunKind::Reconcile => "reconcile",
+            RunKind::Full => "full",
+            RunKind::Mixed => "mixed",
+            RunKind::DryRun => "dry-run",
+            RunKind::Export => "export",
+        }
+    }
+
+    /// The kind stored as `s`.
+    pub fn parse(s: &str) -> Option<RunKind> {
+        [
+            RunKind::Incremental,
+            RunKind::Reconcile,
+            RunKind::Full,
+            RunKind::Mixed,
+            RunKind::DryRun,
+            RunKind::Export,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for RunKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One row of the run history.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RunRecord {
@@ -121,13 +218,14 @@ pub struct RunRecord {
     pub started_at: DateTime<Utc>,
     /// When the run finished or was marked interrupted.
     pub ended_at: Option<DateTime<Utc>>,
-    /// `running`, `succeeded`, `failed` or `interrupted`.
-    pub outcome: String,
-    /// The engine's mode label, e.g. `incremental` or `full`.
-    pub mode: String,
+    /// How it ended.
+    pub outcome: RunOutcome,
+    /// What it did.
+    pub kind: RunKind,
     /// Per-document counts as given to `finish_run` (zero while running).
     pub counts: RunCounts,
-    /// The Q sync job `executionId` the run pushed under, once started.
+    /// The destination's run id (a Q sync job's `executionId`) the run
+    /// pushed under, once started.
     pub sync_job_id: Option<String>,
 }
 

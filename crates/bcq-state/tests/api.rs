@@ -21,7 +21,7 @@ fn store_at(now: DateTime<Utc>) -> StateStore {
 fn commit_acks_stores_hashes_that_hash_of_and_document_return() {
     let mut store = store_at(at(100, 0));
     let customers = unit("customers");
-    let run = store.begin_run("incremental").unwrap();
+    let run = store.begin_run(bcq_state::RunKind::Incremental).unwrap();
     assert_eq!(store.hash_of("c-1").unwrap(), None);
     assert_eq!(store.document("c-1").unwrap(), None);
 
@@ -46,9 +46,9 @@ fn commit_acks_stores_hashes_that_hash_of_and_document_return() {
 fn commit_acks_overwrites_a_known_document() {
     let mut store = StateStore::open_in_memory().unwrap();
     let (a, b) = (unit("customers"), unit("vendors"));
-    let run = store.begin_run("full").unwrap();
+    let run = store.begin_run(bcq_state::RunKind::Full).unwrap();
     store.commit_acks(&a, run, &[ack("d-1", 1)]).unwrap();
-    let run2 = store.begin_run("full").unwrap();
+    let run2 = store.begin_run(bcq_state::RunKind::Full).unwrap();
     store.commit_acks(&b, run2, &[ack("d-1", 2)]).unwrap();
 
     assert_eq!(store.hash_of("d-1").unwrap(), Some(hash("d-1", 2)));
@@ -68,7 +68,7 @@ fn commit_acks_with_no_acks_changes_nothing() {
 fn failing_commit_acks_leaves_nothing_half_written() {
     let mut store = StateStore::open_in_memory().unwrap();
     let items = unit("items");
-    let run = store.begin_run("incremental").unwrap();
+    let run = store.begin_run(bcq_state::RunKind::Incremental).unwrap();
     store.commit_acks(&items, run, &[ack("i-1", 1)]).unwrap();
 
     // The last ack violates CHECK (length(doc_id) > 0) after two rows of
@@ -123,7 +123,7 @@ fn commit_acks_for_an_unknown_run_is_refused_and_rolled_back() {
 #[test]
 fn hashes_looks_up_ten_thousand_ids_in_chunks() {
     let mut store = StateStore::open_in_memory().unwrap();
-    let run = store.begin_run("full").unwrap();
+    let run = store.begin_run(bcq_state::RunKind::Full).unwrap();
     let unit = unit("salesInvoices");
     // 10,000 known documents (even numbers), asked together with 10,000
     // unknown ones (odd numbers): 20,000 ids span 40 chunks of 500.
@@ -151,7 +151,7 @@ fn hashes_looks_up_ten_thousand_ids_in_chunks() {
 #[test]
 fn doc_ids_of_unit_lists_only_that_unit_sorted() {
     let mut store = StateStore::open_in_memory().unwrap();
-    let run = store.begin_run("full").unwrap();
+    let run = store.begin_run(bcq_state::RunKind::Full).unwrap();
     let (c, v) = (unit("customers"), unit("vendors"));
     store
         .commit_acks(&c, run, &[ack("c-2", 1), ack("c-1", 1)])
@@ -173,7 +173,7 @@ fn doc_ids_of_unit_lists_only_that_unit_sorted() {
 #[test]
 fn commit_deletes_forgets_documents_and_ignores_unknown_ids() {
     let mut store = StateStore::open_in_memory().unwrap();
-    let run = store.begin_run("full").unwrap();
+    let run = store.begin_run(bcq_state::RunKind::Full).unwrap();
     let c = unit("customers");
     store
         .commit_acks(&c, run, &[ack("c-1", 1), ack("c-2", 1), ack("c-3", 1)])
@@ -194,7 +194,7 @@ fn failing_commit_deletes_deletes_nothing() {
     let dir = TempDir::new("delete-atomic");
     let path = dir.join("state.db");
     let mut store = StateStore::open(&path).unwrap();
-    let run = store.begin_run("full").unwrap();
+    let run = store.begin_run(bcq_state::RunKind::Full).unwrap();
     let c = unit("customers");
     store
         .commit_acks(&c, run, &[ack("c-1", 1), ack("c-2", 1), ack("c-3", 1)])
@@ -304,10 +304,10 @@ fn mark_reconciled_and_units_listing() {
 #[test]
 fn a_run_from_begin_to_finish() {
     let mut store = store_at(at(1, 0));
-    let run = store.begin_run("incremental").unwrap();
+    let run = store.begin_run(bcq_state::RunKind::Incremental).unwrap();
     let r = &store.recent_runs(1).unwrap()[0];
     assert_eq!(
-        (r.id, r.outcome.as_str(), r.mode.as_str(), r.ended_at),
+        (r.id, r.outcome.as_str(), r.kind.as_str(), r.ended_at),
         (run, "running", "incremental", None)
     );
     assert_eq!(r.started_at, at(1, 0));
@@ -322,11 +322,20 @@ fn a_run_from_begin_to_finish() {
         unchanged: 2,
         failed: 1,
     };
-    store.finish_run(run, "succeeded", counts).unwrap();
+    store
+        .finish_run(run, bcq_state::RunOutcome::Succeeded, counts)
+        .unwrap();
 
     let r = &store.recent_runs(5).unwrap()[0];
-    assert_eq!(r.outcome, "succeeded");
+    assert_eq!(r.outcome, bcq_state::RunOutcome::Succeeded);
     assert_eq!(r.counts, counts);
+    store
+        .set_run_kind(run, bcq_state::RunKind::Reconcile)
+        .unwrap();
+    assert_eq!(
+        store.recent_runs(1).unwrap()[0].kind,
+        bcq_state::RunKind::Reconcile
+    );
     assert_eq!(r.ended_at, Some(at(61, 0)));
     assert_eq!(r.sync_job_id.as_deref(), Some("1f5c3e2a-exec"));
 }
@@ -334,32 +343,30 @@ fn a_run_from_begin_to_finish() {
 #[test]
 fn finish_run_refuses_bad_outcomes_unknown_and_finished_runs() {
     let mut store = StateStore::open_in_memory().unwrap();
-    let run = store.begin_run("full").unwrap();
-    for bad in ["running", "ok", ""] {
-        let err = store
-            .finish_run(run, bad, RunCounts::default())
-            .unwrap_err();
-        assert!(
-            matches!(err, StateError::InvalidOutcome { .. }),
-            "{bad}: {err:?}"
-        );
-    }
+    let run = store.begin_run(bcq_state::RunKind::Full).unwrap();
     let err = store
-        .finish_run(run + 1, "failed", RunCounts::default())
+        .finish_run(run, bcq_state::RunOutcome::Running, RunCounts::default())
+        .unwrap_err();
+    assert!(matches!(err, StateError::InvalidOutcome { .. }), "{err:?}");
+    let err = store
+        .finish_run(run + 1, bcq_state::RunOutcome::Failed, RunCounts::default())
         .unwrap_err();
     assert!(matches!(err, StateError::RunNotFound { .. }), "{err:?}");
 
     store
-        .finish_run(run, "failed", RunCounts::default())
+        .finish_run(run, bcq_state::RunOutcome::Failed, RunCounts::default())
         .unwrap();
     let err = store
-        .finish_run(run, "succeeded", RunCounts::default())
+        .finish_run(run, bcq_state::RunOutcome::Succeeded, RunCounts::default())
         .unwrap_err();
     assert!(
         matches!(&err, StateError::RunNotRunning { outcome, .. } if outcome == "failed"),
         "{err:?}"
     );
-    assert_eq!(store.recent_runs(1).unwrap()[0].outcome, "failed");
+    assert_eq!(
+        store.recent_runs(1).unwrap()[0].outcome,
+        bcq_state::RunOutcome::Failed
+    );
     let err = store.set_run_sync_job(run + 7, "x").unwrap_err();
     assert!(matches!(err, StateError::RunNotFound { run_id, .. } if run_id == run + 7));
 }
@@ -367,8 +374,8 @@ fn finish_run_refuses_bad_outcomes_unknown_and_finished_runs() {
 #[test]
 fn failures_are_kept_per_run_in_order() {
     let mut store = StateStore::open_in_memory().unwrap();
-    let r1 = store.begin_run("full").unwrap();
-    let r2 = store.begin_run("full").unwrap();
+    let r1 = store.begin_run(bcq_state::RunKind::Full).unwrap();
+    let r2 = store.begin_run(bcq_state::RunKind::Full).unwrap();
     store
         .record_failure(r1, "inv-1.pdf", "ValidationException: document too large")
         .unwrap();
@@ -401,16 +408,21 @@ fn failures_are_kept_per_run_in_order() {
 #[test]
 fn recent_runs_are_newest_first_and_limited() {
     let mut store = StateStore::open_in_memory().unwrap();
-    let ids: Vec<i64> = (0..5)
-        .map(|i| store.begin_run(&format!("mode-{i}")).unwrap())
-        .collect();
+    let kinds = [
+        bcq_state::RunKind::Full,
+        bcq_state::RunKind::Incremental,
+        bcq_state::RunKind::Reconcile,
+        bcq_state::RunKind::Mixed,
+        bcq_state::RunKind::DryRun,
+    ];
+    let ids: Vec<i64> = kinds.iter().map(|k| store.begin_run(*k).unwrap()).collect();
     assert!(ids.windows(2).all(|w| w[0] < w[1]));
     let recent = store.recent_runs(3).unwrap();
     assert_eq!(
         recent.iter().map(|r| r.id).collect::<Vec<_>>(),
         vec![ids[4], ids[3], ids[2]]
     );
-    assert_eq!(recent[0].mode, "mode-4");
+    assert_eq!(recent[0].kind, bcq_state::RunKind::DryRun);
     assert_eq!(store.recent_runs(0).unwrap(), vec![]);
     assert_eq!(store.recent_runs(usize::MAX).unwrap().len(), 5);
 }
@@ -418,21 +430,21 @@ fn recent_runs_are_newest_first_and_limited() {
 #[test]
 fn mark_interrupted_runs_touches_only_running_ones() {
     let mut store = store_at(at(30, 0));
-    let done = store.begin_run("full").unwrap();
+    let done = store.begin_run(bcq_state::RunKind::Full).unwrap();
     store
-        .finish_run(done, "succeeded", RunCounts::default())
+        .finish_run(done, bcq_state::RunOutcome::Succeeded, RunCounts::default())
         .unwrap();
-    let left1 = store.begin_run("incremental").unwrap();
-    let left2 = store.begin_run("incremental").unwrap();
+    let left1 = store.begin_run(bcq_state::RunKind::Incremental).unwrap();
+    let left2 = store.begin_run(bcq_state::RunKind::Incremental).unwrap();
 
     assert_eq!(store.mark_interrupted_runs().unwrap(), 2);
     assert_eq!(store.mark_interrupted_runs().unwrap(), 0);
 
     let runs = store.recent_runs(10).unwrap();
-    let outcome = |id| runs.iter().find(|r| r.id == id).unwrap().outcome.clone();
-    assert_eq!(outcome(done), "succeeded");
-    assert_eq!(outcome(left1), "interrupted");
-    assert_eq!(outcome(left2), "interrupted");
+    let outcome = |id| runs.iter().find(|r| r.id == id).unwrap().outcome;
+    assert_eq!(outcome(done), bcq_state::RunOutcome::Succeeded);
+    assert_eq!(outcome(left1), bcq_state::RunOutcome::Interrupted);
+    assert_eq!(outcome(left2), bcq_state::RunOutcome::Interrupted);
     assert_eq!(runs[0].ended_at, Some(at(30, 0)));
 }
 
@@ -440,7 +452,7 @@ fn mark_interrupted_runs_touches_only_running_ones() {
 fn reset_forgets_everything_but_never_reuses_run_ids() {
     let mut store = StateStore::open_in_memory().unwrap();
     let c = unit("customers");
-    let run = store.begin_run("full").unwrap();
+    let run = store.begin_run(bcq_state::RunKind::Full).unwrap();
     store.commit_acks(&c, run, &[ack("c-1", 1)]).unwrap();
     store.advance_cursor(&c, at(1, 0)).unwrap();
     store.record_failure(run, "c-2", "rejected").unwrap();
@@ -454,7 +466,7 @@ fn reset_forgets_everything_but_never_reuses_run_ids() {
     assert!(store.failures(run).unwrap().is_empty());
     // A cursor can start over after a reset.
     store.advance_cursor(&c, at(0, 0)).unwrap();
-    assert!(store.begin_run("full").unwrap() > run);
+    assert!(store.begin_run(bcq_state::RunKind::Full).unwrap() > run);
 }
 
 #[test]

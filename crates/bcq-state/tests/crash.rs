@@ -51,7 +51,7 @@ fn child_entry() {
     let mut store = StateStore::open(Path::new(&path)).unwrap();
     let unit = unit("salesInvoices");
     let _lock = store.lock_for_sync().unwrap();
-    let run = store.begin_run("incremental").unwrap();
+    let run = store.begin_run(bcq_state::RunKind::Incremental).unwrap();
     match mode.as_str() {
         // Commit EXACT_BATCHES (acks, then cursor), then start a large
         // transaction that spills uncommitted pages into the WAL, and wait

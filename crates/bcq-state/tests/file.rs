@@ -37,7 +37,7 @@ fn file_wal_and_new_directory_are_owner_only() {
     let path = dir.join("new-dir/state.db");
     let mut store = StateStore::open(&path).unwrap();
     // Write something so SQLite creates the -wal and -shm files.
-    let run = store.begin_run("full").unwrap();
+    let run = store.begin_run(bcq_state::RunKind::Full).unwrap();
     store
         .commit_acks(&unit("items"), run, &[ack("i-1", 1)])
         .unwrap();
@@ -58,7 +58,7 @@ fn reopen_after_drop_sees_committed_data() {
     let run;
     {
         let mut store = StateStore::open(&path).unwrap();
-        run = store.begin_run("full").unwrap();
+        run = store.begin_run(bcq_state::RunKind::Full).unwrap();
         store.set_run_sync_job(run, "exec-1").unwrap();
         store
             .commit_acks(&c, run, &[ack("c-1", 1), ack("c-2", 3)])
@@ -69,7 +69,7 @@ fn reopen_after_drop_sees_committed_data() {
         store
             .finish_run(
                 run,
-                "failed",
+                bcq_state::RunOutcome::Failed,
                 RunCounts {
                     added: 2,
                     failed: 1,
@@ -185,7 +185,7 @@ fn a_v1_file_is_migrated_with_its_data_kept() {
         Some("exec-7")
     );
     // New run ids continue after the migrated ones.
-    assert_eq!(store.begin_run("incremental").unwrap(), 8);
+    assert_eq!(store.begin_run(bcq_state::RunKind::Incremental).unwrap(), 8);
     drop(store);
     // Opening again finds nothing to migrate.
     assert_eq!(
@@ -259,7 +259,7 @@ fn a_second_store_on_the_same_file_sees_commits() {
     let path = dir.join("state.db");
     let mut writer = StateStore::open(&path).unwrap();
     let reader = StateStore::open(&path).unwrap();
-    let run = writer.begin_run("full").unwrap();
+    let run = writer.begin_run(bcq_state::RunKind::Full).unwrap();
     writer
         .commit_acks(&unit("items"), run, &[ack("i-1", 1)])
         .unwrap();
@@ -323,7 +323,7 @@ fn the_store_can_move_to_another_thread() {
     let dir = TempDir::new("thread");
     let path = dir.join("state.db");
     let mut store = StateStore::open(&path).unwrap();
-    let run = std::thread::spawn(move || store.begin_run("full").unwrap())
+    let run = std::thread::spawn(move || store.begin_run(bcq_state::RunKind::Full).unwrap())
         .join()
         .unwrap();
     assert_eq!(

@@ -284,8 +284,8 @@ async fn main() {
         );
         println!(
             "|   (bcq's own count: {} BatchPutDocument calls, {} throttled by Q) |||||||||",
-            summary["q_put_calls"].as_u64().unwrap_or(0),
-            summary["q_throttled"].as_u64().unwrap_or(0)
+            dest_stat(&summary, "put_calls"),
+            dest_stat(&summary, "throttled")
         );
         println!(
             "|   (bcq's CPU: user {:.2} s, system {:.2} s; context switches: {} voluntary, {} involuntary) |||||||||",
@@ -318,4 +318,11 @@ async fn main() {
     println!("Q holds {held} documents for {} invoices", o.invoices);
     assert_eq!(held as u64, o.invoices, "Q must hold every invoice");
     emu.stop().await;
+}
+
+/// A statistic of the destination, from the JSON summary (the destination's
+/// statistics are under its own key).
+fn dest_stat(summary: &Value, name: &str) -> u64 {
+    let key = summary["destination"].as_str().unwrap_or("qbusiness");
+    summary[key][name].as_u64().unwrap_or(0)
 }

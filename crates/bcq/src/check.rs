@@ -1,52 +1,25 @@
 //! `bcq check`: a ✔/✖ checklist of everything a sync depends on, each ✖
-//! with the reason and what to fix.
+//! with the reason and what to fix; and `bcq entities`.
 
 use crate::config::Config;
 use crate::plan;
 use bcq_bc::Query;
-use bcq_q::{QOptions, QSink};
+use bcq_core::destination::Check;
 use bcq_state::StateStore;
 use std::fmt::Write;
 
 /// One line of the checklist.
-#[derive(Clone, Debug)]
-pub struct Item {
-    /// Passed (a warning passes).
-    pub ok: bool,
-    /// Passed, but something needs a person's attention.
-    pub warning: bool,
-    /// What was checked.
-    pub what: String,
-    /// Why it failed, or a detail.
-    pub detail: String,
-}
-
-fn item(ok: bool, what: impl Into<String>, detail: impl Into<String>) -> Item {
-    Item {
-        ok,
-        warning: false,
-        what: what.into(),
-        detail: detail.into(),
-    }
-}
-
-fn warning(what: impl Into<String>, detail: impl Into<String>) -> Item {
-    Item {
-        warning: true,
-        ..item(true, what, detail)
-    }
-}
+pub type Item = Check;
 
 /// Runs every check; never stops at the first failure.
 pub async fn run(cfg: &Config) -> Vec<Item> {
-    let mut items = vec![item(true, "configuration", "valid")];
+    let mut items = vec![Check::pass("configuration", "valid")];
     let mut uncovered = Vec::new();
     let mut covered = 0;
     match plan::resolve(cfg, None).await {
-        Err(e) => items.push(item(false, "business central access", format!("{e:#}"))),
+        Err(e) => items.push(Check::fail("business central access", format!("{e:#}"))),
         Ok(targets) => {
-            items.push(item(
-                true,
+            items.push(Check::pass(
                 "business central token",
                 format!("tenant {}", cfg.bc.tenant),
             ));
@@ -55,7 +28,7 @@ pub async fn run(cfg: &Config) -> Vec<Item> {
                 .map_err(anyhow::Error::from)
                 .and_then(|store| plan::units(cfg, &targets, &store, false));
             match units {
-                Err(e) => items.push(item(false, "planning the units", format!("{e:#}"))),
+                Err(e) => items.push(Check::fail("planning the units", format!("{e:#}"))),
                 Ok(units) => {
                     uncovered = crate::sync::uncovered_units(cfg, &units);
                     covered = units
@@ -79,124 +52,39 @@ pub async fn run(cfg: &Config) -> Vec<Item> {
                             u.spec.entity_set, u.ctx.company_name, u.ctx.environment
                         );
                         match u.client.get_json(&url).await {
-                            Ok(_) => items.push(item(true, what, "permitted")),
-                            Err(e) => items.push(item(false, what, e.to_string())),
+                            Ok(_) => items.push(Check::pass(what, "permitted")),
+                            Err(e) => items.push(Check::fail(what, e.to_string())),
                         }
                     }
                 }
             }
         }
     }
-    let Some(qs) = &cfg.q else {
-        items.push(item(
-            false,
-            "amazon q business",
-            "Q_APPLICATION_ID, Q_INDEX_ID and Q_DATASOURCE_ID are not set",
-        ));
-        return items;
-    };
-    let client = match crate::sync::q_client(cfg).await {
-        Ok(c) => c,
-        Err(e) => {
-            items.push(item(false, "aws configuration", e.to_string()));
-            return items;
-        }
-    };
-    let t = &qs.target;
-    let status = |s: Option<String>| s.unwrap_or_else(|| "unknown".into());
-    match client
-        .get_application()
-        .application_id(&t.application_id)
-        .send()
-        .await
-    {
-        Ok(a) => {
-            let st = status(a.status().map(|s| s.as_str().to_string()));
-            items.push(item(
-                st == "ACTIVE",
-                format!("q application {}", t.application_id),
-                st,
-            ));
-        }
-        Err(e) => items.push(item(
-            false,
-            format!("q application {}", t.application_id),
-            bcq_q::retry::describe(&e),
+    match &cfg.destination {
+        None => items.push(Check::fail(
+            "destination",
+            "none is configured: set the destination's settings (Q_APPLICATION_ID, Q_INDEX_ID and Q_DATASOURCE_ID for Amazon Q Business; BCQ_DESTINATION=bedrock-kb with BEDROCK_KNOWLEDGE_BASE_ID and BEDROCK_DATA_SOURCE_ID for Amazon Bedrock)",
         )),
-    }
-    match client
-        .get_index()
-        .application_id(&t.application_id)
-        .index_id(&t.index_id)
-        .send()
-        .await
-    {
-        Ok(i) => {
-            let st = status(i.status().map(|s| s.as_str().to_string()));
-            items.push(item(st == "ACTIVE", format!("q index {}", t.index_id), st));
-        }
-        Err(e) => items.push(item(
-            false,
-            format!("q index {}", t.index_id),
-            bcq_q::retry::describe(&e),
-        )),
-    }
-    match client
-        .get_data_source()
-        .application_id(&t.application_id)
-        .index_id(&t.index_id)
-        .data_source_id(&t.data_source_id)
-        .send()
-        .await
-    {
-        Ok(d) => {
-            let st = status(d.status().map(|s| s.as_str().to_string()));
-            items.push(item(
-                st == "ACTIVE",
-                format!("q data source {}", t.data_source_id),
-                st,
-            ));
-        }
-        Err(e) => items.push(item(
-            false,
-            format!("q data source {}", t.data_source_id),
-            bcq_q::retry::describe(&e),
-        )),
-    }
-    let sink = QSink::new(client, t.clone(), QOptions::default());
-    match sink
-        .check_schema(&crate::sync::wanted_attributes(cfg))
-        .await
-    {
-        Ok(c) if c.complete() => items.push(item(
-            true,
-            "custom attributes on the index",
-            format!("{} declared", c.declared.len()),
-        )),
-        Ok(c) => {
-            let mut why = String::new();
-            if !c.missing.is_empty() {
-                let _ = write!(why, "not declared: {}", c.missing.join(", "));
+        Some(prepared) => match prepared.open(&cfg.common).await {
+            Err(e) => items.push(Check::fail("aws configuration", e)),
+            Ok(dest) => {
+                items.extend(dest.check(&crate::sync::wanted_attributes(cfg)).await);
+                for note in dest.access_notes() {
+                    items.push(Check::warn("access control", note));
+                }
             }
-            for (n, have, want) in &c.wrong_type {
-                let _ = write!(why, "; {n} is {have}, bcq sends {want}");
-            }
-            why.push_str("; run bcq index-schema --apply");
-            items.push(item(false, "custom attributes on the index", why));
-        }
-        Err(e) => items.push(item(false, "custom attributes on the index", e.to_string())),
+        },
     }
     if uncovered.is_empty() && covered > 0 {
-        items.push(item(
-            true,
+        items.push(Check::pass(
             "access control",
             format!("[[access]] rules cover all {covered} enabled (company, entity) pairs"),
         ));
     } else if !uncovered.is_empty() {
-        items.push(warning(
+        items.push(Check::warn(
             "access control",
             format!(
-                "WARNING: no [[access]] rule covers {}: their documents go out without access control and every user of the Q application can read them. add [[access]] rules (or public = true to publish on purpose){}",
+                "WARNING: no [[access]] rule covers {}: their documents go out without access control and every user of the index can read them. add [[access]] rules (or public = true to publish on purpose){}",
                 uncovered.join(", "),
                 if cfg.sync.require_access {
                     "; sync.require_access is set, so bcq sync will refuse to run"
@@ -206,8 +94,8 @@ pub async fn run(cfg: &Config) -> Vec<Item> {
             ),
         ));
     }
-    if !cfg.sync.groups.is_empty() {
-        let defined: Vec<&str> = cfg.sync.groups.iter().map(|g| g.name.as_str()).collect();
+    if !cfg.common.groups.is_empty() {
+        let defined: Vec<&str> = cfg.common.groups.iter().map(|g| g.name.as_str()).collect();
         let unknown: Vec<&str> = cfg
             .sync
             .access
@@ -215,10 +103,10 @@ pub async fn run(cfg: &Config) -> Vec<Item> {
             .filter(|g| !defined.contains(g))
             .collect();
         if !unknown.is_empty() {
-            items.push(warning(
+            items.push(Check::warn(
                 "groups",
                 format!(
-                    "rules name groups not defined in [groups]: {} (fine if Q already knows them)",
+                    "rules name groups not defined in [groups]: {} (fine if the destination already knows them)",
                     unknown.join(", ")
                 ),
             ));
@@ -243,5 +131,39 @@ pub fn render(items: &[Item]) -> String {
             i.detail
         );
     }
+    s
+}
+
+/// `bcq entities`: the catalog, with what `enabled` lists marked.
+pub fn entities(enabled: &[&str]) -> String {
+    let mut s = format!(
+        "{:<8} {:<28} {:<28} {:>6}  lines / pdf\n",
+        "enabled", "entity set", "category", "page"
+    );
+    for e in bcq_core::catalog::CATALOG {
+        let page = match e.page {
+            bcq_core::catalog::PageRule::Fixed(p) => p.to_string(),
+            bcq_core::catalog::PageRule::ByStatus {
+                draft_page,
+                posted_page,
+                ..
+            } => format!("{draft_page}/{posted_page}"),
+        };
+        let _ = writeln!(
+            s,
+            "{:<8} {:<28} {:<28} {:>6}  {}{}",
+            if enabled.contains(&e.entity_set) {
+                "✔"
+            } else {
+                ""
+            },
+            e.entity_set,
+            e.category,
+            page,
+            e.lines.map(|l| l.nav).unwrap_or("-"),
+            if e.pdf { " · pdf" } else { "" }
+        );
+    }
+    s.push_str("\nenable with BCQ_ENTITIES (or sync.entities): a comma-separated list, or 'all'\n");
     s
 }

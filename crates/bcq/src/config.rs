@@ -9,79 +9,47 @@
 
 use bcq_bc::{Credential, Secret};
 use bcq_core::catalog::{self, EntitySpec};
-use bcq_q::QTarget;
+use bcq_core::destination::{CommonSettings, DestinationKind, PreparedDestination, S3Settings};
+pub use bcq_core::settings::Setting;
+use bcq_core::settings::{SettingValues, check_url, number as number_of, whole};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
-/// One setting: its key in the config file and its environment variable.
-#[derive(Debug)]
-pub struct Setting {
-    /// `section.key` in the TOML file (and for `--set`).
-    pub key: &'static str,
-    /// The environment variable.
-    pub env: &'static str,
-    /// What it is, for `bcq config` output and errors.
-    pub help: &'static str,
-    /// Whether its value is a secret (never printed).
-    pub secret: bool,
-}
-
 const fn s(key: &'static str, env: &'static str, help: &'static str) -> Setting {
-    Setting {
-        key,
-        env,
-        help,
-        secret: false,
-    }
+    Setting::new(key, env, help)
 }
 
-/// Every setting bcq reads, in documentation order.
+/// The settings of bcq itself, in documentation order (each destination
+/// lists its own: [`crate::destinations`]).
 pub const SETTINGS: &[Setting] = &[
     s(
-        "q.application_id",
-        "Q_APPLICATION_ID",
-        "Amazon Q Business application id",
-    ),
-    s("q.index_id", "Q_INDEX_ID", "Amazon Q Business index id"),
-    s(
-        "q.data_source_id",
-        "Q_DATASOURCE_ID",
-        "the custom data source id",
-    ),
-    s(
-        "q.region",
-        "BCQ_AWS_REGION",
-        "AWS region (default: the AWS chain, e.g. AWS_REGION)",
-    ),
-    s(
-        "q.endpoint_url",
-        "AWS_ENDPOINT_URL_QBUSINESS",
-        "Q Business endpoint override (emulator)",
+        "destination",
+        "BCQ_DESTINATION",
+        "where documents go: qbusiness (default) or bedrock-kb",
     ),
     s(
         "bc.client_id",
         "DYNAMICS_CLIENT_ID",
         "Entra ID app registration (client) id",
     ),
-    Setting {
-        key: "bc.client_secret",
-        env: "DYNAMICS_SECRET",
-        help: "client secret of the app registration",
-        secret: true,
-    },
+    Setting::secret(
+        "bc.client_secret",
+        "DYNAMICS_SECRET",
+        "client secret of the app registration",
+    ),
     s(
         "bc.certificate_path",
         "DYNAMICS_CERTIFICATE_PATH",
         "certificate instead of a secret: PEM (cert + key) or PKCS#12 (.pfx/.p12)",
     ),
-    Setting {
-        key: "bc.certificate_password",
-        env: "DYNAMICS_CERTIFICATE_PASSWORD",
-        help: "password of a PKCS#12 certificate",
-        secret: true,
-    },
+    Setting::secret(
+        "bc.certificate_password",
+        "DYNAMICS_CERTIFICATE_PASSWORD",
+        "password of a PKCS#12 certificate",
+    ),
     s(
         "bc.authority",
         "DYNAMICS_AUTHORITY",
@@ -179,11 +147,6 @@ pub const SETTINGS: &[Setting] = &[
         "key prefix of staged files (default bcq/)",
     ),
     s(
-        "files.s3_role_arn",
-        "BCQ_S3_ROLE_ARN",
-        "IAM role Q assumes to read the bucket (required with a bucket)",
-    ),
-    s(
         "files.s3_endpoint_url",
         "AWS_ENDPOINT_URL_S3",
         "S3 endpoint override (an S3-compatible server such as MinIO or moto)",
@@ -221,9 +184,23 @@ pub const SETTINGS: &[Setting] = &[
     s(
         "sync.wait_for_job_seconds",
         "BCQ_WAIT_FOR_JOB_SECONDS",
-        "wait this long for a running sync job instead of failing (default 0)",
+        "wait this long for a destination run (Q sync job) someone else holds instead of failing (default 0; bcq's own previous job is always waited for)",
+    ),
+    s(
+        "sync.follow_indexing_seconds",
+        "BCQ_FOLLOW_INDEXING_SECONDS",
+        "after a run, follow what was sent until the destination indexed it (failures are reported by the run), up to this long (default 300; 0 skips)",
     ),
 ];
+
+/// Every setting: bcq's own, then each destination's.
+pub fn all_settings() -> impl Iterator<Item = &'static Setting> {
+    SETTINGS.iter().chain(
+        crate::destinations::KINDS
+            .iter()
+            .flat_map(|k| k.settings().iter()),
+    )
+}
 
 /// Where a raw value came from, for error messages.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -260,7 +237,12 @@ impl fmt::Debug for Raw {
 }
 
 fn setting(key: &str) -> Option<&'static Setting> {
-    SETTINGS.iter().find(|s| s.key == key)
+    all_settings().find(|s| s.key == key)
+}
+
+/// The known keys, for messages.
+fn known_keys() -> String {
+    all_settings().map(|s| s.key).collect::<Vec<_>>().join(", ")
 }
 
 /// A configuration error: every problem found, each naming its setting.
@@ -281,7 +263,7 @@ impl Raw {
     /// Reads the environment variables of every setting.
     pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Self {
         let mut raw = Raw::default();
-        for s in SETTINGS {
+        for s in all_settings() {
             if let Some(v) = get(s.env).filter(|v| !v.trim().is_empty()) {
                 raw.values.insert(s.key, (v, Origin::Env));
             }
@@ -302,6 +284,21 @@ impl Raw {
         })?;
         let mut problems = Vec::new();
         for (section, body) in &table {
+            if section == "destination" {
+                match body.as_str() {
+                    Some(d) => {
+                        self.values.insert(
+                            "destination",
+                            (d.to_string(), Origin::File(path.to_path_buf())),
+                        );
+                    }
+                    None => problems.push(format!(
+                        "{}: destination is a string (qbusiness or bedrock-kb)",
+                        path.display()
+                    )),
+                }
+                continue;
+            }
             if section == "access" {
                 match body.as_array() {
                     Some(rules) if rules.iter().all(toml::Value::is_table) => self
@@ -351,11 +348,7 @@ impl Raw {
                     problems.push(format!(
                         "{}: unknown setting '{key}' (known: {})",
                         path.display(),
-                        SETTINGS
-                            .iter()
-                            .map(|s| s.key)
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        known_keys()
                     ));
                     continue;
                 };
@@ -392,20 +385,45 @@ impl Raw {
         }
     }
 
-    /// Sets a value from a flag (`--set key=value` or a dedicated flag).
+    /// Sets a value from a flag (`--set key=value` or a dedicated flag). An
+    /// empty value unsets the setting, as an empty environment variable
+    /// does: a required one is then reported missing, never sent empty.
     pub fn set_flag(&mut self, key: &str, value: String) -> Result<(), ConfigError> {
         let s = setting(key).ok_or_else(|| {
             ConfigError::one(format!(
                 "--set: unknown setting '{key}' (known: {})",
-                SETTINGS
-                    .iter()
-                    .map(|s| s.key)
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                known_keys()
             ))
         })?;
-        self.values.insert(s.key, (value, Origin::Flag));
+        if value.trim().is_empty() {
+            self.values.remove(s.key);
+        } else {
+            self.values.insert(s.key, (value, Origin::Flag));
+        }
         Ok(())
+    }
+
+    /// Applies one `--set` argument, `KEY=VALUE`. A malformed one is named
+    /// by its key when it starts with one, never echoed (it may hold a
+    /// secret).
+    pub fn set_arg(&mut self, arg: &str) -> Result<(), ConfigError> {
+        match arg.split_once('=') {
+            Some((k, v)) => self.set_flag(k.trim(), v.to_string()),
+            None => {
+                let named = all_settings()
+                    .map(|s| s.key)
+                    .find(|k| arg.trim_start().starts_with(k));
+                Err(ConfigError::one(match named {
+                    Some(k) => format!(
+                        "--set {k}...: expected KEY=VALUE (an '=' between the key and its value)"
+                    ),
+                    None => format!(
+                        "--set expects KEY=VALUE, and an argument of {} characters has no '=' (e.g. --set bc.environment=sandbox)",
+                        arg.chars().count()
+                    ),
+                }))
+            }
+        }
     }
 
     fn get(&self, key: &str) -> Option<&str> {
@@ -421,6 +439,73 @@ impl Raw {
             Some(Origin::Flag) => format!("--set {key}"),
         }
     }
+
+    /// Every secret value set, for redaction from messages.
+    pub fn secrets(&self) -> Vec<String> {
+        self.values
+            .iter()
+            .filter(|(k, _)| setting(k).is_some_and(|s| s.secret))
+            .map(|(_, (v, _))| v.clone())
+            .collect()
+    }
+}
+
+impl SettingValues for Raw {
+    fn get(&self, key: &str) -> Option<&str> {
+        Raw::get(self, key)
+    }
+
+    fn describe(&self, key: &str) -> String {
+        Raw::describe(self, key)
+    }
+
+    fn missing(&self, key: &str) -> String {
+        let s = setting(key).expect("known key");
+        format!(
+            "{} is not set ({}): set it in the environment or .env, or '{}' in the config file",
+            s.env, s.help, s.key
+        )
+    }
+}
+
+/// The variables of a `.env` file (the sample's habit), or nothing when
+/// there is none. A line that does not parse is an error naming the file
+/// and the line number, never the line (it may hold a secret).
+pub fn read_dotenv(path: &Path) -> Result<std::collections::HashMap<String, String>, ConfigError> {
+    let mut out = std::collections::HashMap::new();
+    if !path.exists() {
+        return Ok(out);
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::one(format!("cannot read {}: {e}", path.display())))?;
+    let iter = dotenvy::from_read_iter(text.as_bytes());
+    for item in iter {
+        match item {
+            Ok((k, v)) => {
+                out.entry(k).or_insert(v);
+            }
+            Err(dotenvy::Error::LineParse(line, _)) => {
+                let first = line.lines().next().unwrap_or("").trim();
+                let n = text
+                    .lines()
+                    .position(|l| l.trim() == first)
+                    .map(|i| (i + 1).to_string())
+                    .unwrap_or_else(|| "?".into());
+                return Err(ConfigError::one(format!(
+                    "{} line {n} does not parse: expected KEY=VALUE (quote values with spaces or '#')",
+                    path.display()
+                )));
+            }
+            Err(e) => {
+                return Err(ConfigError::one(format!(
+                    "{} cannot be read: {}",
+                    path.display(),
+                    e.to_string().chars().take(80).collect::<String>()
+                )));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Which companies of each environment to sync.
@@ -463,17 +548,6 @@ pub struct BcSettings {
     pub request_timeout: Duration,
 }
 
-/// Q Business settings.
-#[derive(Clone, Debug)]
-pub struct QSettings {
-    /// Application, index, data source.
-    pub target: QTarget,
-    /// Region override.
-    pub region: Option<String>,
-    /// Endpoint override.
-    pub endpoint_url: Option<String>,
-}
-
 /// Sync settings.
 #[derive(Clone, Debug)]
 pub struct SyncSettings {
@@ -487,42 +561,20 @@ pub struct SyncSettings {
     pub reconcile_every: Duration,
     /// Deletion guard share.
     pub max_delete_share: f64,
-    /// Q calls in flight at most.
-    pub push_concurrency: usize,
     /// Cursor overlap.
     pub overlap: Duration,
-    /// Wait for a running job this long.
-    pub wait_for_job: Option<Duration>,
+    /// How long a run follows what it sent until the destination indexed it.
+    pub follow_indexing: Duration,
     /// Custom API pages (their specs are also in `entities`).
     pub custom_pages: Vec<crate::custom::CustomPage>,
     /// Index the files attached to records of enabled entities.
     pub include_attachments: bool,
-    /// Where files too large to send inline are staged, if anywhere.
-    pub s3: Option<S3Settings>,
     /// `[[access]]` rules: who may read the documents of which entity.
     pub access: std::sync::Arc<bcq_core::acl::AccessPolicy>,
-    /// `[groups.<name>]`: group memberships kept in Q with PutGroup.
-    pub groups: Vec<bcq_core::acl::GroupSpec>,
     /// Refuse to sync units no access rule covers.
     pub require_access: bool,
     /// Delete the sample's `<number>.pdf` documents once replaced.
     pub delete_sample_documents: bool,
-}
-
-/// The S3 staging of large files.
-#[derive(Clone, Debug)]
-pub struct S3Settings {
-    /// The bucket.
-    pub bucket: String,
-    /// Key prefix.
-    pub prefix: String,
-    /// The role Q assumes to read the bucket.
-    pub role_arn: String,
-    /// Endpoint override.
-    pub endpoint_url: Option<String>,
-    /// Path-style addressing (`endpoint/bucket/key`), as S3-compatible
-    /// servers usually want it.
-    pub force_path_style: bool,
 }
 
 /// The validated configuration.
@@ -530,11 +582,13 @@ pub struct S3Settings {
 pub struct Config {
     /// Business Central.
     pub bc: BcSettings,
-    /// Amazon Q Business (absent for commands that need no Q, such as
-    /// `bcq companies` and `bcq export`).
-    pub q: Option<QSettings>,
     /// The sync itself.
     pub sync: SyncSettings,
+    /// What every destination may use: concurrency, large files, groups.
+    pub common: CommonSettings,
+    /// Where documents go (absent for commands that write nowhere, such as
+    /// `bcq companies` and `bcq export`, when none is configured).
+    pub destination: Option<Arc<dyn PreparedDestination>>,
 }
 
 fn is_guid(s: &str) -> bool {
@@ -546,94 +600,65 @@ fn is_guid(s: &str) -> bool {
             .all(|p| p.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
-fn is_q_id(s: &str) -> bool {
-    // The API model's pattern for application, index and data source ids.
-    s.len() == 36
-        && s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-}
-
-fn check_url(raw: &Raw, key: &str, value: &str, problems: &mut Vec<String>) {
-    match url::Url::parse(value) {
-        Ok(u) if u.scheme() == "https" => {}
-        Ok(u) if u.scheme() == "http" => {
-            let loopback = match u.host() {
-                Some(url::Host::Domain(d)) => d == "localhost",
-                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-                None => false,
-            };
-            if !loopback {
-                problems.push(format!(
-                    "{} is '{value}': plain http is only allowed for loopback addresses (an emulator); use https",
-                    raw.describe(key)
-                ));
-            }
-        }
-        _ => problems.push(format!(
-            "{} is '{value}', which is not an http(s) URL",
-            raw.describe(key)
-        )),
+impl Config {
+    /// The destination; commands that write somewhere are only built with one.
+    pub fn destination(&self) -> &dyn PreparedDestination {
+        self.destination
+            .as_deref()
+            .expect("built with a destination")
     }
 }
 
-impl Config {
-    /// The Q settings; commands that write to Q are only built with them.
-    pub fn q(&self) -> &QSettings {
-        self.q.as_ref().expect("built with Q settings")
+/// The kind of destination `key` names, or the problem.
+fn destination_kind(raw: &Raw, problems: &mut Vec<String>) -> &'static dyn DestinationKind {
+    let key = raw.get("destination").map(str::trim).unwrap_or("qbusiness");
+    match crate::destinations::kind(key) {
+        Some(k) => k,
+        None => {
+            problems.push(format!(
+                "{} is '{key}': bcq writes to {}",
+                raw.describe("destination"),
+                crate::destinations::KINDS
+                    .iter()
+                    .map(|k| k.key())
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ));
+            crate::destinations::KINDS[0]
+        }
     }
 }
 
 impl Raw {
-    /// Validates and builds the configuration, Q settings included.
+    /// Validates and builds the configuration, the destination included.
     pub fn build(&self) -> Result<Config, ConfigError> {
         self.build_for(true)
     }
 
-    /// Validates and builds the configuration; without `needs_q`, the Q
-    /// settings are optional (commands that only read BC).
-    pub fn build_for(&self, needs_q: bool) -> Result<Config, ConfigError> {
+    /// Validates and builds the configuration; without `needs_destination`,
+    /// the destination is optional (commands that only read BC) and built
+    /// only when its settings are given.
+    pub fn build_for(&self, needs_destination: bool) -> Result<Config, ConfigError> {
         let mut problems = Vec::new();
-        let q_given = ["q.application_id", "q.index_id", "q.data_source_id"]
-            .iter()
-            .any(|k| self.get(k).is_some());
-        let want_q = needs_q || q_given;
+        let kind = destination_kind(self, &mut problems);
+        let destination_given = self.get("destination").is_some() || kind.is_configured(self);
+        let want_destination = needs_destination || destination_given;
         let multi_company = self.get("bc.companies").is_some();
         let mut required = |key: &str| -> String {
-            let optional =
-                (key.starts_with("q.") && !want_q) || (key == "bc.company_id" && multi_company);
+            let optional = key == "bc.company_id" && multi_company;
             match self.get(key) {
                 Some(v) => v.trim().to_string(),
                 None if optional => String::new(),
                 None => {
-                    let s = setting(key).expect("known key");
-                    problems.push(format!(
-                        "{} is not set ({}): set it in the environment or .env, or '{}' in the config file",
-                        s.env, s.help, s.key
-                    ));
+                    problems.push(SettingValues::missing(self, key));
                     String::new()
                 }
             }
         };
-        let application_id = required("q.application_id");
-        let index_id = required("q.index_id");
-        let data_source_id = required("q.data_source_id");
         let client_id = required("bc.client_id");
         let authority = required("bc.authority");
         let company_id = required("bc.company_id");
 
-        for (key, v) in [
-            ("q.application_id", &application_id),
-            ("q.index_id", &index_id),
-            ("q.data_source_id", &data_source_id),
-        ] {
-            if !v.is_empty() && !is_q_id(v) {
-                problems.push(format!(
-                    "{} is '{v}': an Amazon Q Business id is 36 letters, digits and dashes",
-                    self.describe(key)
-                ));
-            }
-        }
         if !company_id.is_empty() && !is_guid(&company_id) {
             problems.push(format!(
                 "{} is '{company_id}': expected a company GUID like 70c0c603-f4f9-ef11-9344-6045bdc8c234 (bcq companies lists them)",
@@ -665,6 +690,16 @@ impl Raw {
                     String::new()
                 }),
         };
+        if tenant.contains(['/', '?', '#']) || tenant.contains(char::is_whitespace) {
+            problems.push(format!(
+                "{} gives the tenant '{tenant}': a tenant id is a GUID or a domain, without '/', '?', '#' or spaces",
+                if self.get("bc.tenant_id").is_some() {
+                    self.describe("bc.tenant_id")
+                } else {
+                    self.describe("bc.authority")
+                }
+            ));
+        }
         let secret = self
             .get("bc.client_secret")
             .map(|v| Secret::new(v.to_string()));
@@ -676,9 +711,15 @@ impl Raw {
             }
             (Some(s), None) => Some(Credential::Secret(s)),
             (None, Some(p)) => {
-                if !p.exists() {
+                if let Err(e) = std::fs::File::open(&p).and_then(|f| {
+                    if f.metadata()?.is_dir() {
+                        Err(std::io::Error::other("it is a directory"))
+                    } else {
+                        Ok(())
+                    }
+                }) {
                     problems.push(format!(
-                        "{} is '{}', which does not exist",
+                        "{} is '{}', which cannot be read ({e})",
                         self.describe("bc.certificate_path"),
                         p.display()
                     ));
@@ -769,13 +810,9 @@ impl Raw {
             .trim_end_matches('/')
             .to_string();
         check_url(self, "bc.web_base_url", &web_base, &mut problems);
-        let endpoint_url = self.get("q.endpoint_url").map(str::to_string);
-        if let Some(e) = &endpoint_url {
-            check_url(self, "q.endpoint_url", e, &mut problems);
-        }
-        let mut s3 = match (self.get("files.s3_bucket"), self.get("files.s3_role_arn")) {
-            (None, _) => None,
-            (Some(bucket), role) => {
+        let mut s3 = match self.get("files.s3_bucket") {
+            None => None,
+            Some(bucket) => {
                 let bucket = bucket.trim().to_string();
                 let ok_bucket = (3..=63).contains(&bucket.len())
                     && bucket.chars().all(|c| {
@@ -787,21 +824,6 @@ impl Raw {
                         self.describe("files.s3_bucket")
                     ));
                 }
-                let role = role.unwrap_or_default().trim().to_string();
-                let ok_role = role
-                    .strip_prefix("arn:aws:iam::")
-                    .and_then(|r| r.split_once(":role/"))
-                    .is_some_and(|(acct, name)| {
-                        acct.len() == 12
-                            && acct.chars().all(|c| c.is_ascii_digit())
-                            && !name.is_empty()
-                    });
-                if !ok_role {
-                    problems.push(format!(
-                        "{} is '{role}': with files.s3_bucket set, Q needs the ARN of a role that may read the bucket (arn:aws:iam::<12-digit account>:role/<name>)",
-                        self.describe("files.s3_role_arn")
-                    ));
-                }
                 let endpoint = self.get("files.s3_endpoint_url").map(str::to_string);
                 if let Some(e) = &endpoint {
                     check_url(self, "files.s3_endpoint_url", e, &mut problems);
@@ -809,55 +831,37 @@ impl Raw {
                 Some(S3Settings {
                     bucket,
                     prefix: self.get("files.s3_prefix").unwrap_or("bcq/").to_string(),
-                    role_arn: role,
                     force_path_style: endpoint.is_some(),
                     endpoint_url: endpoint,
                 })
             }
         };
 
-        let mut number = |key: &str, default: f64, min: f64, max: f64| -> f64 {
-            match self.get(key) {
-                None => default,
-                Some(v) => match v.trim().parse::<f64>() {
-                    Ok(n) if n >= min && n <= max => n,
-                    _ => {
-                        problems.push(format!(
-                            "{} is '{v}': expected a number from {min} to {max}",
-                            self.describe(key)
-                        ));
-                        default
-                    }
-                },
-            }
-        };
         // 1,000 records a page, not BC's 20,000: a page of invoices with
         // their lines is about 5 KB a record, and a page is held whole while
         // it is decoded, so 20,000 would cost ~750 MB of memory (measured).
         // BC's request budget is no constraint at this size (100 requests
-        // per 100,000 records).
-        let page_size = Some(number("bc.page_size", 1000.0, 1.0, 20000.0) as u32);
-        let requests_per_5min = number("bc.requests_per_5min", 5400.0, 1.0, 6000.0) as u32;
-        let max_in_flight = number("bc.max_in_flight", 5.0, 1.0, 5.0) as usize;
-        let request_timeout = number("bc.request_timeout_seconds", 120.0, 1.0, 900.0);
-        let reconcile_hours = number("sync.reconcile_every_hours", 24.0, 0.0, 24.0 * 365.0);
-        let max_delete_share = number("sync.max_delete_share", 0.10, 0.0, 1.0);
-        let push_concurrency = number("sync.push_concurrency", 16.0, 1.0, 256.0) as usize;
-        let overlap = number("sync.overlap_seconds", 300.0, 0.0, 86400.0);
-        let wait = number("sync.wait_for_job_seconds", 0.0, 0.0, 86400.0);
-
-        let mut flag = |key: &str| match self.get(key).map(|v| v.trim().to_ascii_lowercase()) {
-            None => false,
-            Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => true,
-            Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => false,
-            Some(v) => {
-                problems.push(format!(
-                    "{} is '{v}': expected true or false",
-                    self.describe(key)
-                ));
-                false
-            }
-        };
+        // per 100,000 records). Counts are whole numbers: a fraction is
+        // refused, not truncated.
+        let p = &mut problems;
+        let page_size = Some(whole(self, "bc.page_size", 1000, 1, 20000, p) as u32);
+        let requests_per_5min = whole(self, "bc.requests_per_5min", 5400, 1, 6000, p) as u32;
+        let max_in_flight = whole(self, "bc.max_in_flight", 5, 1, 5, p) as usize;
+        let request_timeout = whole(self, "bc.request_timeout_seconds", 120, 1, 900, p);
+        let reconcile_hours = number_of(
+            self,
+            "sync.reconcile_every_hours",
+            24.0,
+            0.0,
+            24.0 * 365.0,
+            p,
+        );
+        let max_delete_share = number_of(self, "sync.max_delete_share", 0.10, 0.0, 1.0, p);
+        let push_concurrency = whole(self, "sync.push_concurrency", 16, 1, 256, p) as usize;
+        let overlap = whole(self, "sync.overlap_seconds", 300, 0, 86400, p);
+        let wait = whole(self, "sync.wait_for_job_seconds", 0, 0, 86400, p);
+        let follow = whole(self, "sync.follow_indexing_seconds", 300, 0, 86400, p);
+        let mut flag = |key: &str| bcq_core::settings::flag(self, key, false, &mut problems);
         let include_pdf = flag("sync.include_pdf");
         let include_attachments = flag("sync.include_attachments");
         let require_access = flag("sync.require_access");
@@ -914,6 +918,14 @@ impl Raw {
             }
         }
         let state_path = PathBuf::from(self.get("sync.state_path").unwrap_or(".bcq/state.db"));
+        if state_path.is_dir() {
+            problems.push(format!(
+                "{} is '{}', which is a directory: name the state file in it (e.g. {}/state.db)",
+                self.describe("sync.state_path"),
+                state_path.display(),
+                state_path.display()
+            ));
+        }
         let known: Vec<&str> = catalog::CATALOG
             .iter()
             .map(|e| e.entity_set)
@@ -922,6 +934,24 @@ impl Raw {
         let access = crate::access::parse_rules(&self.access, &known, &mut problems);
         let groups = crate::access::parse_groups(&self.groups, &mut problems);
 
+        let common = CommonSettings {
+            push_concurrency,
+            s3,
+            groups,
+            wait_for_run: (wait > 0).then(|| Duration::from_secs(wait)),
+            static_credentials: None,
+        };
+        let destination = if want_destination {
+            match kind.prepare(self, &common) {
+                Ok(d) => Some(Arc::from(d)),
+                Err(p) => {
+                    problems.extend(p);
+                    None
+                }
+            }
+        } else {
+            None
+        };
         if !problems.is_empty() {
             return Err(ConfigError { problems });
         }
@@ -939,34 +969,24 @@ impl Raw {
                 page_size,
                 requests_per_5min,
                 max_in_flight,
-                request_timeout: Duration::from_secs_f64(request_timeout),
+                request_timeout: Duration::from_secs(request_timeout),
             },
-            q: want_q.then(|| QSettings {
-                target: QTarget {
-                    application_id,
-                    index_id,
-                    data_source_id,
-                },
-                region: self.get("q.region").map(str::to_string),
-                endpoint_url,
-            }),
             sync: SyncSettings {
                 entities,
                 include_pdf,
                 state_path,
                 reconcile_every: Duration::from_secs_f64(reconcile_hours * 3600.0),
                 max_delete_share,
-                push_concurrency,
-                overlap: Duration::from_secs_f64(overlap),
-                wait_for_job: (wait > 0.0).then(|| Duration::from_secs_f64(wait)),
+                overlap: Duration::from_secs(overlap),
+                follow_indexing: Duration::from_secs(follow),
                 custom_pages,
                 include_attachments,
-                s3,
                 access: std::sync::Arc::new(access),
-                groups,
                 require_access,
                 delete_sample_documents,
             },
+            common,
+            destination,
         })
     }
 }
@@ -1046,13 +1066,13 @@ mod tests {
             "BCQ_S3_ROLE_ARN",
             "arn:aws:iam::123456789012:role/q-reads".into(),
         );
-        let s3 = raw(&env).build().unwrap().sync.s3.unwrap();
+        let s3 = raw(&env).build().unwrap().common.s3.unwrap();
         assert_eq!((s3.prefix.as_str(), s3.force_path_style), ("bcq/", false));
         env.insert("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9000".into());
-        let s3 = raw(&env).build().unwrap().sync.s3.unwrap();
+        let s3 = raw(&env).build().unwrap().common.s3.unwrap();
         assert!(s3.force_path_style);
         env.insert("BCQ_S3_FORCE_PATH_STYLE", "false".into());
-        let s3 = raw(&env).build().unwrap().sync.s3.unwrap();
+        let s3 = raw(&env).build().unwrap().common.s3.unwrap();
         assert!(!s3.force_path_style);
         env.insert("BCQ_S3_FORCE_PATH_STYLE", "maybe".into());
         let text = raw(&env).build().unwrap_err().to_string();
@@ -1132,7 +1152,7 @@ mod tests {
         }
         assert!(raw(&env).build().is_err());
         let c = raw(&env).build_for(false).unwrap();
-        assert!(c.q.is_none());
+        assert!(c.destination.is_none());
     }
 
     /// Seeded random values for every setting, and random TOML files: the
@@ -1172,7 +1192,7 @@ mod tests {
         ];
         for round in 0..3000 {
             let mut env = sample_env();
-            for s in SETTINGS {
+            for s in all_settings() {
                 if next() % 3 == 0 {
                     let v = VALUES[(next() % VALUES.len() as u64) as usize];
                     env.insert(s.env, v.to_string());
@@ -1201,6 +1221,91 @@ mod tests {
                 let _ = r.build();
             }
         }
+    }
+
+    /// Issue 17, items 15-19: fractions for counts, malformed or empty
+    /// `--set`, and what used to be found only once a run had started.
+    #[test]
+    fn bad_values_are_refused_up_front_and_named() {
+        let mut env = sample_env();
+        env.insert("BC_PAGE_SIZE", "10.9".into());
+        env.insert("BC_MAX_IN_FLIGHT", "3.7".into());
+        env.insert("BCQ_AWS_REGION", "us-east-1/evil".into());
+        env.insert("BC_TENANT_ID", "t/../x".into());
+        let dir = tempfile::tempdir().unwrap();
+        env.insert("BCQ_STATE_PATH", dir.path().display().to_string());
+        let text = raw(&env).build().unwrap_err().to_string();
+        for want in [
+            "BC_PAGE_SIZE is '10.9': expected a whole number",
+            "BC_MAX_IN_FLIGHT is '3.7': expected a whole number",
+            "BCQ_AWS_REGION is 'us-east-1/evil'",
+            "BC_TENANT_ID gives the tenant 't/../x'",
+            "which is a directory",
+        ] {
+            assert!(text.contains(want), "{want} missing from: {text}");
+        }
+        // An unreadable certificate file.
+        let mut env = sample_env();
+        env.remove("DYNAMICS_SECRET");
+        env.insert(
+            "DYNAMICS_CERTIFICATE_PATH",
+            dir.path().display().to_string(),
+        );
+        let text = raw(&env).build().unwrap_err().to_string();
+        assert!(
+            text.contains("DYNAMICS_CERTIFICATE_PATH is") && text.contains("cannot be read"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn set_arguments_never_echo_their_value_and_empty_means_unset() {
+        let mut r = raw(&sample_env());
+        let e = r
+            .set_arg("bc.client_secret:hunter2")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--set bc.client_secret"), "{e}");
+        assert!(!e.contains("hunter2"), "the value leaked: {e}");
+        let e = r.set_arg("hunter2").unwrap_err().to_string();
+        assert!(!e.contains("hunter2") && e.contains("KEY=VALUE"), "{e}");
+        // An empty value is refused as an empty environment variable is.
+        r.set_arg("bc.client_secret=").unwrap();
+        let e = r.build().unwrap_err().to_string();
+        assert!(e.contains("DYNAMICS_SECRET is not set"), "{e}");
+        let mut env = sample_env();
+        env.insert("DYNAMICS_SECRET", "".into());
+        let e = raw(&env).build().unwrap_err().to_string();
+        assert!(e.contains("DYNAMICS_SECRET is not set"), "{e}");
+    }
+
+    #[test]
+    fn an_unknown_destination_is_named_with_the_known_ones() {
+        let mut env = sample_env();
+        env.insert("BCQ_DESTINATION", "elastic".into());
+        let e = raw(&env).build().unwrap_err().to_string();
+        assert!(
+            e.contains("BCQ_DESTINATION is 'elastic': bcq writes to qbusiness"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_dotenv_line_that_does_not_parse_is_named_by_number_not_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".env");
+        std::fs::write(
+            &path,
+            "Q_INDEX_ID=abc\n# comment\nDYNAMICS_SECRET=\"unterminated s3cr3t\nX=1\n",
+        )
+        .unwrap();
+        let e = read_dotenv(&path).unwrap_err().to_string();
+        assert!(e.contains(".env line 3 does not parse"), "{e}");
+        assert!(!e.contains("s3cr3t"), "{e}");
+        std::fs::write(&path, "Q_INDEX_ID=abc\nDYNAMICS_SECRET='a b'\n").unwrap();
+        let v = read_dotenv(&path).unwrap();
+        assert_eq!(v["DYNAMICS_SECRET"], "a b");
+        assert!(read_dotenv(&dir.path().join("none")).unwrap().is_empty());
     }
 
     #[test]

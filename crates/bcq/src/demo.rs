@@ -101,7 +101,13 @@ pub async fn run(opts: DemoOptions, ui: &Ui) -> anyhow::Result<bool> {
     )?;
     raw.set_flag("bc.page_size", opts.page_size.to_string())?;
     raw.set_flag("sync.include_pdf", opts.pdf.to_string())?;
-    let cfg = raw.build()?;
+    let mut cfg = raw.build()?;
+    // The emulator's static credentials, signed with real SigV4.
+    let qc = emu.q.config();
+    cfg.common.static_credentials = Some(bcq_core::destination::StaticCredentials {
+        access_key_id: qc.access_key_id.clone(),
+        secret_access_key: bcq_bc::Secret::new(qc.secret_access_key.clone()),
+    });
     println!(
         "Business Central emulator: {} (tenant {})",
         emu.bc.base_url(),
@@ -113,27 +119,11 @@ pub async fn run(opts: DemoOptions, ui: &Ui) -> anyhow::Result<bool> {
         opts.invoices,
         emu.bc.companies("production")[0].name
     );
-    // Static credentials of the emulator, signed with real SigV4.
-    let qc = emu.q.config();
-    let creds = aws_credential_types::Credentials::from_keys(
-        qc.access_key_id.clone(),
-        qc.secret_access_key.clone(),
-        None,
-    );
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .credentials_provider(creds)
-        .region(aws_config::Region::new(qc.region.clone()))
-        .load()
-        .await;
-    let client = sync::q_client_from(&sdk, &cfg);
+    let dest = sync::open_destination(&cfg).await?;
     // What `bcq index-schema --apply` does, once per index.
-    let declared = bcq_q::QSink::new(
-        client.clone(),
-        cfg.q().target.clone(),
-        bcq_q::QOptions::default(),
-    )
-    .declare_schema(&sync::wanted_attributes(&cfg))
-    .await?;
+    let declared = dest
+        .declare_attributes(&sync::wanted_attributes(&cfg))
+        .await?;
     println!(
         "declared {} custom attributes on the index (bcq index-schema --apply)",
         declared.len()
@@ -142,12 +132,10 @@ pub async fn run(opts: DemoOptions, ui: &Ui) -> anyhow::Result<bool> {
         mode: Mode::Incremental,
         allow_mass_delete: false,
     };
-    let aws = sync::AwsClients {
-        staging: sync::s3_staging_from(&sdk, &cfg),
-        q: client,
-    };
-    let summary = sync::run(&cfg, &flags, aws, ui).await?;
-    println!("{}", summary.render_text());
+    let stop = bcq_core::engine::Stop::default();
+    let _signals = crate::signals::watch(stop.clone());
+    let summary = sync::run(&cfg, &flags, dest, ui, stop).await?;
+    println!("{}", crate::redact::redact(&summary.render_text()));
 
     // What Q holds now, read back through the emulator's inspection API
     // once indexing (asynchronous, as in Q) has settled.

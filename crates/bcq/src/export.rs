@@ -7,19 +7,24 @@ use crate::config::Config;
 use crate::plan;
 use crate::sync::RunSummary;
 use anyhow::Context;
+use bcq_core::catalog::AttrKind;
+use bcq_core::destination::{
+    AttributeCheck, BoxFuture, Check, Destination, DestinationError, GroupSync, Limits, Outcome,
+    Rejected, RunEnd, RunStart, Stat,
+};
 use bcq_core::document::{AttrValue, ContentType, Document};
 use bcq_core::engine::{Engine, Mode, Progress, Stop};
-use bcq_core::sink::{Outcome, Sink, SinkError};
-use bcq_state::{RunCounts, StateStore};
+use bcq_state::{RunCounts, RunKind, RunOutcome, StateStore};
 use serde_json::{Map, Value, json};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-/// A sink that writes documents to a directory (or nowhere) and counts.
+/// A destination that writes documents to a directory (or nowhere, for a
+/// dry run) and counts: no limits, no run, nothing to check.
 #[derive(Debug, Default)]
-pub struct FileSink {
+pub struct FileDestination {
     dir: Option<PathBuf>,
     /// Documents received.
     pub puts: AtomicU64,
@@ -27,12 +32,12 @@ pub struct FileSink {
     pub deletes: Mutex<Vec<String>>,
 }
 
-impl FileSink {
+impl FileDestination {
     /// Writes into `dir` when given; otherwise only counts.
     pub fn new(dir: Option<PathBuf>) -> Self {
-        FileSink {
+        FileDestination {
             dir,
-            ..FileSink::default()
+            ..FileDestination::default()
         }
     }
 }
@@ -62,7 +67,7 @@ pub fn metadata_json(doc: &Document) -> Value {
     json!({
         "id": doc.id,
         "title": doc.title,
-        "contentType": doc.content_type.as_q_str(),
+        "contentType": doc.content_type.code(),
         "attributes": attrs,
         "accessConfiguration": acl,
     })
@@ -92,16 +97,8 @@ pub fn export_path(dir: &Path, doc: &Document) -> PathBuf {
     dir.join(rel).with_extension(ext)
 }
 
-impl Sink for FileSink {
-    fn max_batch(&self) -> usize {
-        10
-    }
-
-    fn max_batch_bytes(&self) -> usize {
-        usize::MAX
-    }
-
-    async fn put(&self, docs: Vec<Document>) -> Result<Outcome, SinkError> {
+impl FileDestination {
+    fn write(&self, docs: Vec<Document>) -> Result<Outcome, DestinationError> {
         self.puts.fetch_add(docs.len() as u64, Ordering::Relaxed);
         if let Some(dir) = &self.dir {
             for d in &docs {
@@ -118,25 +115,109 @@ impl Sink for FileSink {
                         meta + "\n",
                     )
                 };
-                write().map_err(|e| SinkError {
-                    message: format!("writing {}: {e}", path.display()),
-                    fatal: true,
+                write().map_err(|e| {
+                    DestinationError::fatal(format!("writing {}: {e}", path.display()))
                 })?;
             }
         }
         Ok(Outcome::default())
     }
+}
 
-    async fn delete(&self, ids: Vec<String>) -> Result<Outcome, SinkError> {
+impl Destination for FileDestination {
+    fn name(&self) -> &'static str {
+        "local files"
+    }
+
+    fn key(&self) -> &'static str {
+        "files"
+    }
+
+    fn limits(&self) -> Limits {
+        Limits {
+            docs_per_call: 10,
+            bytes_per_call: usize::MAX,
+            max_document_bytes: usize::MAX,
+            max_file_bytes: usize::MAX,
+            too_large_hint: None,
+        }
+    }
+
+    fn fit(&self, _doc: &mut Document) -> Result<Vec<String>, String> {
+        Ok(Vec::new())
+    }
+
+    fn check<'a>(&'a self, _: &'a [(&'static str, AttrKind)]) -> BoxFuture<'a, Vec<Check>> {
+        Box::pin(async { Vec::new() })
+    }
+
+    fn attributes<'a>(
+        &'a self,
+        _: &'a [(&'static str, AttrKind)],
+    ) -> BoxFuture<'a, Result<AttributeCheck, DestinationError>> {
+        Box::pin(async {
+            Ok(AttributeCheck {
+                not_needed: Some("files need no declared attributes".into()),
+                ..AttributeCheck::default()
+            })
+        })
+    }
+
+    fn declare_attributes<'a>(
+        &'a self,
+        _: &'a [(&'static str, AttrKind)],
+    ) -> BoxFuture<'a, Result<Vec<String>, DestinationError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
+    fn sync_groups<'a>(
+        &'a self,
+        _: &'a [bcq_core::acl::GroupSpec],
+        _: Vec<(String, Option<String>)>,
+    ) -> BoxFuture<'a, Result<GroupSync, DestinationError>> {
+        Box::pin(async { Ok(GroupSync::default()) })
+    }
+
+    fn open_run<'a>(
+        &'a self,
+        _: &'a RunStart,
+    ) -> BoxFuture<'a, Result<Option<String>, DestinationError>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    fn close_run(&self, _: std::time::Duration) -> BoxFuture<'_, RunEnd> {
+        Box::pin(async { RunEnd::default() })
+    }
+
+    fn put(&self, docs: Vec<Document>) -> BoxFuture<'_, Result<Outcome, DestinationError>> {
+        Box::pin(async move { self.write(docs) })
+    }
+
+    fn delete(&self, ids: Vec<String>) -> BoxFuture<'_, Result<Outcome, DestinationError>> {
         self.deletes
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .extend(ids);
-        Ok(Outcome::default())
+        Box::pin(async { Ok(Outcome::default()) })
+    }
+
+    fn failed_documents(&self) -> BoxFuture<'_, Result<Vec<Rejected>, DestinationError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
+    fn document_ids(&self) -> BoxFuture<'_, Result<Vec<String>, DestinationError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
+    fn stats(&self) -> Vec<Stat> {
+        vec![Stat {
+            name: "documents",
+            value: self.puts.load(Ordering::Relaxed),
+        }]
     }
 }
 
-/// Runs the engine into a [`FileSink`]. With `state_snapshot`, documents are
+/// Runs the engine into a [`FileDestination`]. With `state_snapshot`, documents are
 /// compared with a copy of the state (dry run); without, everything is new.
 pub async fn run_local(
     cfg: &Config,
@@ -157,12 +238,17 @@ pub async fn run_local(
     };
     let targets = plan::resolve(cfg, Some(&mut store)).await?;
     let units = plan::units(cfg, &targets, &store, mode != Mode::Incremental)?;
-    let run_id = store.begin_run(if dry_run { "dry-run" } else { "export" })?;
+    let kind = if dry_run {
+        RunKind::DryRun
+    } else {
+        RunKind::Export
+    };
+    let run_id = store.begin_run(kind)?;
     let state = Arc::new(Mutex::new(store));
-    let sink = Arc::new(FileSink::new(out));
+    let sink = Arc::new(FileDestination::new(out));
     let progress = Arc::new(Progress::default());
     let engine = Engine::new(
-        sink.clone(),
+        sink.clone() as Arc<dyn Destination>,
         state.clone(),
         plan::engine_config(cfg, mode, allow_mass_delete, Stop::default()),
         run_id,
@@ -170,12 +256,14 @@ pub async fn run_local(
     );
     let mut counts = RunCounts::default();
     let mut errors = Vec::new();
+    let mut warnings = Vec::new();
     let mut read = 0;
     for unit in &units {
         let r = engine.sync_unit(unit).await;
         counts += r.counts;
         read += r.read;
         errors.extend(r.errors);
+        warnings.extend(r.warnings);
     }
     let deletes = sink
         .deletes
@@ -185,14 +273,15 @@ pub async fn run_local(
     let requests = targets.iter().map(|t| t.client.stats().requests).sum();
     let summary = RunSummary {
         outcome: if errors.is_empty() && counts.failed == 0 {
-            "succeeded"
+            RunOutcome::Succeeded
         } else {
-            "failed"
-        }
-        .into(),
+            RunOutcome::Failed
+        },
         run_id,
-        sync_job_id: None,
-        mode: if dry_run { "dry-run" } else { "export" }.into(),
+        kind,
+        mode,
+        destination: sink.key().to_string(),
+        destination_run: None,
         seconds: started.elapsed().as_secs_f64(),
         read,
         counts,
@@ -206,13 +295,14 @@ pub async fn run_local(
         bc_requests: requests,
         bc_retries: 0,
         bc_throttled: 0,
-        q_put_calls: 0,
-        q_delete_calls: 0,
-        q_throttled: 0,
+        destination_stats: Default::default(),
         peak_rss_mb: crate::sync::peak_rss_mb(),
         cpu_seconds: crate::sync::cpu_seconds(),
         units: Vec::new(),
         errors,
+        warnings,
+        failed_after_indexing: Vec::new(),
+        still_indexing: false,
         repushed_after_index_failure: Vec::new(),
         rejected: Vec::new(),
     };

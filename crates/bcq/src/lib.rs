@@ -8,6 +8,9 @@
 //!
 //! - [`config`]: raw settings (env, `.env`, TOML file, flags) → a validated [`config::Config`]
 //! - [`custom`]: custom API pages declared in the config file
+//! - [`destinations`]: the destinations bcq can write to (the one list of them)
+//! - [`redact`]: secrets removed from every message that leaves bcq
+//! - [`signals`]: SIGINT, SIGTERM, SIGHUP: stop cleanly
 //! - [`plan`]: the environments, companies and units a run covers
 //! - [`sync`]: one sync run, start to summary
 //! - [`check`]: the ✔/✖ checklist of `bcq check`
@@ -21,9 +24,12 @@ pub mod check;
 pub mod config;
 pub mod custom;
 pub mod demo;
+pub mod destinations;
 pub mod export;
 pub mod migrate;
 pub mod plan;
+pub mod redact;
+pub mod signals;
 pub mod status;
 pub mod sync;
 pub mod ui;

@@ -2,15 +2,19 @@
 //! `bcq` library.
 
 use bcq::config::Raw;
+use bcq::redact::redact;
+use bcq::signals::Received;
 use bcq::sync::RunFlags;
 use bcq::ui::{LogFormat, Ui, init_logging};
-use bcq_core::engine::Mode;
+use bcq_core::engine::{Mode, Stop};
+use bcq_state::RunOutcome;
 use clap::{Parser, Subcommand};
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-/// Keeps an Amazon Q Business index in step with Dynamics 365 Business Central.
+/// Keeps an Amazon Q Business index (or an Amazon Bedrock knowledge base) in
+/// step with Dynamics 365 Business Central.
 ///
 /// Configuration comes from the environment (and a .env file), then an
 /// optional TOML file, then flags; later wins. The Python sample's variables
@@ -39,7 +43,7 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Sync Business Central into Amazon Q Business.
+    /// Sync Business Central into the destination (Amazon Q Business by default).
     Sync {
         /// Push every document again and delete what BC no longer has.
         #[arg(long, conflicts_with = "reconcile")]
@@ -94,7 +98,7 @@ enum Command {
         #[arg(long, default_value_t = 100)]
         page_size: u32,
     },
-    /// Print the custom attributes bcq sends and whether the Q index declares them.
+    /// Print the custom attributes bcq sends and whether the destination declares them.
     IndexSchema {
         /// Declare the missing ones through UpdateIndex.
         #[arg(long)]
@@ -121,37 +125,85 @@ enum Command {
 }
 
 /// Exit codes: 0 all good, 1 the run failed or could not start, 2 the
-/// configuration or the command line is wrong, 130 interrupted.
+/// configuration or the command line is wrong, 128 + the signal's number
+/// when a signal stopped it (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP).
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format, cli.verbose);
+    let json = cli.log_format == LogFormat::Json;
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(1);
+            return report_error(
+                &anyhow::anyhow!("cannot start the async runtime: {e}"),
+                json,
+                1,
+            );
         }
     };
     match rt.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
             let config_error = e.downcast_ref::<bcq::config::ConfigError>().is_some();
-            eprintln!("error: {e}");
-            for cause in e.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
-            }
-            ExitCode::from(if config_error { 2 } else { 1 })
+            report_error(&e, json, if config_error { 2 } else { 1 })
         }
     }
 }
 
+/// Prints an error that stopped bcq, redacted: plain text on stderr, or,
+/// with `--log-format json`, one JSON object on stdout (and a JSON log
+/// line on stderr), so that a machine reading either gets JSON whatever
+/// the outcome.
+fn report_error(e: &anyhow::Error, json: bool, code: u8) -> ExitCode {
+    let message = redact(&e.to_string()).into_owned();
+    let causes: Vec<String> = e
+        .chain()
+        .skip(1)
+        .map(|c| redact(&c.to_string()).into_owned())
+        .collect();
+    if json {
+        tracing::error!(error = %message, exit_code = code, "bcq stopped");
+        println!(
+            "{}",
+            serde_json::json!({
+                "outcome": "error",
+                "error": message,
+                "causes": causes,
+                "exit_code": code,
+            })
+        );
+    } else {
+        eprintln!("error: {message}");
+        for cause in causes {
+            eprintln!("  caused by: {cause}");
+        }
+    }
+    ExitCode::from(code)
+}
+
+/// Prints a run's summary: text, or JSON with `--log-format json`.
+fn print_summary(cli: &Cli, summary: &bcq::sync::RunSummary) -> anyhow::Result<()> {
+    let out = if cli.log_format == LogFormat::Json {
+        serde_json::to_string(summary)? + "\n"
+    } else {
+        summary.render_text()
+    };
+    print!("{}", redact(&out));
+    Ok(())
+}
+
 fn raw_config(cli: &Cli) -> anyhow::Result<Raw> {
     // A .env file fills variables the environment does not set (as the sample).
-    let _ = dotenvy::dotenv();
-    let mut raw = Raw::from_env(|k| std::env::var(k).ok());
+    let dotenv = bcq::config::read_dotenv(Path::new(".env"))?;
+    let mut raw = Raw::from_env(|k| {
+        std::env::var(k)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .or_else(|| dotenv.get(k).cloned())
+    });
     let file = cli.config.clone().or_else(|| {
         let p = PathBuf::from("bcq.toml");
         p.exists().then_some(p)
@@ -160,11 +212,9 @@ fn raw_config(cli: &Cli) -> anyhow::Result<Raw> {
         raw = raw.with_file(&f)?;
     }
     for kv in &cli.set {
-        let (k, v) = kv
-            .split_once('=')
-            .ok_or_else(|| anyhow::anyhow!("--set expects KEY=VALUE, got '{kv}'"))?;
-        raw.set_flag(k.trim(), v.to_string())?;
+        raw.set_arg(kv)?;
     }
+    bcq::redact::register(raw.secrets());
     Ok(raw)
 }
 
@@ -172,13 +222,21 @@ fn state_path(cli: &Cli, flag: &Option<PathBuf>) -> PathBuf {
     if let Some(p) = flag {
         return p.clone();
     }
-    let _ = dotenvy::dotenv();
     raw_config(cli)
         .ok()
-        .and_then(|r| r.build().ok())
+        .and_then(|r| r.build_for(false).ok())
         .map(|c| c.sync.state_path)
         .or_else(|| std::env::var("BCQ_STATE_PATH").ok().map(PathBuf::from))
         .unwrap_or_else(|| PathBuf::from(".bcq/state.db"))
+}
+
+/// The exit code of a run that ended with `outcome`.
+fn exit_code(outcome: RunOutcome, received: &Received) -> ExitCode {
+    match outcome {
+        RunOutcome::Succeeded => ExitCode::SUCCESS,
+        RunOutcome::Interrupted => ExitCode::from(received.exit_code().unwrap_or(130)),
+        RunOutcome::Failed | RunOutcome::Running => ExitCode::from(1),
+    }
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -234,7 +292,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     println!("  would delete {id}");
                 }
                 for e in &summary.errors {
-                    println!("  error {e}");
+                    println!("  error {}", redact(e));
                 }
                 return Ok(if summary.ok() {
                     ExitCode::SUCCESS
@@ -243,22 +301,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 });
             }
             let cfg = raw.build()?;
-            let aws = bcq::sync::AwsClients::from_config(&cfg).await?;
+            let stop = Stop::default();
+            let received = bcq::signals::watch(stop.clone());
+            let dest = bcq::sync::open_destination(&cfg).await?;
             let flags = RunFlags {
                 mode,
                 allow_mass_delete: *allow_mass_delete,
             };
-            let summary = bcq::sync::run(&cfg, &flags, aws, &ui).await?;
-            if cli.log_format == LogFormat::Json {
-                println!("{}", serde_json::to_string(&summary)?);
-            } else {
-                print!("{}", summary.render_text());
-            }
-            Ok(match summary.outcome.as_str() {
-                "succeeded" => ExitCode::SUCCESS,
-                "interrupted" => ExitCode::from(130),
-                _ => ExitCode::from(1),
-            })
+            let summary = bcq::sync::run(&cfg, &flags, dest, &ui, stop).await?;
+            print_summary(&cli, &summary)?;
+            Ok(exit_code(summary.outcome, &received))
         }
         Command::Demo {
             invoices,
@@ -291,7 +343,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 out.display()
             );
             for e in &summary.errors {
-                println!("  error {e}");
+                println!("  error {}", redact(e));
             }
             Ok(if summary.ok() {
                 ExitCode::SUCCESS
@@ -316,45 +368,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .build_for(false)
                 .map(|c| c.sync.entities.iter().map(|e| e.entity_set).collect())
                 .unwrap_or_else(|_| vec!["salesInvoices"]);
-            println!(
-                "{:<8} {:<28} {:<28} {:>6}  lines / pdf",
-                "enabled", "entity set", "category", "page"
-            );
-            for e in bcq_core::catalog::CATALOG {
-                let page = match e.page {
-                    bcq_core::catalog::PageRule::Fixed(p) => p.to_string(),
-                    bcq_core::catalog::PageRule::ByStatus {
-                        draft_page,
-                        posted_page,
-                        ..
-                    } => {
-                        format!("{draft_page}/{posted_page}")
-                    }
-                };
-                println!(
-                    "{:<8} {:<28} {:<28} {:>6}  {}{}",
-                    if enabled.contains(&e.entity_set) {
-                        "✔"
-                    } else {
-                        ""
-                    },
-                    e.entity_set,
-                    e.category,
-                    page,
-                    e.lines.map(|l| l.nav).unwrap_or("-"),
-                    if e.pdf { " · pdf" } else { "" }
-                );
-            }
-            println!(
-                "
-enable with BCQ_ENTITIES (or sync.entities): a comma-separated list, or 'all'"
-            );
+            print!("{}", bcq::check::entities(&enabled));
             Ok(ExitCode::SUCCESS)
         }
         Command::Check => {
             let cfg = raw_config(&cli)?.build_for(false)?;
             let items = bcq::check::run(&cfg).await;
-            print!("{}", bcq::check::render(&items));
+            print!("{}", redact(&bcq::check::render(&items)));
             Ok(if items.iter().all(|i| i.ok) {
                 ExitCode::SUCCESS
             } else {
@@ -363,33 +383,33 @@ enable with BCQ_ENTITIES (or sync.entities): a comma-separated list, or 'all'"
         }
         Command::IndexSchema { apply } => {
             let cfg = raw_config(&cli)?.build()?;
-            let q = bcq::sync::q_client(&cfg).await?;
-            let sink = bcq_q::QSink::new(q, cfg.q().target.clone(), bcq_q::QOptions::default());
+            let dest = bcq::sync::open_destination(&cfg).await?;
             let wanted = bcq::sync::wanted_attributes(&cfg);
             if *apply {
-                let added = sink.declare_schema(&wanted).await?;
+                let added = dest.declare_attributes(&wanted).await?;
                 println!(
-                    "declared {} attributes on index {}",
+                    "declared {} attributes ({})",
                     added.len(),
-                    cfg.q().target.index_id
+                    cfg.destination().describe()
                 );
                 for a in added {
                     println!("  + {a}");
                 }
             }
-            let check = sink.check_schema(&wanted).await?;
-            for (name, kind) in &wanted {
-                let state = if check.declared.iter().any(|d| d == name) {
+            let check = dest.attributes(&wanted).await?;
+            if let Some(why) = &check.not_needed {
+                println!("{}: {why}", dest.name());
+                return Ok(ExitCode::SUCCESS);
+            }
+            for (name, kind) in &check.types {
+                let state = if check.declared.contains(name) {
                     "✔ declared"
-                } else if check.missing.iter().any(|d| d == name) {
+                } else if check.missing.contains(name) {
                     "✖ missing"
                 } else {
                     "✖ wrong type"
                 };
-                println!(
-                    "{state:<13} {name:<30} {}",
-                    bcq_q::schema::q_type(*kind).as_str()
-                );
+                println!("{state:<13} {name:<30} {kind}");
             }
             if check.complete() {
                 Ok(ExitCode::SUCCESS)
@@ -427,8 +447,19 @@ enable with BCQ_ENTITIES (or sync.entities): a comma-separated list, or 'all'"
                     return Ok(ExitCode::from(1));
                 }
             }
-            bcq::status::reset(&path)?;
-            println!("state in {} forgotten", path.display());
+            let removed = bcq::status::reset(&path)?;
+            if removed.is_empty() {
+                println!("state in {} forgotten", path.display());
+            } else {
+                println!(
+                    "the state file could not be opened (corrupt, or written by a newer bcq); removed {}",
+                    removed
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -3,9 +3,8 @@
 //! the invoice that replaces each of them (`sync.delete_sample_documents`).
 
 use bcq_bc::Query;
+use bcq_core::destination::Destination;
 use bcq_core::engine::Unit;
-use bcq_core::sink::Sink;
-use bcq_q::QSink;
 use bcq_state::StateStore;
 use std::collections::BTreeSet;
 use std::sync::Mutex;
@@ -31,24 +30,18 @@ pub fn is_sample_id(id: &str) -> bool {
 /// invoices of the run's companies, and deletes those whose invoice bcq
 /// has in Q. Invoice numbers are looked up twenty per BC request.
 pub async fn delete_sample_documents(
-    sink: &QSink,
+    dest: &dyn Destination,
     units: &[Unit],
     state: &Mutex<StateStore>,
 ) -> anyhow::Result<SampleCleanup> {
-    use aws_sdk_qbusiness::types::DocumentStatus;
     // The invoice numbers of the sample's documents (`<number>.pdf`).
-    let mut numbers: BTreeSet<String> = BTreeSet::new();
-    sink.for_each_document(|d| {
-        let id = d.document_id().unwrap_or_default();
-        let gone = matches!(
-            d.status(),
-            Some(DocumentStatus::Deleted) | Some(DocumentStatus::Deleting)
-        );
-        if is_sample_id(id) && !gone {
-            numbers.insert(id.trim_end_matches(".pdf").to_string());
-        }
-    })
-    .await?;
+    let numbers: BTreeSet<String> = dest
+        .document_ids()
+        .await?
+        .into_iter()
+        .filter(|id| is_sample_id(id))
+        .map(|id| id.trim_end_matches(".pdf").to_string())
+        .collect();
     let mut out = SampleCleanup {
         found: numbers.len() as u64,
         ..SampleCleanup::default()
@@ -113,8 +106,8 @@ pub async fn delete_sample_documents(
         }
     }
     let ids: Vec<String> = replaced.iter().map(|n| format!("{n}.pdf")).collect();
-    for chunk in ids.chunks(sink.max_batch().max(1)) {
-        let o = sink.delete(chunk.to_vec()).await?;
+    for chunk in ids.chunks(dest.limits().docs_per_call.max(1)) {
+        let o = dest.delete(chunk.to_vec()).await?;
         out.deleted += (chunk.len() - o.rejected.len()) as u64;
         for r in o.rejected {
             tracing::warn!(doc_id = %r.doc_id, reason = %r.reason, "could not delete a sample document");

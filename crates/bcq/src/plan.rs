@@ -207,7 +207,7 @@ pub fn engine_config(
         overlap: chrono::Duration::from_std(cfg.sync.overlap)
             .unwrap_or(chrono::Duration::minutes(5)),
         include_pdf: cfg.sync.include_pdf,
-        push_concurrency: cfg.sync.push_concurrency,
+        push_concurrency: cfg.common.push_concurrency,
         // Downloads share BC's in-flight limit with the page reads.
         pdf_concurrency: cfg.bc.max_in_flight.saturating_sub(1).max(1),
         max_delete_share: cfg.sync.max_delete_share,

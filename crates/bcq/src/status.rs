@@ -32,8 +32,8 @@ pub fn render(path: &Path, runs: usize) -> anyhow::Result<String> {
             out,
             "  #{:<4} {:<11} {:<11} started {}  ended {}  added {} updated {} deleted {} unchanged {} failed {}",
             r.id,
-            r.outcome,
-            r.mode,
+            r.outcome.as_str(),
+            r.kind.as_str(),
             r.started_at.format("%Y-%m-%d %H:%M:%S"),
             r.ended_at
                 .map(|t| t.format("%H:%M:%S").to_string())
@@ -75,9 +75,32 @@ pub fn render(path: &Path, runs: usize) -> anyhow::Result<String> {
 }
 
 /// Forgets everything the state store knows. The next sync reads BC in
-/// full and pushes every document again; Q keeps what it has meanwhile.
-pub fn reset(path: &Path) -> anyhow::Result<()> {
-    let mut store = StateStore::open(path)?;
-    store.reset()?;
-    Ok(())
+/// full and pushes every document again; the destination keeps what it
+/// has meanwhile. A state file that cannot be opened (corrupt, or written
+/// by a newer bcq) is removed instead, with its `-wal` and `-shm` files;
+/// returns what was removed (empty when the store was reset in place).
+pub fn reset(path: &Path) -> anyhow::Result<Vec<std::path::PathBuf>> {
+    match StateStore::open(path) {
+        Ok(mut store) => {
+            store.reset()?;
+            Ok(Vec::new())
+        }
+        Err(open_error) => {
+            // Not while a sync holds it.
+            let _lock = bcq_state::SyncLock::acquire(path)?;
+            tracing::warn!(error = %open_error, "the state file cannot be opened; removing it");
+            let mut removed = Vec::new();
+            for suffix in ["", "-wal", "-shm"] {
+                let mut name = path.as_os_str().to_owned();
+                name.push(suffix);
+                let p = std::path::PathBuf::from(name);
+                if p.exists() {
+                    std::fs::remove_file(&p)
+                        .map_err(|e| anyhow::anyhow!("removing {}: {e}", p.display()))?;
+                    removed.push(p);
+                }
+            }
+            Ok(removed)
+        }
+    }
 }

@@ -1,15 +1,16 @@
-//! One sync run: check BC, start the Q sync job, run the engine over every
-//! unit, stop the job whatever happens, record and summarise the run.
+//! One sync run: check BC and the destination, open the destination's run,
+//! run the engine over every unit, close the run whatever happens (errors,
+//! signals), follow what was sent until it is indexed, record and summarise.
 
 use crate::config::Config;
 use crate::plan;
 use crate::ui::Ui;
 use anyhow::{Context, anyhow};
+use bcq_core::destination::{Destination, Rejected, RunEnd, RunStart};
 use bcq_core::engine::{Engine, Mode, Progress, Stop, Unit, UnitReport};
-use bcq_core::sink::Rejected;
-use bcq_q::{QOptions, QSink};
-use bcq_state::{RunCounts, StateStore};
+use bcq_state::{RunCounts, RunKind, RunOutcome, StateStore};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -25,14 +26,18 @@ pub struct RunFlags {
 /// What a run did, for people (text) and machines (JSON).
 #[derive(Clone, Debug, Serialize)]
 pub struct RunSummary {
-    /// `succeeded`, `failed` or `interrupted`.
-    pub outcome: String,
+    /// How it ended.
+    pub outcome: RunOutcome,
     /// Run id in the state store.
     pub run_id: i64,
-    /// The Q sync job.
-    pub sync_job_id: Option<String>,
-    /// Mode.
-    pub mode: String,
+    /// What it did (a first sync asked as incremental is a reconcile).
+    pub kind: RunKind,
+    /// What it was asked to do.
+    pub mode: Mode,
+    /// The destination's key (`qbusiness`); its statistics are under that key.
+    pub destination: String,
+    /// The destination's run (a Q sync job), when it has one.
+    pub destination_run: Option<String>,
     /// Seconds.
     pub seconds: f64,
     /// Records read from BC.
@@ -40,10 +45,11 @@ pub struct RunSummary {
     /// Documents added, updated, deleted, unchanged, failed.
     #[serde(flatten)]
     pub counts: RunCounts,
-    /// Documents cut to fit Q's limits (pushed; listed by `bcq status`).
+    /// Documents cut to fit the destination's limits (pushed; listed by
+    /// `bcq status`).
     pub truncated: u64,
-    /// Files not sent on purpose: a type Q cannot read, or too large
-    /// (listed by `bcq status`; they do not fail the run).
+    /// Files not sent on purpose: a type the destination cannot read, or
+    /// too large (listed by `bcq status`; they do not fail the run).
     pub skipped: u64,
     /// Attachments of records bcq does not sync (not indexed, as their
     /// record is not).
@@ -59,12 +65,9 @@ pub struct RunSummary {
     pub bc_retries: u64,
     /// BC answers 429.
     pub bc_throttled: u64,
-    /// BatchPutDocument calls.
-    pub q_put_calls: u64,
-    /// BatchDeleteDocument calls.
-    pub q_delete_calls: u64,
-    /// Q throttles.
-    pub q_throttled: u64,
+    /// The destination's call counters, under its key.
+    #[serde(flatten)]
+    pub destination_stats: BTreeMap<String, BTreeMap<&'static str, u64>>,
     /// Peak resident memory of this process in MB (Linux; `None` elsewhere).
     pub peak_rss_mb: Option<f64>,
     /// CPU time of this process in seconds (user + system; Linux).
@@ -73,11 +76,18 @@ pub struct RunSummary {
     pub units: Vec<UnitSummary>,
     /// Errors that stopped part of the run.
     pub errors: Vec<String>,
-    /// Documents Q had failed to index after accepting them in earlier
-    /// runs, found by this reconciling run and pushed again.
-    pub repushed_after_index_failure: Vec<RejectedDoc>,
+    /// What BC sent that bcq worked around (duplicates, future dates).
+    pub warnings: Vec<String>,
+    /// Documents the destination accepted in this run and then failed to
+    /// index, with its reason (they are pushed again by the next run).
+    pub failed_after_indexing: Vec<Rejected>,
+    /// The destination was still indexing when the follow-up time ran out.
+    pub still_indexing: bool,
+    /// Documents that had failed after acceptance in earlier runs, found
+    /// by this reconciling run and pushed again.
+    pub repushed_after_index_failure: Vec<Rejected>,
     /// Up to 50 rejected documents with reasons.
-    pub rejected: Vec<RejectedDoc>,
+    pub rejected: Vec<Rejected>,
 }
 
 /// A unit's line of the summary.
@@ -95,30 +105,22 @@ pub struct UnitSummary {
     pub cursor: Option<String>,
 }
 
-/// A rejected document.
-#[derive(Clone, Debug, Serialize)]
-pub struct RejectedDoc {
-    /// Document id.
-    pub id: String,
-    /// Reason.
-    pub reason: String,
-}
-
 impl RunSummary {
     /// Whether the process should exit 0.
     pub fn ok(&self) -> bool {
-        self.outcome == "succeeded"
+        self.outcome == RunOutcome::Succeeded
     }
 
     /// The human summary.
     pub fn render_text(&self) -> String {
         let mut s = format!(
-            "bcq sync {} in {:.1} s ({} run {}, sync job {})\n",
+            "bcq sync {} in {:.1} s ({} run {}, {} run {})\n",
             self.outcome,
             self.seconds,
-            self.mode,
+            self.kind,
             self.run_id,
-            self.sync_job_id.as_deref().unwrap_or("none")
+            self.destination,
+            self.destination_run.as_deref().unwrap_or("-")
         );
         s += &format!(
             "  read        {:>9} records from Business Central\n",
@@ -131,13 +133,13 @@ impl RunSummary {
         s += &format!("  failed      {:>9}\n", self.counts.failed);
         if self.truncated > 0 {
             s += &format!(
-                "  truncated   {:>9} (cut to fit Q's limits and pushed; bcq status lists them)\n",
+                "  truncated   {:>9} (cut to fit the destination's limits and pushed; bcq status lists them)\n",
                 self.truncated
             );
         }
         if self.skipped > 0 {
             s += &format!(
-                "  skipped     {:>9} files (a type Q cannot read, or too large; bcq status lists them)\n",
+                "  skipped     {:>9} files (a type the destination cannot read, or too large; bcq status lists them)\n",
                 self.skipped
             );
         }
@@ -149,25 +151,29 @@ impl RunSummary {
         }
         if let Some(c) = &self.sample_documents {
             s += &format!(
-                "  sample docs {:>9} deleted of {} found ({} kept until their invoice is in Q)\n",
+                "  sample docs {:>9} deleted of {} found ({} kept until their invoice is indexed)\n",
                 c.deleted, c.found, c.kept
             );
         }
         if !self.without_access_control.is_empty() {
             s += &format!(
-                "  WARNING     documents of {} unit(s) went out WITHOUT access control: every user of the Q application can read them. add [[access]] rules (see README): {}\n",
+                "  WARNING     documents of {} unit(s) went out WITHOUT access control: every user of the index can read them. add [[access]] rules (see README): {}\n",
                 self.without_access_control.len(),
                 self.without_access_control.join(", ")
             );
         }
+        let dest = self
+            .destination_stats
+            .values()
+            .flat_map(|m| {
+                m.iter()
+                    .map(|(k, v)| format!("{v} {}", k.replace('_', " ")))
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
         s += &format!(
-            "  requests    BC {} ({} retried, {} throttled) · Q {} put, {} delete ({} throttled)\n",
-            self.bc_requests,
-            self.bc_retries,
-            self.bc_throttled,
-            self.q_put_calls,
-            self.q_delete_calls,
-            self.q_throttled
+            "  requests    BC {} ({} retried, {} throttled) · {} {}\n",
+            self.bc_requests, self.bc_retries, self.bc_throttled, self.destination, dest
         );
         if let (Some(m), Some(c)) = (self.peak_rss_mb, self.cpu_seconds) {
             s += &format!("  resources   peak memory {m:.1} MB · cpu {c:.2} s\n");
@@ -183,126 +189,39 @@ impl RunSummary {
             );
         }
         for r in &self.rejected {
-            s += &format!("  rejected    {}: {}\n", r.id, r.reason);
+            s += &format!("  rejected    {}: {}\n", r.doc_id, r.reason);
         }
-        if self.counts.failed as usize > self.rejected.len() {
+        if self.counts.failed as usize > self.rejected.len() + self.failed_after_indexing.len() {
             s += &format!(
                 "  ...         {} more failures: bcq status lists them\n",
-                self.counts.failed as usize - self.rejected.len()
+                self.counts.failed as usize
+                    - self.rejected.len()
+                    - self.failed_after_indexing.len()
             );
+        }
+        for r in &self.failed_after_indexing {
+            s += &format!(
+                "  not indexed {} (accepted, then failed to index: {}; pushed again by the next run)\n",
+                r.doc_id, r.reason
+            );
+        }
+        if self.still_indexing {
+            s += "  indexing    the destination was still indexing when bcq stopped following; the next run reports what failed\n";
         }
         for r in &self.repushed_after_index_failure {
             s += &format!(
-                "  reindexed   {} (Q had failed to index it: {})\n",
-                r.id, r.reason
+                "  reindexed   {} (it had failed to index: {})\n",
+                r.doc_id, r.reason
             );
+        }
+        for w in &self.warnings {
+            s += &format!("  warning     {w}\n");
         }
         for e in &self.errors {
             s += &format!("  error       {e}\n");
         }
         s
     }
-}
-
-/// The AWS clients of a sync, built from one walk of the AWS chain.
-pub struct AwsClients {
-    /// Amazon Q Business.
-    pub q: aws_sdk_qbusiness::Client,
-    /// S3 staging of large files, when a bucket is configured.
-    pub staging: Option<bcq_q::s3::S3Staging>,
-}
-
-impl AwsClients {
-    /// Loads the AWS configuration once and builds both clients from it.
-    pub async fn from_config(cfg: &Config) -> anyhow::Result<AwsClients> {
-        let sdk = sdk_config(cfg).await?;
-        Ok(AwsClients {
-            q: q_client_from(&sdk, cfg),
-            staging: s3_staging_from(&sdk, cfg),
-        })
-    }
-}
-
-/// The standard AWS chain (env, profile, SSO, container and instance
-/// roles) with bcq's region; an error when no region is found.
-async fn sdk_config(cfg: &Config) -> anyhow::Result<aws_config::SdkConfig> {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-    if let Some(r) = &cfg.q().region {
-        loader = loader.region(aws_config::Region::new(r.clone()));
-    }
-    let sdk = loader.load().await;
-    if sdk.region().is_none() {
-        return Err(anyhow!(
-            "no AWS region is configured: set AWS_REGION (or a profile's region), or q.region in the config file"
-        ));
-    }
-    Ok(sdk)
-}
-
-/// Builds the Q Business SDK client from the standard AWS chain, with
-/// bcq's overrides (see [`q_client_from`]).
-pub async fn q_client(cfg: &Config) -> anyhow::Result<aws_sdk_qbusiness::Client> {
-    Ok(q_client_from(&sdk_config(cfg).await?, cfg))
-}
-
-/// The Q Business client of an AWS configuration, with the configured
-/// endpoint. The SDK's own retries are off: the sink retries, so that it
-/// sees every throttle and can adapt its concurrency.
-pub fn q_client_from(sdk: &aws_config::SdkConfig, cfg: &Config) -> aws_sdk_qbusiness::Client {
-    let mut conf = aws_sdk_qbusiness::config::Builder::from(sdk)
-        .retry_config(aws_sdk_qbusiness::config::retry::RetryConfig::disabled());
-    if let Some(e) = &cfg.q().endpoint_url {
-        conf = conf.endpoint_url(e);
-    }
-    aws_sdk_qbusiness::Client::from_conf(conf.build())
-}
-
-/// The S3 staging of large files, when a bucket is configured: the same
-/// AWS chain and region as Q, the configured endpoint and addressing.
-pub fn s3_staging_from(sdk: &aws_config::SdkConfig, cfg: &Config) -> Option<bcq_q::s3::S3Staging> {
-    let s3 = cfg.sync.s3.as_ref()?;
-    let mut conf = aws_sdk_s3::config::Builder::from(sdk);
-    if let Some(e) = &s3.endpoint_url {
-        conf = conf.endpoint_url(e);
-    }
-    conf = conf.force_path_style(s3.force_path_style);
-    Some(bcq_q::s3::S3Staging::new(
-        aws_sdk_s3::Client::from_conf(conf.build()),
-        &s3.bucket,
-        &s3.prefix,
-        &s3.role_arn,
-    ))
-}
-
-/// Sets the configured groups in Q, then deletes the groups bcq put
-/// earlier that the configuration no longer has: before any document goes
-/// out, so their members lose access first. Groups bcq did not put are
-/// never touched.
-async fn sync_groups(
-    cfg: &Config,
-    sink: &QSink,
-    store: &mut StateStore,
-    ui: &Ui,
-) -> anyhow::Result<()> {
-    if !cfg.sync.groups.is_empty() {
-        ui.step("setting group memberships in Amazon Q Business");
-        let put = sink.put_groups(&cfg.sync.groups).await?;
-        store.remember_groups(&put)?;
-    }
-    let removed: Vec<(String, Option<String>)> = store
-        .groups()?
-        .into_iter()
-        .filter(|(name, _)| !cfg.sync.groups.iter().any(|g| &g.name == name))
-        .collect();
-    if !removed.is_empty() {
-        ui.step("deleting groups removed from the configuration from Amazon Q Business");
-        for (name, data_source) in removed {
-            sink.delete_group(&name, data_source.as_deref()).await?;
-            store.forget_group(&name)?;
-            tracing::info!(group = %name, "group removed from the configuration deleted from Q");
-        }
-    }
-    Ok(())
 }
 
 /// Peak resident set size of this process (`VmHWM`), in MB.
@@ -351,24 +270,66 @@ pub fn uncovered_units(cfg: &Config, units: &[Unit]) -> Vec<String> {
         .collect()
 }
 
+/// Opens the configured destination.
+pub async fn open_destination(cfg: &Config) -> anyhow::Result<Arc<dyn Destination>> {
+    cfg.destination()
+        .open(&cfg.common)
+        .await
+        .map_err(|e| anyhow!(e))
+}
+
 fn lock(state: &Mutex<StateStore>) -> std::sync::MutexGuard<'_, StateStore> {
     state.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Runs one sync. Errors returned here happened before any document was
-/// sent (configuration, BC access, Q access); the run's own failures are in
-/// the summary.
+/// What the runs before this one left for it: the destination runs bcq
+/// opened (its own to close or wait for), and the start of the last
+/// interrupted run (a destination run opened after it, unrecorded, is its).
+fn run_start(store: &StateStore) -> anyhow::Result<RunStart> {
+    let recent = store.recent_runs(50)?;
+    Ok(RunStart {
+        own_runs: recent
+            .iter()
+            .filter_map(|r| r.sync_job_id.clone())
+            .collect(),
+        interrupted_since: recent
+            .iter()
+            .filter(|r| r.outcome == RunOutcome::Interrupted)
+            .map(|r| r.started_at.timestamp())
+            .max(),
+    })
+}
+
+/// What the run did, from what its units read.
+fn kind_of(mode: Mode, reports: &[(Unit, UnitReport)]) -> RunKind {
+    if mode == Mode::Full {
+        return RunKind::Full;
+    }
+    let complete = reports.iter().filter(|(_, r)| r.complete_read).count();
+    match complete {
+        0 => RunKind::Incremental,
+        n if n == reports.len() => RunKind::Reconcile,
+        _ => RunKind::Mixed,
+    }
+}
+
+/// Runs one sync into `dest`. Errors returned here happened before any
+/// document was sent (configuration, BC access, the destination's
+/// preflight); the run's own failures are in the summary. `stop` ends the
+/// run early (signals): what was accepted is acknowledged, the
+/// destination's run is closed, and the summary counts it.
 pub async fn run(
     cfg: &Config,
     flags: &RunFlags,
-    aws: AwsClients,
+    dest: Arc<dyn Destination>,
     ui: &Ui,
+    stop: Stop,
 ) -> anyhow::Result<RunSummary> {
     let started = Instant::now();
     let mut store = StateStore::open(&cfg.sync.state_path)
         .with_context(|| format!("opening the state file {}", cfg.sync.state_path.display()))?;
     // Two bcq processes sharing a state file would take each other's runs
-    // for interrupted ones and stop each other's sync jobs.
+    // for interrupted ones and close each other's destination runs.
     let _lock = store.lock_for_sync()?;
     let interrupted = store.mark_interrupted_runs()?;
     if interrupted > 0 {
@@ -377,21 +338,10 @@ pub async fn run(
             "an earlier run was interrupted; this run repairs what it left"
         );
     }
-    let recent = store.recent_runs(50)?;
-    let known_jobs: Vec<String> = recent
-        .iter()
-        .filter_map(|r| r.sync_job_id.clone())
-        .collect();
-    // A run killed between starting its job and recording the job's id
-    // leaves a job only its start time ties to it.
-    let last_interrupted_start = recent
-        .iter()
-        .filter(|r| r.outcome == "interrupted")
-        .map(|r| r.started_at.timestamp())
-        .max();
+    let start = run_start(&store)?;
 
     // BC first: a bad secret, a wrong environment or an unknown company
-    // must fail before a Q sync job exists.
+    // must fail before the destination's run exists.
     ui.step("checking Business Central access");
     let targets = plan::resolve(cfg, Some(&mut store)).await?;
     let units = plan::units(cfg, &targets, &store, flags.mode != Mode::Incremental)?;
@@ -405,132 +355,121 @@ pub async fn run(
         }
         tracing::warn!(
             units = %without_access_control.join(", "),
-            "documents go out WITHOUT access control: every user of the Q application can read them; add [[access]] rules"
+            "documents go out WITHOUT access control: every user of the index can read them; add [[access]] rules"
         );
     }
-    let mut sink = QSink::new(
-        aws.q,
-        cfg.q().target.clone(),
-        QOptions {
-            max_concurrency: cfg.sync.push_concurrency,
-            ..QOptions::default()
-        },
-    );
-    if let Some(staging) = aws.staging {
-        sink = sink.with_staging(staging);
+    ui.step(&format!("checking {}", dest.name()));
+    let failed_checks: Vec<String> = dest
+        .check(&wanted_attributes(cfg))
+        .await
+        .into_iter()
+        .filter(|c| !c.ok)
+        .map(|c| format!("{}: {}", c.what, c.detail))
+        .collect();
+    if !failed_checks.is_empty() {
+        return Err(anyhow!("{}", failed_checks.join("; ")));
     }
-    let sink = Arc::new(sink);
-    let check = sink.check_schema(&wanted_attributes(cfg)).await?;
-    if !check.complete() {
-        let mut why = Vec::new();
-        if !check.missing.is_empty() {
-            why.push(format!("not declared: {}", check.missing.join(", ")));
-        }
-        for (n, have, want) in &check.wrong_type {
-            why.push(format!("{n} is declared {have}, bcq sends {want}"));
-        }
-        return Err(anyhow!(
-            "the Q index {} lacks custom attributes bcq sends ({}); documents would fail to index. run `bcq index-schema --apply` once to declare them",
-            cfg.q().target.index_id,
-            why.join("; ")
-        ));
-    }
-    // Q indexes after accepting: a document can fail later, which no call
-    // of the run that pushed it can see. A reconciling run looks (ListDocuments
-    // pages through the whole index, so not every run), reports them and
+    // A document can fail after it was accepted, which the run that sent
+    // it finds by following it; a run that stopped following too early
+    // leaves them to a reconciling run, which looks again, reports them and
     // forgets them, so that its full read pushes them again.
     let mut failed_before = Vec::new();
     if units.iter().any(|u| u.reconcile) {
-        failed_before = sink.failed_to_index().await?;
+        failed_before = dest.failed_documents().await?;
         if !failed_before.is_empty() {
-            let ids: Vec<String> = failed_before.iter().map(|(id, _)| id.clone()).collect();
+            let ids: Vec<String> = failed_before.iter().map(|r| r.doc_id.clone()).collect();
             store.commit_deletes(&ids)?;
-            for (id, reason) in &failed_before {
-                tracing::warn!(doc_id = %id, reason = %reason, "q failed to index this document after accepting it; pushing it again");
+            for r in &failed_before {
+                tracing::warn!(doc_id = %r.doc_id, reason = %r.reason, "the destination failed to index this document after accepting it; pushing it again");
             }
         }
     }
-    sync_groups(cfg, &sink, &mut store, ui).await?;
-    ui.step("starting the Amazon Q Business sync job");
-    let mut stopped_stale = false;
-    for job in sink.running_jobs().await? {
-        let ours = known_jobs.contains(&job.execution_id)
-            || matches!((job.started_epoch, last_interrupted_start), (Some(s), Some(t)) if s >= t - 5);
-        if ours && job.status == "SYNCING" {
-            stopped_stale = true;
-            tracing::warn!(execution_id = %job.execution_id, "stopping the sync job an interrupted bcq run left running");
-            sink.stop_job_id(&job.execution_id).await?;
-        }
+    // Groups before any document: members removed lose access first.
+    let groups = dest
+        .sync_groups(&cfg.common.groups, store.groups()?)
+        .await?;
+    store.remember_groups(&groups.put)?;
+    for name in &groups.deleted {
+        store.forget_group(name)?;
     }
-    let wait = cfg.sync.wait_for_job.or_else(|| {
-        // The stale job we just stopped may still be finishing.
-        stopped_stale.then_some(Duration::from_secs(120))
-    });
-    let mode_name = match flags.mode {
-        Mode::Incremental => "incremental",
-        Mode::Reconcile => "reconcile",
-        Mode::Full => "full",
-    };
-    // The run is recorded before its job starts, so that a kill at any
-    // point leaves a run whose start time identifies the job.
-    let run_id = store.begin_run(mode_name)?;
-    let job_id = match sink.start_job(wait).await {
-        Ok(j) => j,
+
+    // The run is recorded before the destination's run opens, so that a
+    // kill at any point leaves a run whose start time identifies it.
+    let run_id = store.begin_run(match flags.mode {
+        Mode::Full => RunKind::Full,
+        Mode::Reconcile => RunKind::Reconcile,
+        Mode::Incremental => RunKind::Incremental,
+    })?;
+    ui.step(&format!("opening the {} run", dest.name()));
+    let destination_run = match dest.open_run(&start).await {
+        Ok(r) => r,
         Err(e) => {
-            store.finish_run(run_id, "failed", RunCounts::default())?;
+            store.finish_run(run_id, RunOutcome::Failed, RunCounts::default())?;
             return Err(e.into());
         }
     };
-    store.set_run_sync_job(run_id, &job_id)?;
-    tracing::info!(run_id, sync_job = %job_id, mode = mode_name, "run started");
+    if let Some(r) = &destination_run {
+        store.set_run_sync_job(run_id, r)?;
+    }
+    tracing::info!(run_id, destination_run = ?destination_run, mode = %flags.mode, "run started");
 
     let state = Arc::new(Mutex::new(store));
     let progress = Arc::new(Progress::default());
     let engine = Engine::new(
-        sink.clone(),
+        dest.clone(),
         state.clone(),
-        plan::engine_config(cfg, flags.mode, flags.allow_mass_delete, Stop::default()),
+        plan::engine_config(cfg, flags.mode, flags.allow_mass_delete, stop.clone()),
         run_id,
         progress.clone(),
     );
     let ticker = ui.start_progress(progress.clone());
-    let work = async {
-        let mut reports: Vec<(Unit, UnitReport)> = Vec::new();
-        for unit in units {
-            ui.step(&format!(
-                "syncing {} of {}",
-                unit.spec.entity_set, unit.ctx.company_name
-            ));
-            let r = engine.sync_unit(&unit).await;
-            let fatal = r.fatal;
-            reports.push((unit, r));
-            if fatal {
-                break;
-            }
+    let mut reports: Vec<(Unit, UnitReport)> = Vec::new();
+    for unit in units {
+        if stop.requested() {
+            break;
         }
-        let mut cleanup = None;
-        let clean = reports
-            .iter()
-            .all(|(_, r)| r.errors.is_empty() && r.counts.failed == 0);
-        if cfg.sync.delete_sample_documents && clean {
-            ui.step("deleting the sample connector's documents that bcq replaced");
-            let units: Vec<Unit> = reports.iter().map(|(u, _)| u.clone()).collect();
-            cleanup = Some(crate::migrate::delete_sample_documents(&sink, &units, &state).await);
+        ui.step(&format!(
+            "syncing {} of {}",
+            unit.spec.entity_set, unit.ctx.company_name
+        ));
+        let r = engine.sync_unit(&unit).await;
+        let end = r.fatal || r.interrupted;
+        reports.push((unit, r));
+        if end {
+            break;
         }
-        (reports, cleanup)
-    };
-    let ((reports, cleanup), interrupted) = tokio::select! {
-        r = work => (r, false),
-        _ = tokio::signal::ctrl_c() => ((Vec::new(), None), true),
-    };
+    }
+    let interrupted = stop.requested();
+    let clean = reports
+        .iter()
+        .all(|(_, r)| r.errors.is_empty() && r.counts.failed == 0 && !r.interrupted);
+    let mut cleanup = None;
+    if cfg.sync.delete_sample_documents && clean && !interrupted {
+        ui.step("deleting the sample connector's documents that bcq replaced");
+        let units: Vec<Unit> = reports.iter().map(|(u, _)| u.clone()).collect();
+        cleanup =
+            Some(crate::migrate::delete_sample_documents(dest.as_ref(), &units, &state).await);
+    }
     ticker.finish();
 
-    // Stop the job whatever happened: Q runs one job at a time per data
-    // source, and a job left running blocks the next run.
-    let stop_error = sink.stop_job().await.err();
+    // Close the destination's run whatever happened (one Q job at a time
+    // per data source: a job left open blocks the next run), then follow
+    // what was sent, unless a signal asked to be quick.
+    ui.step(&format!("closing the {} run", dest.name()));
+    let follow = if interrupted {
+        Duration::ZERO
+    } else {
+        cfg.sync.follow_indexing
+    };
+    let RunEnd {
+        failed_after_accept,
+        still_indexing,
+        errors: close_errors,
+    } = dest.close_run(follow).await;
 
     let mut counts = RunCounts::default();
     let mut errors = Vec::new();
+    let mut warnings = Vec::new();
     let mut rejected = Vec::new();
     let mut unit_lines = Vec::new();
     let mut read = 0;
@@ -538,6 +477,7 @@ pub async fn run(
         counts += r.counts;
         read += r.read;
         errors.extend(r.errors.iter().cloned());
+        warnings.extend(r.warnings.iter().cloned());
         rejected.extend(r.rejected.iter().cloned());
         unit_lines.push(UnitSummary {
             unit: unit.key.to_string(),
@@ -560,56 +500,77 @@ pub async fn run(
         }
         None => None,
     };
-    if let Some(e) = stop_error {
-        errors.push(format!("stopping the sync job: {e}"));
+    errors.extend(close_errors);
+    if !failed_after_accept.is_empty() {
+        // Reported by this run, and forgotten so that the next run sends
+        // them again (their units reconcile, since an unchanged record
+        // would not be read by an incremental run).
+        let mut st = lock(&state);
+        let ids: Vec<String> = failed_after_accept
+            .iter()
+            .map(|r| r.doc_id.clone())
+            .collect();
+        st.forget_for_repush(&ids)?;
+        for r in &failed_after_accept {
+            counts.failed += 1;
+            st.record_failure(run_id, &r.doc_id, &format!("failed to index: {}", r.reason))?;
+        }
     }
     let outcome = if interrupted {
-        "interrupted"
+        RunOutcome::Interrupted
     } else if counts.failed > 0 || !errors.is_empty() {
-        "failed"
+        RunOutcome::Failed
     } else {
-        "succeeded"
+        RunOutcome::Succeeded
     };
-    lock(&state).finish_run(run_id, outcome, counts)?;
+    let kind = kind_of(flags.mode, &reports);
+    {
+        let mut st = lock(&state);
+        st.finish_run(run_id, outcome, counts)?;
+        st.set_run_kind(run_id, kind)?;
+    }
     let bc_stats = targets
         .iter()
         .map(|t| t.client.stats())
         .fold((0, 0, 0), |acc, s| {
             (acc.0 + s.requests, acc.1 + s.retries, acc.2 + s.throttled)
         });
-    let q_stats = &sink.stats;
-    use std::sync::atomic::Ordering::Relaxed;
+    let stats: BTreeMap<&'static str, u64> = dest
+        .stats()
+        .into_iter()
+        .map(|s| (s.name, s.value))
+        .collect();
     Ok(RunSummary {
-        outcome: outcome.into(),
+        outcome,
         run_id,
-        sync_job_id: Some(job_id),
-        mode: mode_name.into(),
+        kind,
+        mode: flags.mode,
+        destination: dest.key().to_string(),
+        destination_run,
         seconds: started.elapsed().as_secs_f64(),
         read,
         counts,
-        truncated: progress.truncated.load(Relaxed),
-        skipped: progress.skipped.load(Relaxed),
-        unattached: progress.unattached.load(Relaxed),
+        truncated: progress
+            .truncated
+            .load(std::sync::atomic::Ordering::Relaxed),
+        skipped: progress.skipped.load(std::sync::atomic::Ordering::Relaxed),
+        unattached: progress
+            .unattached
+            .load(std::sync::atomic::Ordering::Relaxed),
         without_access_control,
         sample_documents,
         bc_requests: bc_stats.0,
         bc_retries: bc_stats.1,
         bc_throttled: bc_stats.2,
-        q_put_calls: q_stats.put_calls.load(Relaxed),
-        q_delete_calls: q_stats.delete_calls.load(Relaxed),
-        q_throttled: q_stats.throttled.load(Relaxed),
+        destination_stats: BTreeMap::from([(dest.key().to_string(), stats)]),
         peak_rss_mb: peak_rss_mb(),
         cpu_seconds: cpu_seconds(),
         units: unit_lines,
         errors,
-        repushed_after_index_failure: failed_before
-            .into_iter()
-            .map(|(id, reason)| RejectedDoc { id, reason })
-            .collect(),
-        rejected: rejected
-            .into_iter()
-            .take(50)
-            .map(|Rejected { doc_id, reason }| RejectedDoc { id: doc_id, reason })
-            .collect(),
+        warnings,
+        failed_after_indexing: failed_after_accept,
+        still_indexing,
+        repushed_after_index_failure: failed_before,
+        rejected: rejected.into_iter().take(50).collect(),
     })
 }

@@ -17,7 +17,14 @@ pub enum LogFormat {
     Json,
 }
 
-/// Sets up `tracing` on stderr. `RUST_LOG` refines the level.
+/// Whether stderr takes colour: a terminal, and `NO_COLOR` unset
+/// (<https://no-color.org>). Pipes, files and journald get plain text.
+pub fn colour() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// Sets up `tracing` on stderr, every line redacted of the configured
+/// secrets ([`crate::redact`]). `RUST_LOG` refines the level.
 pub fn init_logging(format: LogFormat, verbose: u8) {
     let default = match verbose {
         0 => "warn,bcq=info",
@@ -28,7 +35,8 @@ pub fn init_logging(format: LogFormat, verbose: u8) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| crate::redact::RedactingWriter::new(std::io::stderr()))
+        .with_ansi(colour())
         .with_target(false);
     let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),

@@ -18,9 +18,9 @@
 //!   `FAULT_MATRIX_SLOW=1`. `FAULT_MATRIX_ONLY=<words>` runs the cases
 //!   whose name contains the words; `FAULT_MATRIX_DEBUG=1` prints each
 //!   faulted run's output and BC's request counters.
-//! - An index failure after acceptance cannot be seen by the run that
-//!   pushed the document (Q indexes after answering): the next reconciling
-//!   run finds it through ListDocuments, reports it and pushes it again.
+//! - An index failure after acceptance is seen by the run that pushed the
+//!   document, which follows its sync job until Q finished indexing; the
+//!   next run pushes it again.
 
 mod common;
 
@@ -50,10 +50,11 @@ enum Expect {
     /// Exit non-zero, output naming all these words, and a clean follow-up
     /// run converges.
     Fail(&'static [&'static str]),
-    /// Q fails the target document after accepting it: the run cannot know
-    /// (exit 0, the document DOCUMENT_FAILED_TO_INDEX in Q); the next
-    /// `--reconcile` run names it and repairs it (exit 0, Q = BC).
-    RepairedByReconcile,
+    /// Q fails the target document after accepting it: the run that sent
+    /// it follows its job until Q indexed, reports the document with Q's
+    /// reason (exit 1, `bcq status` lists it), and the next plain run pushes
+    /// it again (exit 0, Q = BC).
+    ReportedThenRepaired,
 }
 
 /// An action taken while bcq runs.
@@ -61,6 +62,9 @@ enum Expect {
 enum MidRun {
     /// `POST /_sim/jobs/stop-running` on Q once bcq's job started.
     StopQJob,
+    /// A sync job someone else started runs on the data source during the
+    /// run (stopped after it, before the follow-up run).
+    ForeignJob,
     /// Revoke every BC token once bcq's first invoice page is in flight
     /// (its token already served `GET companies`). bc-sim revokes at once
     /// when the fault is posted, so this cannot be queued beforehand.
@@ -268,18 +272,13 @@ fn cases() -> Vec<Case> {
             expect: Expect::Converge,
         },
         Case {
-            name: "Q ConflictException on StartDataSourceSyncJob",
+            name: "Q sync job someone else runs (StartDataSourceSyncJob 409)",
             bc_cfg: no_cfg,
-            faults: |_| {
-                vec![(
-                    Svc::Q,
-                    json!({"kind": "status", "status": 409, "operation": "StartDataSourceSyncJob", "count": 1}),
-                )]
-            },
+            faults: |_| Vec::new(),
             min_tokens: 0,
             slow: false,
-            mid_run: None,
-            expect: Expect::Fail(&["another sync job is running", "--wait-for-job"]),
+            mid_run: Some(MidRun::ForeignJob),
+            expect: Expect::Fail(&["another sync job is running", "--wait-for-job", "SYNCING"]),
         },
         Case {
             name: "Q partial failedDocuments (2 of a batch)",
@@ -307,7 +306,7 @@ fn cases() -> Vec<Case> {
             min_tokens: 0,
             slow: false,
             mid_run: None,
-            expect: Expect::RepairedByReconcile,
+            expect: Expect::ReportedThenRepaired,
         },
         Case {
             name: "Q sync job stopped mid-run",
@@ -497,6 +496,21 @@ async fn run_case(case: &Case, incremental: bool) -> Row {
             assert_eq!(stopped, 1, "no job stopped: {}", run.both());
             run
         }
+        Some(MidRun::ForeignJob) => {
+            let qc = w.emu.q.config().clone();
+            w.q_sdk()
+                .await
+                .start_data_source_sync_job()
+                .application_id(&qc.application_id)
+                .index_id(&qc.index_id)
+                .data_source_id(&qc.data_source_id)
+                .send()
+                .await
+                .expect("a foreign job starts");
+            let run = w.bcq(&["sync", "--no-progress"], ENV).await;
+            assert_eq!(w.stop_running_jobs().await.len(), 1, "{}", run.both());
+            run
+        }
         Some(MidRun::RevokeBcTokens) => {
             let pages_before = invoice_requests(&w).await;
             let revoker = async {
@@ -563,25 +577,23 @@ async fn run_case(case: &Case, incremental: bool) -> Row {
                 }
             }
         }
-        Expect::RepairedByReconcile => {
-            let docs = w.q_documents().await;
-            let status = docs
-                .iter()
-                .find(|d| d["id"] == target_doc.as_str())
-                .map(|d| d["status"].as_str().unwrap_or("").to_string())
-                .unwrap_or_else(|| "absent".into());
-            let rec = w.bcq(&["sync", "--no-progress", "--reconcile"], ENV).await;
-            let named = rec.stdout.contains(&format!("reindexed   {target_doc}"));
-            let repaired = rec.code == 0 && q_equals_bc(&w).await.is_ok();
-            if run.code == 0 && status == "DOCUMENT_FAILED_TO_INDEX" && named && repaired {
+        Expect::ReportedThenRepaired => {
+            let named = run.stdout.contains(&format!(
+                "not indexed {target_doc} (accepted, then failed to index"
+            ));
+            let status = w.bcq(&["status"], ENV).await;
+            let listed = status.stdout.contains("failed to index");
+            let next = w.bcq(&["sync", "--no-progress"], ENV).await;
+            let repaired = next.code == 0 && q_equals_bc(&w).await.is_ok();
+            if run.code == 1 && named && listed && repaired {
                 row.outcome = format!(
-                    "index failure of {target_doc} found by the next --reconcile run, reported and repaired"
+                    "the run that sent {target_doc} reported its index failure (exit 1, in bcq status); the next run repaired it"
                 );
                 row.ok = true;
             } else {
                 row.outcome = format!(
-                    "UNEXPECTED: exit {}, Q status {status}; --reconcile exit {}, named it {named}, repaired {repaired}",
-                    run.code, rec.code
+                    "UNEXPECTED: exit {}, named it {named}, listed {listed}; next run exit {}, repaired {repaired}",
+                    run.code, next.code
                 );
             }
         }

@@ -232,11 +232,11 @@ const ROLE: &str = "arn:aws:iam::123456789012:role/q-reads-bcq-files";
 async fn s3_objects_over_50_mb_or_missing_fail_alone_and_are_never_staged() {
     use aws_sdk_qbusiness::types::{ContentType, Document as QDoc, DocumentContent, S3};
     use aws_sdk_s3::primitives::ByteStream;
-    use bcq_core::sink::Sink;
+    use bcq_core::destination::Destination;
     let moto = Moto::start();
     let s3 = moto.client().await;
     s3.create_bucket().bucket("bcq-files").send().await.unwrap();
-    let over = bcq_core::wire::MAX_FILE_BYTES + 1;
+    let over = bcq_q::constraints::MAX_FILE_BYTES + 1;
     for (key, body) in [
         ("big.txt", vec![b'a'; over]),
         ("small.txt", b"Delivery note SMALL-ONE".to_vec()),
@@ -322,10 +322,18 @@ async fn s3_objects_over_50_mb_or_missing_fail_alone_and_are_never_staged() {
         index_id: qc.index_id.clone(),
         data_source_id: qc.data_source_id.clone(),
     };
-    let sink = bcq_q::QSink::new(sdk.clone(), target, bcq_q::QOptions::default()).with_staging(
-        bcq_q::s3::S3Staging::new(s3.clone(), "bcq-files", "bcq/", ROLE),
+    let common = bcq_core::destination::CommonSettings {
+        push_concurrency: 4,
+        ..Default::default()
+    };
+    let sink = bcq_q::QDestination::new(sdk.clone(), target, &common).with_staging(
+        Some(bcq_aws::S3Staging::new(s3.clone(), "bcq-files", "bcq/")),
+        Some(ROLE.to_string()),
     );
-    assert_eq!(sink.max_document_bytes(), bcq_core::wire::MAX_FILE_BYTES);
+    assert_eq!(
+        sink.limits().max_document_bytes,
+        bcq_q::constraints::MAX_FILE_BYTES
+    );
     let file = |id: &str, content: Vec<u8>| bcq_core::document::Document {
         id: id.to_string(),
         title: id.to_string(),

@@ -13,7 +13,6 @@ use crate::catalog::EntitySpec;
 use crate::document::{AccessControl, ContentType, Document};
 use crate::files;
 use crate::render;
-use crate::sink::Sink;
 use crate::wire;
 use futures::StreamExt;
 use std::collections::{HashMap, HashSet};
@@ -74,7 +73,7 @@ impl<'a> FileJob<'a> {
     }
 }
 
-impl<S: Sink> Engine<S> {
+impl Engine {
     /// Reads the attachments pseudo-entity into `tx`.
     pub(super) async fn read_attachments(
         &self,
@@ -270,13 +269,16 @@ impl<S: Sink> Engine<S> {
                 if !self.file_fits(&j.doc_id, j.file_name(), b.len()) {
                     continue;
                 }
-                let doc = files::attachment_document(
+                let mut doc = files::attachment_document(
                     &unit.ctx,
                     j.meta,
                     parent,
                     j.content_type,
                     b.to_vec(),
                 );
+                if !self.fit(&mut doc, out) {
+                    continue;
+                }
                 let p = Pending {
                     doc,
                     hash: j.hash,

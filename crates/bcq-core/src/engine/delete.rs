@@ -1,9 +1,8 @@
-//! After a complete read: deleting from the sink the documents of records
+//! After a complete read: deleting from the destination the documents of records
 //! BC no longer has, unless that would delete more than the guard allows.
 
 use super::seen::id_key;
 use super::{Engine, Unit, UnitReport};
-use crate::sink::Sink;
 use chrono::Utc;
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
@@ -15,7 +14,7 @@ pub fn guard_allows(gone: usize, known: usize, max_share: f64, allow_mass: bool)
     allow_mass || gone == 0 || (gone as f64 / known.max(1) as f64) <= max_share
 }
 
-impl<S: Sink> Engine<S> {
+impl Engine {
     /// Deletes what the state store knows of `unit` and `seen` (the sorted
     /// id keys of a complete read) does not hold.
     pub(super) async fn delete_missing(&self, unit: &Unit, seen: &[u64], report: &mut UnitReport) {
@@ -56,12 +55,12 @@ impl<S: Sink> Engine<S> {
             ));
             return;
         }
-        for chunk in gone.chunks(self.sink.max_batch().max(1)) {
+        for chunk in gone.chunks(self.dest.limits().docs_per_call.max(1)) {
             if self.cfg.stop.requested() {
                 report.interrupted = true;
                 return;
             }
-            match self.sink.delete(chunk.to_vec()).await {
+            match self.dest.delete(chunk.to_vec()).await {
                 Ok(o) => {
                     let refused: HashSet<&str> =
                         o.rejected.iter().map(|r| r.doc_id.as_str()).collect();

@@ -2,16 +2,16 @@
 //! reader and a pusher joined by a bounded channel.
 //!
 //! ```text
-//! BC pages ─▶ render + hash ─▶ compare with state ─▶ (file fetch) ─▶ channel ─▶ batches ─▶ sink (N in flight) ─▶ ack ─▶ state
+//! BC pages ─▶ render + hash ─▶ compare with state ─▶ (file fetch) ─▶ channel ─▶ batches ─▶ destination (N in flight) ─▶ ack ─▶ state
 //! ```
 //!
 //! # What a unit's run guarantees
 //!
-//! - **At least once.** A document's hash is stored only after the sink
+//! - **At least once.** A document's hash is stored only after the destination
 //!   accepted it; acknowledgements are committed in groups ([`ACK_GROUP`]
 //!   documents, or whatever arrived within [`ACK_GROUP_WAIT`]), all of them
 //!   before the cursor moves. A crash loses at most one group, whose
-//!   documents the next run pushes again (a sink replaces by id).
+//!   documents the next run pushes again (the destination replaces by id).
 //! - **Only a complete read deletes.** A read is complete when BC's paging
 //!   ended with a page without a nextLink. An error, a paging anomaly (a
 //!   cycle, an empty page with a nextLink, a page of records already read,
@@ -48,11 +48,10 @@ pub mod seen;
 
 use crate::acl::AccessPolicy;
 use crate::catalog::EntitySpec;
+use crate::destination::Destination;
 use crate::document::{AccessControl, Document};
 use crate::files;
 use crate::render::RenderContext;
-use crate::sink::Sink;
-use crate::wire;
 use bcq_bc::{BcClient, Query};
 use bcq_state::{RunCounts, StateStore, UnitKey};
 use chrono::{DateTime, Utc};
@@ -141,7 +140,7 @@ pub struct EngineConfig {
     pub overlap: chrono::Duration,
     /// Also push BC's PDF of each record of entities that have one.
     pub include_pdf: bool,
-    /// Batches in flight to the sink.
+    /// Batches in flight to the destination.
     pub push_concurrency: usize,
     /// PDF downloads in flight (they share BC's request budget).
     pub pdf_concurrency: usize,
@@ -184,9 +183,9 @@ impl Default for EngineConfig {
 pub struct Progress {
     /// Records read from BC.
     pub read: AtomicU64,
-    /// Documents queued for the sink.
+    /// Documents queued for the destination.
     pub queued: AtomicU64,
-    /// Documents the sink accepted.
+    /// Documents the destination accepted.
     pub pushed: AtomicU64,
     /// Documents that failed.
     pub failed: AtomicU64,
@@ -234,20 +233,20 @@ pub struct UnitReport {
     /// The cursor after the run.
     pub cursor: Option<DateTime<Utc>>,
     /// Rejected documents with reasons.
-    pub rejected: Vec<crate::sink::Rejected>,
-    /// Errors that stopped the unit (read errors, fatal sink errors, guard).
+    pub rejected: Vec<crate::destination::Rejected>,
+    /// Errors that stopped the unit (read errors, fatal destination errors, guard).
     pub errors: Vec<String>,
     /// What BC sent that bcq worked around (duplicates, dates in the
     /// future): the run goes on, a person should know.
     pub warnings: Vec<String>,
     /// True when the error cannot be fixed by another unit going on
-    /// (the sink is unusable): the run should stop.
+    /// (the destination is unusable): the run should stop.
     pub fatal: bool,
     /// A stop was requested before the unit finished.
     pub interrupted: bool,
 }
 
-/// A document waiting for the sink.
+/// A document waiting for the destination.
 pub(crate) struct Pending {
     pub(crate) doc: Document,
     pub(crate) hash: [u8; 32],
@@ -256,25 +255,25 @@ pub(crate) struct Pending {
 }
 
 /// The engine of one run.
-pub struct Engine<S: Sink> {
-    sink: Arc<S>,
+pub struct Engine {
+    dest: Arc<dyn Destination>,
     state: Arc<Mutex<StateStore>>,
     cfg: EngineConfig,
     run_id: i64,
     progress: Arc<Progress>,
 }
 
-impl<S: Sink> Engine<S> {
-    /// An engine writing to `sink` and recording in `state` under `run_id`.
+impl Engine {
+    /// An engine writing to `dest` and recording in `state` under `run_id`.
     pub fn new(
-        sink: Arc<S>,
+        dest: Arc<dyn Destination>,
         state: Arc<Mutex<StateStore>>,
         cfg: EngineConfig,
         run_id: i64,
         progress: Arc<Progress>,
     ) -> Self {
         Engine {
-            sink,
+            dest,
             state,
             cfg,
             run_id,
@@ -526,22 +525,51 @@ impl<S: Sink> Engine<S> {
         true
     }
 
-    /// Whether a file of `len` bytes can go to the sink; if not, it is
-    /// skipped and reported (never sent, never failing the run).
+    /// Whether a file of `len` bytes can go to the destination; if not, it
+    /// is skipped and reported (never sent, never failing the run).
     fn file_fits(&self, doc_id: &str, what: &str, len: usize) -> bool {
-        let max = self.sink.max_document_bytes();
-        if len <= max {
+        let limits = self.dest.limits();
+        if len <= limits.max_document_bytes {
             return true;
         }
-        let reason = if len > wire::MAX_FILE_BYTES {
-            format!("{what} is {len} bytes, over Q Business's 50 MB limit for a document")
-        } else {
+        let reason = if len > limits.max_file_bytes {
             format!(
-                "{what} is {len} bytes, more than can be sent inline ({max} bytes); set files.s3_bucket (BCQ_S3_BUCKET) to send large files through S3"
+                "{what} is {len} bytes, over {}'s {} MB limit for a document",
+                self.dest.name(),
+                limits.max_file_bytes / (1024 * 1024)
             )
+        } else {
+            let mut r = format!(
+                "{what} is {len} bytes, more than can be sent inline ({} bytes)",
+                limits.max_document_bytes
+            );
+            if let Some(hint) = limits.too_large_hint {
+                r.push_str("; ");
+                r.push_str(&hint);
+            }
+            r
         };
         self.skip(doc_id, &reason);
         false
+    }
+
+    /// Fits a document to the destination before it is hashed: what was cut
+    /// is reported (the document still goes); a refusal fails the document
+    /// with the destination's reason. False when refused.
+    fn fit(&self, doc: &mut Document, out: &mut ReadOutcome) -> bool {
+        match self.dest.fit(doc) {
+            Ok(cuts) => {
+                if !cuts.is_empty() {
+                    self.report_truncation(&doc.id, &cuts);
+                }
+                true
+            }
+            Err(why) => {
+                out.failed += 1;
+                self.reject_now(&doc.id, &why);
+                false
+            }
+        }
     }
 
     /// A file not sent on purpose: counted, logged and listed by `bcq status`.
@@ -560,14 +588,18 @@ impl<S: Sink> Engine<S> {
     /// cut is reported in the log, the run's failures list and the summary.
     fn report_truncation(&self, doc_id: &str, cuts: &[String]) {
         self.progress.truncated.fetch_add(1, Ordering::Relaxed);
-        let reason = format!("truncated to fit Q's limits (pushed): {}", cuts.join(", "));
+        let reason = format!(
+            "truncated to fit {}'s limits (pushed): {}",
+            self.dest.name(),
+            cuts.join(", ")
+        );
         tracing::warn!(doc_id, reason, "document truncated");
         if let Err(e) = self.state().record_failure(self.run_id, doc_id, &reason) {
             tracing::error!(error = %e, "could not record a truncation in the state store");
         }
     }
 
-    /// A document that failed before reaching the sink.
+    /// A document that failed before reaching the destination.
     fn reject_now(&self, doc_id: &str, reason: &str) {
         self.progress.failed.fetch_add(1, Ordering::Relaxed);
         tracing::warn!(doc_id, reason, "document not pushed");

@@ -1,7 +1,7 @@
-//! The pusher: channel → batches → sink, several calls in flight, each
+//! The pusher: channel → batches → destination, several calls in flight, each
 //! call's accepted documents acknowledged in the state store.
 //!
-//! Batches are cut at the sink's document count or byte budget, whichever
+//! Batches are cut at the destination's document count or byte budget, whichever
 //! comes first. Acknowledgements are committed in groups ([`ACK_GROUP`], or
 //! whatever arrived within [`ACK_GROUP_WAIT`]), and all of them before the
 //! pusher returns, whatever ended it. On a stop request the pusher sends
@@ -9,8 +9,8 @@
 //! accepted.
 
 use super::{Engine, Pending, Unit};
+use crate::destination::{DestinationError, Outcome, Rejected};
 use crate::document::Document;
-use crate::sink::{Outcome, Rejected, Sink, SinkError};
 use bcq_state::{Ack, RunCounts};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,14 +26,14 @@ pub const ACK_GROUP: usize = 250;
 /// slow sync still records its progress every second or so.
 pub const ACK_GROUP_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// What is kept of a document while the sink has it: enough to
+/// What is kept of a document while the destination has it: enough to
 /// acknowledge it, not its content.
 struct Sent {
     ack: Ack,
     known: bool,
 }
 
-type Call = (Vec<Sent>, Result<Outcome, SinkError>);
+type Call = (Vec<Sent>, Result<Outcome, DestinationError>);
 
 /// What the pusher did.
 #[derive(Default)]
@@ -111,7 +111,7 @@ impl Batcher {
     }
 }
 
-impl<S: Sink> Engine<S> {
+impl Engine {
     /// Sends what arrives on `rx` until it closes, a fatal error, or a
     /// stop request.
     pub(super) async fn push(
@@ -121,7 +121,8 @@ impl<S: Sink> Engine<S> {
         abort: &AtomicBool,
     ) -> PushResult {
         let mut result = PushResult::default();
-        let mut batcher = Batcher::new(self.sink.max_batch(), self.sink.max_batch_bytes());
+        let limits = self.dest.limits();
+        let mut batcher = Batcher::new(limits.docs_per_call, limits.bytes_per_call);
         let concurrency = self.cfg.push_concurrency.max(1);
         let mut inflight: JoinSet<Call> = JoinSet::new();
         let mut open = true;
@@ -202,8 +203,8 @@ impl<S: Sink> Engine<S> {
     }
 
     fn spawn_put(&self, inflight: &mut JoinSet<Call>, batch: Vec<Pending>) {
-        let sink = self.sink.clone();
-        // The documents move to the sink; only their acknowledgements stay.
+        let dest = self.dest.clone();
+        // The documents move to the destination; only their acknowledgements stay.
         let (docs, sent): (Vec<Document>, Vec<Sent>) = batch
             .into_iter()
             .map(|p| {
@@ -222,7 +223,7 @@ impl<S: Sink> Engine<S> {
             })
             .unzip();
         inflight.spawn(async move {
-            let r = sink.put(docs).await;
+            let r = dest.put(docs).await;
             (sent, r)
         });
     }

@@ -5,7 +5,6 @@ use super::read::ReadOutcome;
 use super::seen::{Seen, id_key};
 use super::{Engine, Mode, Pending, Unit};
 use crate::render;
-use crate::sink::Sink;
 use futures::StreamExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::mpsc;
@@ -32,7 +31,7 @@ pub fn decide(prior: Option<&[u8; 32]>, hash: &[u8; 32], full: bool) -> Decision
     }
 }
 
-impl<S: Sink> Engine<S> {
+impl Engine {
     /// Reads a record entity into `tx`, recording what it saw in `out`.
     /// Returns early when the pusher stops or a stop is requested.
     pub(super) async fn read_records(
@@ -83,9 +82,8 @@ impl<S: Sink> Engine<S> {
                             continue;
                         }
                         doc.access = acl.clone();
-                        let cuts = crate::constraints::truncations(&doc);
-                        if !cuts.is_empty() {
-                            self.report_truncation(&doc.id, &cuts);
+                        if !self.fit(&mut doc, out) {
+                            continue;
                         }
                         let hash = doc.content_hash();
                         rendered.push((doc, hash, bc_id, record));
@@ -189,7 +187,10 @@ impl<S: Sink> Engine<S> {
             match bytes {
                 Ok(b) if !self.file_fits(&pdf_id, "the pdf", b.len()) => {}
                 Ok(b) => {
-                    let pdf = render::pdf_document(spec, &unit.ctx, record, &doc, b.to_vec());
+                    let mut pdf = render::pdf_document(spec, &unit.ctx, record, &doc, b.to_vec());
+                    if !self.fit(&mut pdf, out) {
+                        continue;
+                    }
                     let p = Pending {
                         doc: pdf,
                         hash,

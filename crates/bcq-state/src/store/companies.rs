@@ -103,7 +103,7 @@ mod snapshot_tests {
     fn a_snapshot_holds_the_data_and_is_independent() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = StateStore::open(&dir.path().join("a.db")).unwrap();
-        let run = s.begin_run("full").unwrap();
+        let run = s.begin_run(crate::RunKind::Full).unwrap();
         let unit = UnitKey::new("production", "c", "salesInvoices");
         let ack = Ack {
             doc_id: "d1".into(),

@@ -220,4 +220,32 @@ impl StateStore {
         }
         tx.commit().map_err(&err)
     }
+
+    /// Forgets documents the destination accepted and then failed to index,
+    /// and makes their units reconcile at the next run (clears their last
+    /// reconciliation), so that the next run reads their records in full and
+    /// pushes them again even if BC did not change them; in one transaction.
+    pub fn forget_for_repush(&mut self, doc_ids: &[String]) -> Result<(), StateError> {
+        if doc_ids.is_empty() {
+            return Ok(());
+        }
+        let err = self.sql_err(format!("forget {} documents to push again", doc_ids.len()));
+        let tx = self.write_tx().map_err(&err)?;
+        {
+            let mut unit = tx
+                .prepare_cached(
+                    "UPDATE units SET last_reconciled_at = NULL
+                     WHERE unit = (SELECT unit FROM documents WHERE doc_id = ?1)",
+                )
+                .map_err(&err)?;
+            let mut forget = tx
+                .prepare_cached("DELETE FROM documents WHERE doc_id = ?1")
+                .map_err(&err)?;
+            for doc_id in doc_ids {
+                unit.execute([doc_id]).map_err(&err)?;
+                forget.execute([doc_id]).map_err(&err)?;
+            }
+        }
+        tx.commit().map_err(&err)
+    }
 }

@@ -4,27 +4,41 @@ use rusqlite::{OptionalExtension, params};
 
 use super::{StateStore, is_foreign_key_violation};
 use crate::error::StateError;
-use crate::model::{RunCounts, RunRecord};
-
-/// The outcomes `finish_run` accepts (`running` is only set by `begin_run`).
-const FINAL_OUTCOMES: [&str; 3] = ["succeeded", "failed", "interrupted"];
+use crate::model::{RunCounts, RunKind, RunOutcome, RunRecord};
 
 impl StateStore {
-    /// Starts a run in mode `mode` (a label such as `incremental`); returns
-    /// its id, greater than every id returned before.
-    pub fn begin_run(&mut self, mode: &str) -> Result<i64, StateError> {
+    /// Starts a run of `kind` (what it was asked to do; see
+    /// [`StateStore::set_run_kind`]); returns its id, greater than every id
+    /// returned before.
+    pub fn begin_run(&mut self, kind: RunKind) -> Result<i64, StateError> {
         let now = self.now_text();
         self.conn
             .execute(
                 "INSERT INTO runs (started_at, outcome, mode) VALUES (?1, 'running', ?2)",
-                params![now, mode],
+                params![now, kind.as_str()],
             )
-            .map_err(self.sql_err(format!("begin a {mode} run")))?;
+            .map_err(self.sql_err(format!("begin a {kind} run")))?;
         Ok(self.conn.last_insert_rowid())
     }
 
-    /// Records the Q sync job (`executionId` of StartDataSourceSyncJob) the
-    /// run pushes under.
+    /// Labels a run by what it did (a first sync asked as incremental read
+    /// everything: a reconcile).
+    pub fn set_run_kind(&mut self, run_id: i64, kind: RunKind) -> Result<(), StateError> {
+        let changed = self
+            .conn
+            .execute(
+                "UPDATE runs SET mode = ?2 WHERE id = ?1",
+                params![run_id, kind.as_str()],
+            )
+            .map_err(self.sql_err(format!("label run {run_id}")))?;
+        if changed == 0 {
+            return Err(self.run_not_found(run_id));
+        }
+        Ok(())
+    }
+
+    /// Records the destination's run (a Q sync job's `executionId`) the run
+    /// pushes under.
     pub fn set_run_sync_job(&mut self, run_id: i64, job_id: &str) -> Result<(), StateError> {
         let changed = self
             .conn
@@ -39,17 +53,17 @@ impl StateStore {
         Ok(())
     }
 
-    /// Ends a running run with `outcome` (`succeeded`, `failed` or
-    /// `interrupted`) and its counts, in one transaction.
+    /// Ends a running run with `outcome` and its counts, in one
+    /// transaction (`Running` is refused: it is not an end).
     pub fn finish_run(
         &mut self,
         run_id: i64,
-        outcome: &str,
+        outcome: RunOutcome,
         counts: RunCounts,
     ) -> Result<(), StateError> {
-        if !FINAL_OUTCOMES.contains(&outcome) {
+        if outcome == RunOutcome::Running {
             return Err(StateError::InvalidOutcome {
-                outcome: outcome.to_owned(),
+                outcome: outcome.as_str().to_owned(),
             });
         }
         let err = self.sql_err(format!("finish run {run_id}"));
@@ -80,7 +94,7 @@ impl StateStore {
             params![
                 run_id,
                 now,
-                outcome,
+                outcome.as_str(),
                 counts.added,
                 counts.updated,
                 counts.deleted,
@@ -164,12 +178,17 @@ impl StateStore {
         for row in rows {
             let (id, started_at, ended_at, outcome, mode, counts, sync_job_id) =
                 row.map_err(&err)?;
+            let corrupt = |what: &str, value: &str| StateError::Corrupt {
+                path: self.path.clone(),
+                what: format!("{what} of run {id}"),
+                detail: format!("unknown value {value:?}"),
+            };
             runs.push(RunRecord {
                 id,
                 started_at: self.decode_time(&started_at, || format!("started_at of run {id}"))?,
                 ended_at: self.decode_opt_time(ended_at, || format!("ended_at of run {id}"))?,
-                outcome,
-                mode,
+                outcome: RunOutcome::parse(&outcome).ok_or_else(|| corrupt("outcome", &outcome))?,
+                kind: RunKind::parse(&mode).ok_or_else(|| corrupt("mode", &mode))?,
                 counts,
                 sync_job_id,
             });

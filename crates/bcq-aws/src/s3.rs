@@ -1,13 +1,14 @@
-//! Large files through S3: a document too large to travel inline in a
-//! BatchPutDocument is written to the configured bucket and sent as
-//! `content.s3`, with the batch's `roleArn` (the role Q assumes to read it).
+//! Large files through S3: a document too large to travel inline is
+//! written to the configured bucket, and the destination sends its location
+//! instead (Q: `content.s3` with the role it assumes; Bedrock: an
+//! `S3_LOCATION` its knowledge base reads).
 //!
 //! Objects are keyed by a hash of the document id (`{prefix}{sha256 hex}`),
 //! so a new version overwrites the old one and the bucket never holds more
-//! than one object per large document; when a document is deleted from Q,
-//! its object is deleted too.
+//! than one object per large document; when a document is deleted from the
+//! destination, its object is deleted too.
 
-use crate::retry::describe_for;
+use crate::error::describe;
 use aws_sdk_s3::primitives::ByteStream;
 use sha2::{Digest, Sha256};
 
@@ -19,24 +20,42 @@ pub struct S3Staging {
     pub bucket: String,
     /// Key prefix (`bcq/`).
     pub prefix: String,
-    /// The IAM role Q assumes to read the bucket.
-    pub role_arn: String,
 }
 
 impl S3Staging {
-    /// Stages into `bucket` under `prefix` through `client`; Q reads with `role_arn`.
+    /// Stages into `bucket` under `prefix` through `client`.
     pub fn new(
         client: aws_sdk_s3::Client,
         bucket: impl Into<String>,
         prefix: impl Into<String>,
-        role_arn: impl Into<String>,
     ) -> Self {
         S3Staging {
             client,
             bucket: bucket.into(),
             prefix: prefix.into(),
-            role_arn: role_arn.into(),
         }
+    }
+
+    /// The staging of an AWS configuration: its S3 client with `endpoint_url`
+    /// and `force_path_style` when given.
+    pub fn from_sdk(
+        sdk: &aws_config::SdkConfig,
+        bucket: &str,
+        prefix: &str,
+        endpoint_url: Option<&str>,
+        force_path_style: bool,
+    ) -> Self {
+        let mut conf = aws_sdk_s3::config::Builder::from(sdk);
+        if let Some(e) = endpoint_url {
+            conf = conf.endpoint_url(e);
+        }
+        conf = conf.force_path_style(force_path_style);
+        S3Staging::new(aws_sdk_s3::Client::from_conf(conf.build()), bucket, prefix)
+    }
+
+    /// `s3://bucket/key` of a staged object.
+    pub fn uri(&self, key: &str) -> String {
+        format!("s3://{}/{key}", self.bucket)
     }
 
     /// The object key of a document.
@@ -63,13 +82,13 @@ impl S3Staging {
                 format!(
                     "staging the file in s3://{}/{key} failed ({}); check files.s3_bucket (BCQ_S3_BUCKET), the AWS credentials' s3:PutObject permission and the region",
                     self.bucket,
-                    describe_for("s3", &e)
+                    describe("s3", &e)
                 )
             })?;
         Ok(key)
     }
 
-    /// Deletes the objects of documents deleted from Q. Documents that
+    /// Deletes the objects of documents deleted from the destination. Documents that
     /// were never staged have no object; S3 answers those as deleted too.
     pub async fn unstage(&self, doc_ids: &[String]) -> Result<(), String> {
         use aws_sdk_s3::types::{Delete, ObjectIdentifier};
@@ -100,7 +119,7 @@ impl S3Staging {
                     format!(
                         "deleting staged files from s3://{} failed ({}); check the AWS credentials' s3:DeleteObject permission",
                         self.bucket,
-                        describe_for("s3", &e)
+                        describe("s3", &e)
                     )
                 })?;
             if let Some(e) = out.errors().first() {
