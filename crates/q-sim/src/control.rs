@@ -15,8 +15,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::{HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -183,7 +183,7 @@ impl Control {
 
     /// Adds a fault.
     pub fn add_fault(&self, f: FaultSpec) -> Result<(), FaultError> {
-        self.shared.lock().faults.add(f)
+        self.shared.lock().faults.add(f, &crate::faults::QModel)
     }
 
     /// Removes every fault.
@@ -226,10 +226,7 @@ impl Control {
 }
 
 fn json_response(status: StatusCode, v: Value) -> Response {
-    let mut r = (status, v.to_string()).into_response();
-    r.headers_mut()
-        .insert("content-type", HeaderValue::from_static("application/json"));
-    r
+    aws_sim::http::json_response(status, &v)
 }
 
 fn bad(msg: impl std::fmt::Display) -> Response {

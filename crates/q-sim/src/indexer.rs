@@ -28,35 +28,20 @@ pub const RESERVED: &[(&str, &str)] = &[
 
 /// Runs until aborted.
 pub async fn run(shared: Arc<Shared>) {
-    loop {
-        let next = {
-            let mut inner = shared.lock();
-            if inner.paused {
-                None
-            } else {
-                process_due(&mut inner, Instant::now());
-                inner.queue.keys().next().map(|(t, _)| *t)
-            }
-        };
-        match next {
-            Some(t) => {
-                tokio::select! {
-                    _ = tokio::time::sleep_until(tokio::time::Instant::from_std(t)) => {}
-                    _ = shared.wake.notified() => {}
-                }
-            }
-            None => shared.wake.notified().await,
+    aws_sim::schedule::drive(&shared.wake, |now| {
+        let mut inner = shared.lock();
+        if inner.paused {
+            return None;
         }
-    }
+        process_due(&mut inner, now);
+        inner.queue.next_deadline()
+    })
+    .await
 }
 
 /// Applies every event due at `now`.
 pub fn process_due(inner: &mut Inner, now: Instant) {
-    while let Some(entry) = inner.queue.first_entry() {
-        if entry.key().0 > now {
-            break;
-        }
-        let ev = entry.remove();
+    while let Some(ev) = inner.queue.pop_due(now) {
         apply(inner, ev);
         inner.dirty = true;
     }

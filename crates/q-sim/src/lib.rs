@@ -52,8 +52,11 @@
 //! - [`ops`] — one handler per operation (resources, jobs, documents, access).
 //! - [`state`] — applications, indices, data sources, documents, groups, jobs.
 //! - [`indexer`] — the background task moving documents and jobs through their statuses.
-//! - [`extract`], [`pdf`], [`ooxml`] — text extraction per content type.
-//! - [`throttle`], [`faults`] — token buckets and fault injection.
+//! - [`extract`], [`pdf`], [`ooxml`] — text extraction per content type
+//!   (from [`aws_sim`], shared with the Bedrock emulator).
+//! - [`throttle`], [`faults`] — token buckets and fault injection (the
+//!   machinery in [`aws_sim`], Q's operations in [`faults::QModel`]).
+//! - [`s3fetch`] — reading `content.s3` objects (from [`aws_sim`]).
 //! - [`shared`] — state shared by handlers, indexer and control (counters, queue).
 //! - [`control`] — the `/_sim` control API and its in-process mirror [`Control`].
 //! - [`persist`] — atomic JSON persistence.
@@ -64,21 +67,18 @@
 pub mod config;
 pub mod control;
 pub mod error;
-pub mod extract;
 pub mod faults;
 pub mod indexer;
-pub mod ooxml;
 pub mod ops;
-pub mod pdf;
 pub mod persist;
 pub mod routes;
-pub mod s3fetch;
 pub mod server;
 pub mod shared;
 pub mod sigv4;
 pub mod state;
-pub mod throttle;
 pub mod validate;
+
+pub use aws_sim::{extract, ooxml, pdf, s3fetch, throttle};
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -157,10 +157,9 @@ impl QSim {
         let mut inner = Inner {
             state,
             queue: Default::default(),
-            seq: 0,
             counts: Counts::default(),
             faults: Default::default(),
-            throttle: throttle::Throttle::new(cfg.rates.clone()),
+            throttle: aws_sim::throttle::Throttle::new(cfg.rates.clone()),
             dirty: true,
             paused: false,
         };

@@ -164,32 +164,9 @@ pub fn match_route(
     method: &str,
     raw_path: &str,
 ) -> Option<(&'static RouteSpec, Vec<(&'static str, String)>)> {
-    let segs: Vec<&str> = raw_path.trim_end_matches('/').split('/').collect();
-    'routes: for r in ROUTES {
-        if r.method != method {
-            continue;
-        }
-        let tsegs: Vec<&str> = r.uri_template.split('/').collect();
-        if tsegs.len() != segs.len() {
-            continue;
-        }
-        let mut labels = Vec::new();
-        for (t, s) in tsegs.iter().zip(&segs) {
-            if let Some(name) = t.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
-                if s.is_empty() {
-                    continue 'routes;
-                }
-                let v = percent_encoding::percent_decode_str(s)
-                    .decode_utf8_lossy()
-                    .into_owned();
-                labels.push((name, v));
-            } else if t != s {
-                continue 'routes;
-            }
-        }
-        return Some((r, labels));
-    }
-    None
+    ROUTES.iter().filter(|r| r.method == method).find_map(|r| {
+        aws_sim::http::match_template(r.uri_template, raw_path).map(|labels| (r, labels))
+    })
 }
 
 /// Whether an operation may answer an error shape (used to refuse fault
