@@ -37,6 +37,11 @@ pub struct FaultSpec {
     /// `{"every": 100, "count": 1000000}` fails 1% of calls, spread.
     #[serde(default)]
     pub every: Option<u64>,
+    /// Hit each matching call with this probability (0 to 1), drawn from a
+    /// generator seeded with the emulator's fault seed: the same seed and
+    /// the same calls give the same hits.
+    #[serde(default)]
+    pub probability: Option<f64>,
 }
 
 impl FaultSpec {
@@ -52,12 +57,13 @@ impl FaultSpec {
             fail_documents: None,
             document_id_contains: None,
             every: None,
+            probability: None,
         }
     }
 }
 
 /// Why a fault spec was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum FaultError {
     /// Unknown kind.
     #[error("unknown fault kind {0}")]
@@ -73,6 +79,9 @@ pub enum FaultError {
     /// The operation is not served (or does not take this kind).
     #[error("unknown operation {0}")]
     UnknownOperation(String),
+    /// A probability outside 0..=1.
+    #[error("probability {0} is not between 0 and 1")]
+    Probability(f64),
     /// The model does not list that error for the operation.
     #[error("{error} is not a modeled error of {operation}")]
     NotModeled {
@@ -128,11 +137,34 @@ struct Active<E> {
 #[derive(Debug)]
 pub struct Faults<E> {
     active: Vec<Active<E>>,
+    /// State of the seeded generator of `probability` faults (splitmix64).
+    rng: u64,
 }
 
 impl<E> Default for Faults<E> {
     fn default() -> Self {
-        Faults { active: Vec::new() }
+        Faults::with_seed(0)
+    }
+}
+
+impl<E> Faults<E> {
+    /// An empty table whose `probability` faults draw from `seed`.
+    pub fn with_seed(seed: u64) -> Self {
+        Faults {
+            active: Vec::new(),
+            rng: seed,
+        }
+    }
+
+    /// A uniform draw in `[0, 1)` (splitmix64: tiny, seedable, good enough
+    /// to spread injected faults).
+    fn draw(&mut self) -> f64 {
+        self.rng = self.rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        (z >> 11) as f64 / (1u64 << 53) as f64
     }
 }
 
@@ -190,6 +222,9 @@ impl<E: Clone> Faults<E> {
             }
             other => return Err(FaultError::UnknownKind(other.to_string())),
         };
+        if let Some(p) = f.probability.filter(|p| !(0.0..=1.0).contains(p)) {
+            return Err(FaultError::Probability(p));
+        }
         let left = f
             .count
             .unwrap_or(if effect.is_none() { u64::MAX } else { 1 });
@@ -218,17 +253,23 @@ impl<E: Clone> Faults<E> {
     /// Consumes the faults that hit this call of `op`.
     pub fn take(&mut self, op: &str) -> Vec<Effect<E>> {
         let mut out = Vec::new();
-        for a in self.active.iter_mut() {
-            let Some(effect) = &a.effect else { continue };
-            if a.spec.operation.as_deref() != Some(op) || a.left == 0 {
+        for i in 0..self.active.len() {
+            let a = &mut self.active[i];
+            if a.effect.is_none() || a.spec.operation.as_deref() != Some(op) || a.left == 0 {
                 continue;
             }
             a.seen += 1;
-            if a.spec.every.is_some_and(|n| n > 1 && a.seen % n != 0) {
+            if a.spec.every.is_some_and(|n| n > 1 && !a.seen.is_multiple_of(n)) {
                 continue;
             }
+            if let Some(p) = a.spec.probability
+                && self.draw() >= p
+            {
+                continue;
+            }
+            let a = &mut self.active[i];
             a.left -= 1;
-            out.push(effect.clone());
+            out.extend(a.effect.clone());
         }
         self.active.retain(|a| a.left > 0);
         out
@@ -334,6 +375,38 @@ mod tests {
             ..FaultSpec::new("partial_failure", Some("List"))
         };
         assert!(f.add(p, &Model).is_err());
+    }
+
+    #[test]
+    fn probability_faults_follow_the_seed() {
+        let hits = |seed| {
+            let mut f = Faults::with_seed(seed);
+            f.add(
+                FaultSpec {
+                    status: Some(500),
+                    count: Some(u64::MAX),
+                    probability: Some(0.3),
+                    ..FaultSpec::new("status", Some("Put"))
+                },
+                &Model,
+            )
+            .unwrap();
+            (0..200)
+                .map(|_| !f.take("Put").is_empty())
+                .collect::<Vec<bool>>()
+        };
+        let a = hits(7);
+        assert_eq!(a, hits(7));
+        assert_ne!(a, hits(8));
+        let n = a.iter().filter(|h| **h).count();
+        assert!((30..=90).contains(&n), "{n} of 200 at p=0.3");
+        let mut f: Faults<String> = Faults::default();
+        let bad = FaultSpec {
+            status: Some(500),
+            probability: Some(1.5),
+            ..FaultSpec::new("status", Some("Put"))
+        };
+        assert_eq!(f.add(bad, &Model), Err(FaultError::Probability(1.5)));
     }
 
     #[test]

@@ -163,6 +163,7 @@ async fn failed_documents_make_the_job_incomplete_or_failed() {
             fail_documents: Some(1),
             document_id_contains: None,
             every: None,
+            probability: None,
         })
         .unwrap();
     let r = put(&sim, vec![doc("c", "x")], Some(&exec)).await;
@@ -233,6 +234,7 @@ async fn a_document_retried_after_rejection_counts_once_as_added() {
             fail_documents: Some(1),
             document_id_contains: None,
             every: None,
+            probability: None,
         })
         .unwrap();
     let r = put(&sim, vec![doc("r1", "x"), doc("r2", "x")], Some(&exec)).await;

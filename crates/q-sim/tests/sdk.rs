@@ -438,6 +438,7 @@ async fn modeled_errors_map_to_sdk_variants() {
                 fail_documents: None,
                 document_id_contains: None,
                 every: None,
+                probability: None,
             })
             .unwrap();
         let e = c

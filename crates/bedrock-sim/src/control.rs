@@ -1,0 +1,252 @@
+//! The control API: `/_sim/...` over HTTP (no signature) and the same
+//! functions in process through [`Control`].
+//!
+//! | route | effect |
+//! |---|---|
+//! | `GET /_sim/documents[?dataSourceId=]` | `{"documents":[DocumentDump…]}` |
+//! | `GET /_sim/counts`, `DELETE /_sim/counts` | [`Counts`], reset |
+//! | `POST /_sim/faults` [`FaultSpec`], `GET`, `DELETE /_sim/faults` | add (`{}`), list (`{"faults":[{"fault","remaining"}]}`), clear |
+//! | `PUT /_sim/rates` `{"Op": rate}` | change rates, answers all rates |
+//! | `POST /_sim/indexing/pause`, `POST /_sim/indexing/resume` | hold / release status transitions |
+//! | `GET /_sim/health` | `{"status":"ok"}` |
+//!
+//! A refused control call answers 400 `{"error": "..."}`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sim::faults::{FaultError, FaultSpec};
+use aws_sim::http::json_response;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::shared::{BedrockModel, Counts, Shared};
+use crate::state::{AclEntry, Attr, Doc, iso};
+
+/// A document as stored, for tests (`GET /_sim/documents`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DocumentDump {
+    /// Data source.
+    pub data_source_id: String,
+    /// `customDocumentIdentifier.id`.
+    pub id: String,
+    /// `DocumentStatus`.
+    pub status: String,
+    /// `statusReason` of a FAILED or IGNORED document.
+    pub status_reason: Option<String>,
+    /// `TEXT`, the BYTE content's MIME type, or `S3_LOCATION s3://...`
+    /// (of the version being ingested, else of the indexed one).
+    pub content_type: Option<String>,
+    /// Characters of extracted text of the indexed version.
+    pub text_length: Option<usize>,
+    /// Passages of the indexed version.
+    pub passages: usize,
+    /// Inline attributes (of the version being ingested, else of the indexed one).
+    pub inline_attributes: Vec<Attr>,
+    /// Access control list (likewise).
+    pub access_control_list: Option<Vec<AclEntry>>,
+    /// Whether Retrieve can find it (a version reached INDEXED and no
+    /// deletion was accepted since).
+    pub searchable: bool,
+    /// Last change (ISO 8601).
+    pub updated_at: String,
+}
+
+impl DocumentDump {
+    fn from_doc(ds: &str, d: &Doc) -> Self {
+        let (content_type, attrs, acl) = match (&d.pending, &d.indexed) {
+            (Some(p), _) => (
+                Some(p.source.content_type()),
+                p.attributes.clone(),
+                p.acl.clone(),
+            ),
+            (None, Some(i)) => (
+                Some(i.content_type.clone()),
+                i.attributes.clone(),
+                i.acl.clone(),
+            ),
+            (None, None) => (None, vec![], None),
+        };
+        DocumentDump {
+            data_source_id: ds.to_string(),
+            id: d.id.clone(),
+            status: d.status.to_string(),
+            status_reason: d.status_reason.clone(),
+            content_type,
+            text_length: d.indexed.as_ref().map(|i| i.text.chars().count()),
+            passages: d.indexed.as_ref().map_or(0, |i| i.chunks.len()),
+            inline_attributes: attrs,
+            access_control_list: acl,
+            searchable: d.indexed.is_some(),
+            updated_at: iso(d.updated_at),
+        }
+    }
+}
+
+/// In-process handle on the control API.
+#[derive(Clone)]
+pub struct Control {
+    shared: Arc<Shared>,
+}
+
+impl Control {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        Control { shared }
+    }
+
+    /// Every document of every data source (or of one), by data source then id.
+    pub fn documents(&self, data_source_id: Option<&str>) -> Vec<DocumentDump> {
+        let inner = self.shared.lock();
+        inner
+            .kb
+            .data_sources
+            .values()
+            .filter(|ds| data_source_id.is_none_or(|id| id == ds.spec.id))
+            .flat_map(|ds| {
+                ds.documents
+                    .values()
+                    .map(|d| DocumentDump::from_doc(&ds.spec.id, d))
+            })
+            .collect()
+    }
+
+    /// One document of the pre-created custom data source.
+    pub fn document(&self, id: &str) -> Option<DocumentDump> {
+        self.documents(Some(&self.shared.cfg.data_source_id))
+            .into_iter()
+            .find(|d| d.id == id)
+    }
+
+    /// Request counters.
+    pub fn counts(&self) -> Counts {
+        self.shared.lock().counts.clone()
+    }
+
+    /// Resets the counters.
+    pub fn reset_counts(&self) {
+        self.shared.lock().counts = Counts::default();
+    }
+
+    /// Adds a fault (see [`FaultSpec`]: `status`, `latency`,
+    /// `throttle_burst`, `index_failure`).
+    pub fn add_fault(&self, f: FaultSpec) -> Result<(), FaultError> {
+        self.shared.lock().faults.add(f, &BedrockModel)
+    }
+
+    /// Active faults with their remaining counts.
+    pub fn faults(&self) -> Vec<(FaultSpec, u64)> {
+        self.shared.lock().faults.list()
+    }
+
+    /// Removes every fault.
+    pub fn clear_faults(&self) {
+        self.shared.lock().faults.clear();
+    }
+
+    /// Changes per-operation rates at run time.
+    pub fn set_rates(&self, rates: HashMap<String, f64>) {
+        self.shared.lock().throttle.set_rates(rates);
+    }
+
+    /// Current rates.
+    pub fn rates(&self) -> HashMap<String, f64> {
+        self.shared.lock().throttle.rates().clone()
+    }
+
+    /// Holds (`true`) or releases (`false`) every scheduled transition:
+    /// documents stay STARTING (or DELETING) while held, so tests observe
+    /// them without racing the clock.
+    pub fn set_indexing_paused(&self, paused: bool) {
+        self.shared.lock().paused = paused;
+        self.shared.wake.notify_one();
+    }
+
+    /// Waits until no transition is pending (every document final or gone)
+    /// or the timeout passes; returns whether it got idle.
+    pub async fn wait_idle(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if self.shared.lock().queue.is_empty() {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
+fn ok(v: Value) -> Response {
+    json_response(StatusCode::OK, &v)
+}
+
+fn bad(msg: impl std::fmt::Display) -> Response {
+    json_response(StatusCode::BAD_REQUEST, &json!({"error": msg.to_string()}))
+}
+
+/// Serves one `/_sim` request.
+pub fn handle_http(
+    shared: &Arc<Shared>,
+    method: &str,
+    path: &str,
+    raw_query: &str,
+    body: &[u8],
+) -> Response {
+    let c = Control::new(shared.clone());
+    let q = aws_sim::http::parse_query(raw_query);
+    let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    match (method, path) {
+        ("GET", "/_sim/documents") => {
+            ok(json!({"documents": c.documents(get("dataSourceId").as_deref())}))
+        }
+        ("GET", "/_sim/counts") => ok(json!(c.counts())),
+        ("DELETE", "/_sim/counts") => {
+            c.reset_counts();
+            ok(json!({}))
+        }
+        ("POST", "/_sim/faults") => match serde_json::from_slice::<FaultSpec>(body) {
+            Ok(f) => match c.add_fault(f) {
+                Ok(()) => ok(json!({})),
+                Err(e) => bad(e),
+            },
+            Err(e) => bad(format!("invalid fault: {e}")),
+        },
+        ("GET", "/_sim/faults") => {
+            let list: Vec<Value> = c
+                .faults()
+                .into_iter()
+                .map(|(f, left)| json!({"fault": f, "remaining": left}))
+                .collect();
+            ok(json!({"faults": list}))
+        }
+        ("DELETE", "/_sim/faults") => {
+            c.clear_faults();
+            ok(json!({}))
+        }
+        ("PUT", "/_sim/rates") => match serde_json::from_slice::<HashMap<String, f64>>(body) {
+            Ok(r) => {
+                c.set_rates(r);
+                ok(json!(c.rates()))
+            }
+            Err(e) => bad(format!("invalid rates: {e}")),
+        },
+        ("POST", "/_sim/indexing/pause") => {
+            c.set_indexing_paused(true);
+            ok(json!({}))
+        }
+        ("POST", "/_sim/indexing/resume") => {
+            c.set_indexing_paused(false);
+            ok(json!({}))
+        }
+        ("GET", "/_sim/health") => ok(json!({"status": "ok"})),
+        _ => json_response(
+            StatusCode::NOT_FOUND,
+            &json!({"error": format!("no control route {method} {path}")}),
+        ),
+    }
+}
