@@ -191,16 +191,15 @@ fn document(v: &mut Validator, p: &str, d: &Value) -> Option<NewDoc> {
             "DocumentMetadataInlineAttributesList",
             false,
         ) {
+            let mut keys = std::collections::HashSet::new();
             for (i, a) in l.iter().enumerate() {
-                if let Some(a) = attribute(v, &format!("{ap}.{}.member", i + 1), a, &mut problems) {
-                    if attributes.iter().any(|b: &Attr| b.key == a.key) {
-                        problems.push((
-                            format!("{ap}.{}.member.key", i + 1),
-                            format!("the key {} is given twice", a.key),
-                        ));
-                    }
-                    attributes.push(a);
+                let p = format!("{ap}.{}.member", i + 1);
+                if let Some(k) = a.get("key").and_then(Value::as_str)
+                    && !keys.insert(k)
+                {
+                    problems.push((format!("{p}.key"), format!("the key {k} is given twice")));
                 }
+                attributes.extend(attribute(v, &p, a, &mut problems));
             }
         }
         let lp = format!("{mp}.accessControlList");
@@ -262,10 +261,12 @@ fn document(v: &mut Validator, p: &str, d: &Value) -> Option<NewDoc> {
         ));
     }
     let Some(custom) = obj(v, &cp, content, "custom", false) else {
-        problems.push((
-            format!("{cp}.custom"),
-            "a document pushed to a custom data source needs content.custom".into(),
-        ));
+        if dst.as_deref() == Some("CUSTOM") {
+            problems.push((
+                format!("{cp}.custom"),
+                "dataSourceType CUSTOM needs content.custom".into(),
+            ));
+        }
         return Some(NewDoc {
             path: p.to_string(),
             id: String::new(),
