@@ -114,8 +114,12 @@ pub trait FaultModel<E> {
     /// operation's model does not list it.
     fn modeled_error(&self, operation: &str, status: Option<u16>, error: Option<&str>)
     -> Option<E>;
-    /// The throttling error of the operation (for `throttle_burst`).
+    /// The throttling error of the operation (for `throttle_burst` and
+    /// the token buckets).
     fn throttling(&self, operation: &str) -> E;
+    /// Whether an error is the throttling one (a `status` 429 fault counts
+    /// as a throttled call).
+    fn is_throttling(&self, e: &E) -> bool;
     /// Operations that take a `partial_failure` fault (batch calls whose
     /// 200 answer can carry failed items).
     fn partial_failure_operations(&self) -> &[&str];
@@ -259,7 +263,10 @@ impl<E: Clone> Faults<E> {
                 continue;
             }
             a.seen += 1;
-            if a.spec.every.is_some_and(|n| n > 1 && !a.seen.is_multiple_of(n)) {
+            if a.spec
+                .every
+                .is_some_and(|n| n > 1 && !a.seen.is_multiple_of(n))
+            {
                 continue;
             }
             if let Some(p) = a.spec.probability
@@ -320,6 +327,9 @@ mod tests {
         }
         fn throttling(&self, _: &str) -> String {
             "ThrottlingException".into()
+        }
+        fn is_throttling(&self, e: &String) -> bool {
+            e == "ThrottlingException"
         }
         fn partial_failure_operations(&self) -> &[&str] {
             &["Put"]

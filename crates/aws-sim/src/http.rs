@@ -30,10 +30,7 @@ pub fn parse_query(q: &str) -> Vec<(String, String)> {
 /// raw `/` before decoding, so that an id carrying `%2F` stays one label; a
 /// trailing `/` is ignored on both sides (`/knowledgebases/` is the template
 /// of ListKnowledgeBases).
-pub fn match_template(
-    template: &'static str,
-    raw_path: &str,
-) -> Option<Vec<(&'static str, String)>> {
+pub fn match_template(template: &'static str, raw_path: &str) -> Option<Labels> {
     let segs: Vec<&str> = raw_path.trim_end_matches('/').split('/').collect();
     let tsegs: Vec<&'static str> = template.trim_end_matches('/').split('/').collect();
     if tsegs.len() != segs.len() {
@@ -54,6 +51,45 @@ pub fn match_template(
         }
     }
     Some(labels)
+}
+
+/// One served operation of a route table, taken from its model's `http`
+/// trait and `errors` list (each emulator's conformance test holds its
+/// table to the model file). `S` tells which service of the emulator the
+/// operation belongs to when it serves several (`()` when one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route<S = ()> {
+    /// Which service (model) the operation belongs to.
+    pub service: S,
+    /// Operation name as in the model.
+    pub operation: &'static str,
+    /// HTTP method.
+    pub method: &'static str,
+    /// `http.requestUri` of the model, labels in braces.
+    pub uri_template: &'static str,
+    /// `http.responseCode` of the model.
+    pub success_code: u16,
+    /// Error shapes this operation can answer (from the model's `errors`);
+    /// a `status` fault may inject them. Authentication failures, oversized
+    /// bodies and unknown routes are answered before any operation is known
+    /// and are not listed (AWS's front door answers them).
+    pub errors: &'static [&'static str],
+}
+
+/// Decoded path labels: (label name, value).
+pub type Labels = Vec<(&'static str, String)>;
+
+/// The route of a method and raw (still percent-encoded) path, with its
+/// decoded labels.
+pub fn find_route<S>(
+    routes: &'static [Route<S>],
+    method: &str,
+    raw_path: &str,
+) -> Option<(&'static Route<S>, Labels)> {
+    routes
+        .iter()
+        .filter(|r| r.method == method)
+        .find_map(|r| match_template(r.uri_template, raw_path).map(|labels| (r, labels)))
 }
 
 /// The body was larger than allowed.

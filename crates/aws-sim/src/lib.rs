@@ -11,6 +11,9 @@
 //! generic errors of this crate onto its service's.
 //!
 //! # Layout
+//! - [`control`] — the gate before each operation (counters, throttle,
+//!   faults), the background loop, and the common `/_sim` controls.
+//! - [`serve`] — serving a router until stopped.
 //! - [`sigv4`] — signature verification ([`sigv4::Verifier`], [`sigv4::AuthError`])
 //!   and a signer for raw-HTTP tests.
 //! - [`http`] — bounded bodies, queries, `requestUri` templates, rest-json answers.
@@ -20,16 +23,20 @@
 //! - [`schedule`] — the queue of deferred status transitions and its loop.
 //! - [`s3fetch`] — reading an object from an S3-compatible server.
 //! - [`extract`], [`pdf`], [`ooxml`] — text extraction per content type.
+//! - [`moto`] — moto's S3 server, started for tests.
 
 #![warn(missing_docs)]
 
+pub mod control;
 pub mod extract;
 pub mod faults;
 pub mod http;
+pub mod moto;
 pub mod ooxml;
 pub mod pdf;
 pub mod s3fetch;
 pub mod schedule;
+pub mod serve;
 pub mod sigv4;
 pub mod throttle;
 pub mod validate;

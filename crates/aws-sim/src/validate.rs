@@ -58,6 +58,73 @@ pub struct Rules {
     pub enums: &'static [(&'static str, &'static [&'static str])],
 }
 
+impl Rules {
+    /// Every row of the table that disagrees with the model (`service-2.json`
+    /// as JSON): type, `min`, `max`, `pattern` (verbatim) and enum values in
+    /// model order. Empty when the table is faithful.
+    pub fn mismatches(&self, model: &Value) -> Vec<String> {
+        let shapes = &model["shapes"];
+        let mut out = Vec::new();
+        let mut expect = |what: String, ours: Value, theirs: Value| {
+            if ours != theirs {
+                out.push(format!("{what}: table {ours}, model {theirs}"));
+            }
+        };
+        let bound = |n: usize| if n == NONE { Value::Null } else { n.into() };
+        let min = |s: &Value| s.get("min").cloned().unwrap_or(0.into());
+        let max = |s: &Value| s.get("max").cloned().unwrap_or(Value::Null);
+        for r in self.strings {
+            let s = &shapes[r.shape];
+            expect(
+                format!("{} type", r.shape),
+                "string".into(),
+                s["type"].clone(),
+            );
+            expect(format!("{} min", r.shape), r.min.into(), min(s));
+            expect(format!("{} max", r.shape), bound(r.max), max(s));
+            expect(
+                format!("{} pattern", r.shape),
+                r.pattern.map_or(Value::Null, |p| p.0.into()),
+                s.get("pattern").cloned().unwrap_or(Value::Null),
+            );
+        }
+        for r in self.lists {
+            let s = &shapes[r.shape];
+            let ty = s["type"].as_str().unwrap_or("");
+            expect(
+                format!("{} type", r.shape),
+                true.into(),
+                (ty == "list" || ty == "blob").into(),
+            );
+            expect(format!("{} min", r.shape), r.min.into(), min(s));
+            expect(format!("{} max", r.shape), bound(r.max), max(s));
+        }
+        for r in self.ints {
+            let s = &shapes[r.shape];
+            expect(
+                format!("{} type", r.shape),
+                "integer".into(),
+                s["type"].clone(),
+            );
+            expect(format!("{} min", r.shape), r.min.into(), min(s));
+            let m = if r.max == i64::MAX {
+                Value::Null
+            } else {
+                r.max.into()
+            };
+            expect(format!("{} max", r.shape), m, max(s));
+        }
+        for (name, values) in self.enums {
+            expect(
+                format!("{name} enum"),
+                (*values).into(),
+                shapes[*name].get("enum").cloned().unwrap_or(Value::Null),
+            );
+        }
+        out
+    }
+}
+
 /// "No bound" in a rule.
 pub const NONE: usize = usize::MAX;
 
@@ -518,6 +585,25 @@ mod tests {
         assert!(msg.contains("Member must satisfy enum value set: [A, B]"));
         assert!(msg.contains("Value at 'd' failed to satisfy constraint: Member must have value less than or equal to 10"));
         assert!(msg.contains("Value at 'e' failed to satisfy constraint: Member must have length less than or equal to 3"));
+    }
+
+    #[test]
+    fn mismatches_name_each_row_the_model_disagrees_with() {
+        let model = serde_json::json!({"shapes": {
+            "Id": {"type": "string", "min": 1, "max": 4, "pattern": "\\P{C}*"},
+            "Title": {"type": "string", "min": 1},
+            "Blob": {"type": "blob", "min": 1, "max": 3},
+            "Max": {"type": "integer", "min": 1, "max": 10},
+            "Kind": {"type": "string", "enum": ["A", "B"]},
+        }});
+        assert_eq!(RULES.mismatches(&model), Vec::<String>::new());
+        let mut changed = model.clone();
+        changed["shapes"]["Id"]["max"] = 5.into();
+        changed["shapes"]["Kind"]["enum"] = serde_json::json!(["B", "A"]);
+        changed["shapes"]["Max"]["type"] = "long".into();
+        let m = RULES.mismatches(&changed);
+        assert_eq!(m.len(), 3, "{m:?}");
+        assert!(m[0].starts_with("Id max: table 4, model 5"), "{m:?}");
     }
 
     #[test]

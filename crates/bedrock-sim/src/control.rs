@@ -5,25 +5,23 @@
 //! |---|---|
 //! | `GET /_sim/documents[?dataSourceId=]` | `{"documents":[DocumentDump…]}` |
 //! | `GET /_sim/counts`, `DELETE /_sim/counts` | [`Counts`], reset |
-//! | `POST /_sim/faults` [`FaultSpec`], `GET`, `DELETE /_sim/faults` | add (`{}`), list (`{"faults":[{"fault","remaining"}]}`), clear |
+//! | `POST /_sim/faults` [`FaultSpec`](crate::FaultSpec), `GET`, `DELETE /_sim/faults` | add (`{}`), list (`{"faults":[{"fault","remaining"}]}`), clear |
 //! | `PUT /_sim/rates` `{"Op": rate}` | change rates, answers all rates |
 //! | `POST /_sim/indexing/pause`, `POST /_sim/indexing/resume` | hold / release status transitions |
 //! | `GET /_sim/health` | `{"status":"ok"}` |
 //!
-//! A refused control call answers 400 `{"error": "..."}`.
+//! A refused control call answers 400 `{"error": "..."}`. The faults,
+//! rates, indexing and counts routes are [`aws_sim::control`]'s, the same
+//! in every emulator.
 
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
-use aws_sim::faults::{FaultError, FaultSpec};
-use aws_sim::http::json_response;
-use axum::http::StatusCode;
+use aws_sim::control::{Controls, ok};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::shared::{BedrockModel, Counts, Shared};
+use crate::shared::{Counts, Shared};
 use crate::state::{AclEntry, Attr, Doc, iso};
 
 /// A document as stored, for tests (`GET /_sim/documents`).
@@ -87,15 +85,29 @@ impl DocumentDump {
     }
 }
 
-/// In-process handle on the control API.
+/// In-process handle on the control API: the emulator's own controls,
+/// and through `Deref` the ones every emulator has ([`Controls`]:
+/// `add_fault`, `faults`, `clear_faults`, `set_rates`, `rates`,
+/// `set_indexing_paused`, `wait_idle`).
 #[derive(Clone)]
 pub struct Control {
     shared: Arc<Shared>,
+    common: Controls<Shared>,
+}
+
+impl std::ops::Deref for Control {
+    type Target = Controls<Shared>;
+    fn deref(&self) -> &Controls<Shared> {
+        &self.common
+    }
 }
 
 impl Control {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
-        Control { shared }
+        Control {
+            common: Controls::new(shared.clone()),
+            shared,
+        }
     }
 
     /// Every document of every data source (or of one), by data source then id.
@@ -130,63 +142,6 @@ impl Control {
     pub fn reset_counts(&self) {
         self.shared.lock().counts = Counts::default();
     }
-
-    /// Adds a fault (see [`FaultSpec`]: `status`, `latency`,
-    /// `throttle_burst`, `index_failure`).
-    pub fn add_fault(&self, f: FaultSpec) -> Result<(), FaultError> {
-        self.shared.lock().faults.add(f, &BedrockModel)
-    }
-
-    /// Active faults with their remaining counts.
-    pub fn faults(&self) -> Vec<(FaultSpec, u64)> {
-        self.shared.lock().faults.list()
-    }
-
-    /// Removes every fault.
-    pub fn clear_faults(&self) {
-        self.shared.lock().faults.clear();
-    }
-
-    /// Changes per-operation rates at run time.
-    pub fn set_rates(&self, rates: HashMap<String, f64>) {
-        self.shared.lock().throttle.set_rates(rates);
-    }
-
-    /// Current rates.
-    pub fn rates(&self) -> HashMap<String, f64> {
-        self.shared.lock().throttle.rates().clone()
-    }
-
-    /// Holds (`true`) or releases (`false`) every scheduled transition:
-    /// documents stay STARTING (or DELETING) while held, so tests observe
-    /// them without racing the clock.
-    pub fn set_indexing_paused(&self, paused: bool) {
-        self.shared.lock().paused = paused;
-        self.shared.wake.notify_one();
-    }
-
-    /// Waits until no transition is pending (every document final or gone)
-    /// or the timeout passes; returns whether it got idle.
-    pub async fn wait_idle(&self, timeout: Duration) -> bool {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            if self.shared.lock().queue.is_empty() {
-                return true;
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return false;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    }
-}
-
-fn ok(v: Value) -> Response {
-    json_response(StatusCode::OK, &v)
-}
-
-fn bad(msg: impl std::fmt::Display) -> Response {
-    json_response(StatusCode::BAD_REQUEST, &json!({"error": msg.to_string()}))
 }
 
 /// Serves one `/_sim` request.
@@ -204,49 +159,8 @@ pub fn handle_http(
         ("GET", "/_sim/documents") => {
             ok(json!({"documents": c.documents(get("dataSourceId").as_deref())}))
         }
-        ("GET", "/_sim/counts") => ok(json!(c.counts())),
-        ("DELETE", "/_sim/counts") => {
-            c.reset_counts();
-            ok(json!({}))
-        }
-        ("POST", "/_sim/faults") => match serde_json::from_slice::<FaultSpec>(body) {
-            Ok(f) => match c.add_fault(f) {
-                Ok(()) => ok(json!({})),
-                Err(e) => bad(e),
-            },
-            Err(e) => bad(format!("invalid fault: {e}")),
-        },
-        ("GET", "/_sim/faults") => {
-            let list: Vec<Value> = c
-                .faults()
-                .into_iter()
-                .map(|(f, left)| json!({"fault": f, "remaining": left}))
-                .collect();
-            ok(json!({"faults": list}))
-        }
-        ("DELETE", "/_sim/faults") => {
-            c.clear_faults();
-            ok(json!({}))
-        }
-        ("PUT", "/_sim/rates") => match serde_json::from_slice::<HashMap<String, f64>>(body) {
-            Ok(r) => {
-                c.set_rates(r);
-                ok(json!(c.rates()))
-            }
-            Err(e) => bad(format!("invalid rates: {e}")),
-        },
-        ("POST", "/_sim/indexing/pause") => {
-            c.set_indexing_paused(true);
-            ok(json!({}))
-        }
-        ("POST", "/_sim/indexing/resume") => {
-            c.set_indexing_paused(false);
-            ok(json!({}))
-        }
-        ("GET", "/_sim/health") => ok(json!({"status": "ok"})),
-        _ => json_response(
-            StatusCode::NOT_FOUND,
-            &json!({"error": format!("no control route {method} {path}")}),
-        ),
+        _ => c
+            .handle_http(method, path, body)
+            .unwrap_or_else(|| aws_sim::control::unknown(method, path)),
     }
 }

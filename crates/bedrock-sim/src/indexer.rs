@@ -8,7 +8,7 @@
 //! GetKnowledgeBaseDocuments, absent from ListKnowledgeBaseDocuments).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::Utc;
 
@@ -22,29 +22,15 @@ const PREPARE_POLL: Duration = Duration::from_millis(5);
 
 /// Runs until aborted.
 pub async fn run(shared: Arc<Shared>) {
-    aws_sim::schedule::drive(&shared.wake, |now| {
-        let mut inner = shared.lock();
-        if inner.paused {
-            return None;
-        }
-        process_due(&mut inner, now);
-        inner.queue.next_deadline()
-    })
-    .await
-}
-
-/// Applies every event due at `now`.
-pub fn process_due(inner: &mut Inner, now: Instant) {
-    while let Some(ev) = inner.queue.pop_due(now) {
-        apply(inner, ev);
-    }
+    aws_sim::control::run(shared).await
 }
 
 /// The reason of an injected ingestion failure.
 pub const INJECTED_FAILURE: &str =
     "The document could not be ingested: failure injected by the emulator (index_failure fault)";
 
-fn apply(inner: &mut Inner, ev: Event) {
+/// Applies one transition whose deadline passed.
+pub fn apply(inner: &mut Inner, ev: Event) {
     let Some(ds) = inner.kb.data_sources.get_mut(&ev.ds) else {
         return;
     };
@@ -107,22 +93,12 @@ pub fn start_ingestion(
     version: Version,
 ) {
     let d = shared.cfg.indexing_delay;
-    for (stage, at) in [
+    let stages = [
         (Stage::Pending, d / 4),
         (Stage::InProgress, d / 2),
         (Stage::Finish, d),
-    ] {
-        inner.schedule(
-            at,
-            Event {
-                ds: ds.to_string(),
-                doc: doc.to_string(),
-                generation,
-                stage,
-            },
-        );
-    }
-    shared.wake.notify_one();
+    ];
+    schedule(shared, inner, ds, doc, generation, &stages);
     let reader = S3Reader {
         endpoint: shared.cfg.s3_endpoint.clone(),
         access_key_id: shared.cfg.access_key_id.clone(),
@@ -149,7 +125,20 @@ pub fn start_ingestion(
 /// Schedules the transitions of an accepted deletion.
 pub fn start_deletion(shared: &Shared, inner: &mut Inner, ds: &str, doc: &str, generation: u64) {
     let d = shared.cfg.indexing_delay;
-    for (stage, at) in [(Stage::DeleteInProgress, d / 2), (Stage::Remove, d)] {
+    let stages = [(Stage::DeleteInProgress, d / 2), (Stage::Remove, d)];
+    schedule(shared, inner, ds, doc, generation, &stages);
+}
+
+/// Schedules the stages of one document, each after its delay.
+fn schedule(
+    shared: &Shared,
+    inner: &mut Inner,
+    ds: &str,
+    doc: &str,
+    generation: u64,
+    stages: &[(Stage, Duration)],
+) {
+    for &(stage, at) in stages {
         inner.schedule(
             at,
             Event {
@@ -174,16 +163,7 @@ mod tests {
     }
 
     fn doc(generation: u64) -> Doc {
-        Doc {
-            id: "d1".into(),
-            status: "STARTING",
-            status_reason: None,
-            updated_at: Utc::now(),
-            generation,
-            pending: None,
-            prepared: None,
-            indexed: None,
-        }
+        Doc::new("d1", generation)
     }
 
     fn indexed() -> Indexed {

@@ -178,11 +178,9 @@ use shared::Shared;
 
 /// A running emulator. Dropping it without [`BedrockSim::stop`] aborts its tasks.
 pub struct BedrockSim {
-    addr: SocketAddr,
+    serving: aws_sim::serve::Serving,
     shared: Arc<Shared>,
     control: Control,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    server: Option<tokio::task::JoinHandle<()>>,
     indexer: tokio::task::JoinHandle<()>,
 }
 
@@ -191,40 +189,27 @@ impl BedrockSim {
     /// the configured knowledge base and data sources.
     pub async fn start(addr: SocketAddr, cfg: BedrockSimConfig) -> std::io::Result<BedrockSim> {
         let shared = Shared::new(cfg);
-        let listener = tokio::net::TcpListener::bind(addr).await?;
-        let addr = listener.local_addr()?;
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let router = server::app(shared.clone());
-        let server = tokio::spawn(async move {
-            let r = axum::serve(listener, router).with_graceful_shutdown(async move {
-                let _ = rx.await;
-            });
-            if let Err(e) = r.await {
-                tracing::error!(error = %e, "bedrock-sim server failed");
-            }
-        });
+        let serving =
+            aws_sim::serve::Serving::bind(addr, server::app(shared.clone()), "bedrock-sim").await?;
         let indexer = tokio::spawn(indexer::run(shared.clone()));
-        tracing::info!(%addr, "bedrock-sim listening");
         Ok(BedrockSim {
-            addr,
+            serving,
             control: Control::new(shared.clone()),
             shared,
-            shutdown: Some(tx),
-            server: Some(server),
             indexer,
         })
     }
 
     /// Bound address.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.serving.addr()
     }
 
     /// `http://127.0.0.1:PORT`, for both `AWS_ENDPOINT_URL_BEDROCK_AGENT`
     /// and `AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME` (boto3 / SDK
     /// `endpoint_url`).
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.addr())
     }
 
     /// Configuration in use.
@@ -239,12 +224,7 @@ impl BedrockSim {
 
     /// Stops serving (in-flight requests finish) and stops the indexer.
     pub async fn stop(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(s) = self.server.take() {
-            let _ = s.await;
-        }
+        self.serving.stop().await;
         self.indexer.abort();
         let _ = (&mut self.indexer).await;
     }
@@ -252,9 +232,6 @@ impl BedrockSim {
 
 impl Drop for BedrockSim {
     fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
         self.indexer.abort();
     }
 }

@@ -5,25 +5,8 @@
 
 use crate::error::{BedrockError, Service};
 
-/// One served operation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RouteSpec {
-    /// Which model the operation belongs to.
-    pub service: Service,
-    /// Operation name as in the model.
-    pub operation: &'static str,
-    /// HTTP method.
-    pub method: &'static str,
-    /// `http.requestUri` of the model, labels in braces.
-    pub uri_template: &'static str,
-    /// `http.responseCode` of the model.
-    pub success_code: u16,
-    /// The operation's modeled errors (its `errors` list): what it answers
-    /// and what a `status` fault may inject. Authentication failures,
-    /// oversized bodies and unknown routes are answered before any
-    /// operation is known and are not listed (AWS's front door answers them).
-    pub errors: &'static [&'static str],
-}
+/// One served operation, and the service it belongs to.
+pub type RouteSpec = aws_sim::http::Route<Service>;
 
 const E_VAL: &str = "ValidationException";
 const E_404: &str = "ResourceNotFoundException";
@@ -135,10 +118,8 @@ pub fn route(operation: &str) -> Option<&'static RouteSpec> {
 pub fn match_route(
     method: &str,
     raw_path: &str,
-) -> Option<(&'static RouteSpec, Vec<(&'static str, String)>)> {
-    ROUTES.iter().filter(|r| r.method == method).find_map(|r| {
-        aws_sim::http::match_template(r.uri_template, raw_path).map(|labels| (r, labels))
-    })
+) -> Option<(&'static RouteSpec, aws_sim::http::Labels)> {
+    aws_sim::http::find_route(ROUTES, method, raw_path)
 }
 
 /// The error a `status` fault of `operation` answers: the shape named by

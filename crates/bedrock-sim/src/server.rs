@@ -1,10 +1,10 @@
 //! The HTTP front, shared by both services: body limit, `/_sim` control
-//! routes, SigV4 (both sign as `bedrock`), route matching, throttling and
-//! faults, then the operation handler; errors are rendered in the model of
+//! routes, SigV4 (both sign as `bedrock`), route matching, the gate of
+//! [`aws_sim::control`] (counters, throttling, faults), then the operation
+//! handler; errors are rendered in the model of
 //! the service the route belongs to.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use aws_sim::faults::Effect;
 use axum::Router;
@@ -68,23 +68,9 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         .render(front);
     };
     let op = route.operation;
-    let effects = {
-        let mut inner = shared.lock();
-        *inner.counts.by_operation.entry(op.to_string()).or_default() += 1;
-        if !inner.throttle.admit(op, Instant::now()) {
-            inner.counts.throttled += 1;
-            return BedrockError::Throttling("Rate exceeded".into()).render(route.service);
-        }
-        let effects = inner.faults.take(op);
-        if effects.iter().any(|e| {
-            matches!(
-                e,
-                Effect::Throttle(_) | Effect::Fail(BedrockError::Throttling(_))
-            )
-        }) {
-            inner.counts.throttled += 1;
-        }
-        effects
+    let effects = match aws_sim::control::gate(&*shared, op) {
+        Ok(effects) => effects,
+        Err(e) => return e.render(route.service),
     };
     for e in effects {
         match e {

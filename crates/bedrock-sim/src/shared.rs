@@ -146,7 +146,7 @@ impl Shared {
     /// Locks the state; a poisoned lock (a panicking handler) is recovered
     /// because the data stays consistent per operation.
     pub fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        aws_sim::control::Emulator::lock(self)
     }
 }
 
@@ -171,9 +171,22 @@ impl FaultModel<BedrockError> for BedrockModel {
         BedrockError::Throttling("Rate exceeded".into())
     }
 
+    fn is_throttling(&self, e: &BedrockError) -> bool {
+        matches!(e, BedrockError::Throttling(_))
+    }
+
     fn partial_failure_operations(&self) -> &[&str] {
         // A Bedrock call either fails whole or answers a status per
         // document: no operation returns failed items beside a success.
         &[]
     }
 }
+
+aws_sim::impl_knobs!(
+    Inner,
+    error = BedrockError,
+    event = Event,
+    apply = crate::indexer::apply
+);
+
+aws_sim::impl_emulator!(Shared, inner = Inner, model = BedrockModel);

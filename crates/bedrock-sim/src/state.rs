@@ -211,6 +211,20 @@ pub struct Doc {
 }
 
 impl Doc {
+    /// A document just accepted: STARTING, nothing prepared nor indexed.
+    pub fn new(id: &str, generation: u64) -> Doc {
+        Doc {
+            id: id.to_string(),
+            status: "STARTING",
+            status_reason: None,
+            updated_at: Utc::now(),
+            generation,
+            pending: None,
+            prepared: None,
+            indexed: None,
+        }
+    }
+
     /// `KnowledgeBaseDocumentDetail` of the document.
     pub fn detail(&self, kb: &str, ds: &str) -> Value {
         let mut d = detail(kb, ds, &self.id, self.status);

@@ -947,7 +947,7 @@ async fn wrong_credentials_are_refused_by_the_front_door() {
 #[tokio::test]
 async fn s3_location_content_and_metadata_are_read_from_moto() {
     let moto = Moto::start();
-    let s3 = moto.client();
+    let s3 = s3_client(&moto);
     s3.create_bucket().bucket("bcq-kb").send().await.unwrap();
     let pdf = aws_sim::pdf::make_pdf(&["Sales credit memo 5001 for Trey Research"], true);
     for (key, body) in [

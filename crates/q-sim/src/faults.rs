@@ -38,6 +38,10 @@ impl FaultModel<QError> for QModel {
         QError::Throttling("Rate exceeded".into())
     }
 
+    fn is_throttling(&self, e: &QError) -> bool {
+        matches!(e, QError::Throttling(_))
+    }
+
     fn partial_failure_operations(&self) -> &[&str] {
         &["BatchPutDocument", "BatchDeleteDocument"]
     }

@@ -4,7 +4,6 @@
 //! ListDocuments; stopped jobs go SYNCING_INDEXING → final status.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use crate::shared::{Event, Inner, Shared};
 use crate::state::{Doc, ErrorDetail, Index, Outcome, now_secs};
@@ -28,26 +27,13 @@ pub const RESERVED: &[(&str, &str)] = &[
 
 /// Runs until aborted.
 pub async fn run(shared: Arc<Shared>) {
-    aws_sim::schedule::drive(&shared.wake, |now| {
-        let mut inner = shared.lock();
-        if inner.paused {
-            return None;
-        }
-        process_due(&mut inner, now);
-        inner.queue.next_deadline()
-    })
-    .await
+    aws_sim::control::run(shared).await
 }
 
-/// Applies every event due at `now`.
-pub fn process_due(inner: &mut Inner, now: Instant) {
-    while let Some(ev) = inner.queue.pop_due(now) {
-        apply(inner, ev);
-        inner.dirty = true;
-    }
-}
-
-fn apply(inner: &mut Inner, ev: Event) {
+/// Applies one transition whose deadline passed (the state changed: it is
+/// written again when `data_dir` is set).
+pub fn apply(inner: &mut Inner, ev: Event) {
+    inner.dirty = true;
     match ev {
         Event::Doc {
             app,

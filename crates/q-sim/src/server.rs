@@ -2,7 +2,6 @@
 //! matching, throttling and faults, then the operation handler.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::Router;
 use axum::body::Body;
@@ -66,21 +65,9 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         .into_response();
     };
     let op = route.operation;
-    let effects = {
-        let mut inner = shared.lock();
-        *inner.counts.by_operation.entry(op.to_string()).or_default() += 1;
-        if !inner.throttle.admit(op, Instant::now()) {
-            inner.counts.throttled += 1;
-            return QError::Throttling("Rate exceeded".into()).into_response();
-        }
-        let effects = inner.faults.take(op);
-        if effects
-            .iter()
-            .any(|e| matches!(e, Effect::Throttle(_) | Effect::Fail(QError::Throttling(_))))
-        {
-            inner.counts.throttled += 1;
-        }
-        effects
+    let effects = match aws_sim::control::gate(&*shared, op) {
+        Ok(effects) => effects,
+        Err(e) => return e.into_response(),
     };
     let mut partial = None;
     for e in effects {

@@ -94,6 +94,15 @@ impl Shared {
     /// Locks the state; a poisoned lock (a panicking handler) is recovered
     /// because the data stays consistent per operation.
     pub fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        aws_sim::control::Emulator::lock(self)
     }
 }
+
+aws_sim::impl_knobs!(
+    Inner,
+    error = crate::error::QError,
+    event = Event,
+    apply = crate::indexer::apply
+);
+
+aws_sim::impl_emulator!(Shared, inner = Inner, model = crate::faults::QModel);

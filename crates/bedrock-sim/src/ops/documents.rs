@@ -560,16 +560,10 @@ pub fn ingest(shared: &Arc<Shared>, req: &Req) -> Result<Value, BedrockError> {
         inner.generation += 1;
         let generation = inner.generation;
         let ds = inner.kb.data_sources.get_mut(ds_id).expect("judged above");
-        let doc = ds.documents.entry(d.id.clone()).or_insert_with(|| Doc {
-            id: d.id.clone(),
-            status: "STARTING",
-            status_reason: None,
-            updated_at: Utc::now(),
-            generation,
-            pending: None,
-            prepared: None,
-            indexed: None,
-        });
+        let doc = ds
+            .documents
+            .entry(d.id.clone())
+            .or_insert_with(|| Doc::new(&d.id, generation));
         doc.status = "STARTING";
         doc.status_reason = None;
         doc.updated_at = Utc::now();

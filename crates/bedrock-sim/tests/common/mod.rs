@@ -2,9 +2,7 @@
 //! signed client, and moto's S3 server.
 #![allow(dead_code)]
 
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_bedrockagent::config::retry::RetryConfig;
 use aws_sdk_bedrockagent::config::{BehaviorVersion, Credentials, Region};
@@ -165,66 +163,17 @@ pub async fn settle(sim: &BedrockSim) {
     );
 }
 
-/// A moto server on a free loopback port, killed on drop.
-pub struct Moto {
-    child: Child,
-    /// `http://127.0.0.1:PORT`.
-    pub url: String,
-}
+pub use aws_sim::moto::Moto;
 
-impl Moto {
-    /// Starts `$BCQ_TEST_PYTHON -m moto.server` (default `python3`).
-    pub fn start() -> Moto {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let python = std::env::var("BCQ_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-        let child = Command::new(&python)
-            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "{python} could not start ({e}): the S3 tests need moto's server; run the tests with scripts/test, which installs it"
-                )
-            });
-        let mut moto = Moto {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(status)) = moto.child.try_wait() {
-                panic!(
-                    "moto's S3 server exited ({status}) under {python}: run the tests with scripts/test, which installs moto"
-                );
-            }
-            assert!(Instant::now() < deadline, "moto did not start in 60 s");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        moto
-    }
-
-    /// An S3 client of the moto server.
-    pub fn client(&self) -> aws_sdk_s3::Client {
-        let creds = aws_sdk_s3::config::Credentials::new("moto", "moto", None, None, "test");
-        let conf = aws_sdk_s3::config::Builder::new()
-            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-            .credentials_provider(creds)
-            .region(aws_sdk_s3::config::Region::new("us-east-1"))
-            .endpoint_url(&self.url)
-            .force_path_style(true)
-            .build();
-        aws_sdk_s3::Client::from_conf(conf)
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// An S3 client of a moto server.
+pub fn s3_client(moto: &Moto) -> aws_sdk_s3::Client {
+    let creds = aws_sdk_s3::config::Credentials::new("moto", "moto", None, None, "test");
+    let conf = aws_sdk_s3::config::Builder::new()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .credentials_provider(creds)
+        .region(aws_sdk_s3::config::Region::new("us-east-1"))
+        .endpoint_url(&moto.url)
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
 }
