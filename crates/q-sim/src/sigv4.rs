@@ -1,6 +1,6 @@
 //! SigV4 for Q Business (signing name `qbusiness`): the verification and
 //! signing of [`aws_sim::sigv4`] with Q's service name, answering in
-//! [`QError`]'s wire format.
+//! [`QError`](crate::QError)'s wire format.
 
 pub use aws_sim::sigv4::{MAX_SKEW_SECONDS, canonical_query, uri_encode};
 
