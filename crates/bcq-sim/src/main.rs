@@ -1,8 +1,9 @@
-//! `bcq-sim`: the Business Central + Entra ID emulator and the Amazon Q
-//! Business emulator, standalone, until Ctrl-C. Prints everything a client
-//! needs to talk to them.
+//! `bcq-sim`: the Business Central + Entra ID emulator, the Amazon Q
+//! Business emulator and the Amazon Bedrock knowledge base emulator,
+//! standalone, until Ctrl-C. Prints everything a client needs to talk to them.
 
 use bc_sim::{BcSim, SimConfig};
+use bedrock_sim::{BedrockSim, BedrockSimConfig};
 use clap::Parser;
 use q_sim::{QSim, QSimConfig};
 use std::net::SocketAddr;
@@ -19,6 +20,14 @@ struct Args {
     /// Address of the Amazon Q Business emulator.
     #[arg(long, default_value = "127.0.0.1:8481")]
     q_addr: SocketAddr,
+    /// Address of the Amazon Bedrock knowledge base emulator (bedrock-agent
+    /// and bedrock-agent-runtime on one port).
+    #[arg(long, default_value = "127.0.0.1:8482")]
+    bedrock_addr: SocketAddr,
+    /// Create the Bedrock custom data source without ACLs
+    /// (connectorParameters.aclEnabled false).
+    #[arg(long)]
+    bedrock_no_acl: bool,
     /// Sales invoices per company.
     #[arg(long, default_value_t = 200)]
     invoices: u64,
@@ -66,9 +75,24 @@ async fn main() -> anyhow::Result<()> {
     qcfg.rates
         .insert("BatchPutDocument".into(), args.q_put_rate);
     let q = QSim::start(args.q_addr, qcfg).await?;
+    // The same credentials as Q's, so that one AWS_ACCESS_KEY_ID /
+    // AWS_SECRET_ACCESS_KEY pair reaches both AWS emulators.
+    let bedrock = BedrockSim::start(
+        args.bedrock_addr,
+        BedrockSimConfig {
+            access_key_id: q.config().access_key_id.clone(),
+            secret_access_key: q.config().secret_access_key.clone(),
+            region: q.config().region.clone(),
+            acl_enabled: !args.bedrock_no_acl,
+            s3_endpoint: std::env::var("AWS_ENDPOINT_URL_S3").ok(),
+            ..BedrockSimConfig::default()
+        },
+    )
+    .await?;
 
     let b = bc.config();
     let qc = q.config();
+    let br = bedrock.config();
     let environments: Vec<serde_json::Value> = b
         .environments
         .iter()
@@ -88,6 +112,10 @@ async fn main() -> anyhow::Result<()> {
             "q": {"endpoint": q.endpoint(), "region": qc.region, "access_key_id": qc.access_key_id,
                   "secret_access_key": qc.secret_access_key, "application_id": qc.application_id,
                   "index_id": qc.index_id, "data_source_id": qc.data_source_id},
+            "bedrock": {"endpoint": bedrock.endpoint(), "region": br.region,
+                        "access_key_id": br.access_key_id, "secret_access_key": br.secret_access_key,
+                        "knowledge_base_id": br.knowledge_base_id, "data_source_id": br.data_source_id,
+                        "acl_enabled": br.acl_enabled},
         });
         println!("{}", serde_json::to_string_pretty(&info)?);
     } else {
@@ -119,6 +147,20 @@ async fn main() -> anyhow::Result<()> {
         println!("  application     {}", qc.application_id);
         println!("  index           {}", qc.index_id);
         println!("  data source     {}", qc.data_source_id);
+        println!(
+            "Amazon Bedrock knowledge base emulator (bedrock-agent + bedrock-agent-runtime) on {}",
+            bedrock.endpoint()
+        );
+        println!("  region          {}", br.region);
+        println!(
+            "  access key      {} / {}   (emulator only)",
+            br.access_key_id, br.secret_access_key
+        );
+        println!("  knowledge base  {}  (MANAGED)", br.knowledge_base_id);
+        println!(
+            "  data source     {}  (custom connector, aclEnabled {})",
+            br.data_source_id, br.acl_enabled
+        );
         println!("\nbcq settings for these emulators:");
         println!(
             "  DYNAMICS_AUTHORITY={} DYNAMICS_CLIENT_ID={} DYNAMICS_SECRET={}",
@@ -139,10 +181,20 @@ async fn main() -> anyhow::Result<()> {
             "  Q_APPLICATION_ID={} Q_INDEX_ID={} Q_DATASOURCE_ID={}",
             qc.application_id, qc.index_id, qc.data_source_id
         );
-        println!("\nCtrl-C stops both.");
+        println!(
+            "  AWS_ENDPOINT_URL_BEDROCK_AGENT={} AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME={}",
+            bedrock.endpoint(),
+            bedrock.endpoint()
+        );
+        println!(
+            "  BEDROCK_KNOWLEDGE_BASE_ID={} BEDROCK_DATA_SOURCE_ID={}",
+            br.knowledge_base_id, br.data_source_id
+        );
+        println!("\nCtrl-C stops them all.");
     }
     tokio::signal::ctrl_c().await?;
     bc.stop().await;
     q.stop().await;
+    bedrock.stop().await;
     Ok(())
 }

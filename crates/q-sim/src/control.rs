@@ -7,20 +7,23 @@
 //! | `GET /_sim/counts`, `DELETE /_sim/counts` | [`Counts`], reset |
 //! | `GET /_sim/jobs` | `{"jobs":[JobDump…]}` |
 //! | `POST /_sim/jobs/stop-running` | `{"stopped":[executionId…]}` (jobs end ABORTED) |
-//! | `POST /_sim/faults` [`FaultSpec`], `GET`, `DELETE /_sim/faults` | add, list, clear |
+//! | `POST /_sim/faults` [`FaultSpec`](crate::FaultSpec), `GET`, `DELETE /_sim/faults` | add, list, clear |
 //! | `PUT /_sim/rates` `{"Op": rate}` | change rates, answers all rates |
 //! | `POST /_sim/indexing/pause`, `POST /_sim/indexing/resume` | hold / release status transitions |
+//!
+//! The faults, rates, indexing and counts routes are [`aws_sim::control`]'s,
+//! the same in every emulator.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
-use axum::http::{HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use aws_sim::control::Controls;
+
+use axum::http::StatusCode;
+use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::faults::{FaultError, FaultSpec};
 use crate::shared::{Counts, Shared};
 use crate::state::{Doc, ErrorDetail};
 
@@ -89,15 +92,28 @@ pub struct JobDump {
     pub job: Value,
 }
 
-/// In-process handle on the control API.
+/// In-process handle on the control API: Q's own controls, and through
+/// `Deref` the ones every emulator has ([`Controls`]: faults, rates,
+/// pausing indexing, waiting until idle).
 #[derive(Clone)]
 pub struct Control {
     shared: Arc<Shared>,
+    common: Controls<Shared>,
+}
+
+impl std::ops::Deref for Control {
+    type Target = Controls<Shared>;
+    fn deref(&self) -> &Controls<Shared> {
+        &self.common
+    }
 }
 
 impl Control {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
-        Control { shared }
+        Control {
+            common: Controls::new(shared.clone()),
+            shared,
+        }
     }
 
     /// Every document of an index (empty when the index does not exist).
@@ -180,60 +196,10 @@ impl Control {
             })
             .collect()
     }
-
-    /// Adds a fault.
-    pub fn add_fault(&self, f: FaultSpec) -> Result<(), FaultError> {
-        self.shared.lock().faults.add(f)
-    }
-
-    /// Removes every fault.
-    pub fn clear_faults(&self) {
-        self.shared.lock().faults.clear();
-    }
-
-    /// Changes per-operation rates at run time.
-    pub fn set_rates(&self, rates: HashMap<String, f64>) {
-        self.shared.lock().throttle.set_rates(rates);
-    }
-
-    /// Current rates.
-    pub fn rates(&self) -> HashMap<String, f64> {
-        self.shared.lock().throttle.rates().clone()
-    }
-
-    /// Holds (`true`) or releases (`false`) every scheduled transition:
-    /// documents stay RECEIVED and stopped jobs SYNCING_INDEXING while held,
-    /// so tests observe them without racing the clock.
-    pub fn set_indexing_paused(&self, paused: bool) {
-        self.shared.lock().paused = paused;
-        self.shared.wake.notify_one();
-    }
-
-    /// Waits until no transition is pending (documents final, stopped jobs
-    /// ended) or the timeout passes; returns whether it got idle.
-    pub async fn wait_idle(&self, timeout: Duration) -> bool {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            if self.shared.lock().queue.is_empty() {
-                return true;
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return false;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    }
 }
 
 fn json_response(status: StatusCode, v: Value) -> Response {
-    let mut r = (status, v.to_string()).into_response();
-    r.headers_mut()
-        .insert("content-type", HeaderValue::from_static("application/json"));
-    r
-}
-
-fn bad(msg: impl std::fmt::Display) -> Response {
-    json_response(StatusCode::BAD_REQUEST, json!({"error": msg.to_string()}))
+    aws_sim::http::json_response(status, &v)
 }
 
 /// Serves one `/_sim` request.
@@ -260,55 +226,12 @@ pub fn handle_http(
                 )
             }
         }
-        ("GET", "/_sim/counts") => json_response(StatusCode::OK, json!(c.counts())),
-        ("DELETE", "/_sim/counts") => {
-            c.reset_counts();
-            json_response(StatusCode::OK, json!({}))
-        }
         ("GET", "/_sim/jobs") => json_response(StatusCode::OK, json!({"jobs": c.jobs()})),
         ("POST", "/_sim/jobs/stop-running") => {
             json_response(StatusCode::OK, json!({"stopped": c.stop_running_jobs()}))
         }
-        ("POST", "/_sim/faults") => match serde_json::from_slice::<FaultSpec>(body) {
-            Ok(f) => match c.add_fault(f) {
-                Ok(()) => json_response(StatusCode::OK, json!({})),
-                Err(e) => bad(e),
-            },
-            Err(e) => bad(format!("invalid fault: {e}")),
-        },
-        ("GET", "/_sim/faults") => {
-            let list: Vec<Value> = shared
-                .lock()
-                .faults
-                .list()
-                .into_iter()
-                .map(|(f, left)| json!({"fault": f, "remaining": left}))
-                .collect();
-            json_response(StatusCode::OK, json!({"faults": list}))
-        }
-        ("DELETE", "/_sim/faults") => {
-            c.clear_faults();
-            json_response(StatusCode::OK, json!({}))
-        }
-        ("PUT", "/_sim/rates") => match serde_json::from_slice::<HashMap<String, f64>>(body) {
-            Ok(r) => {
-                c.set_rates(r);
-                json_response(StatusCode::OK, json!(c.rates()))
-            }
-            Err(e) => bad(format!("invalid rates: {e}")),
-        },
-        ("POST", "/_sim/indexing/pause") => {
-            c.set_indexing_paused(true);
-            json_response(StatusCode::OK, json!({}))
-        }
-        ("POST", "/_sim/indexing/resume") => {
-            c.set_indexing_paused(false);
-            json_response(StatusCode::OK, json!({}))
-        }
-        ("GET", "/_sim/health") => json_response(StatusCode::OK, json!({"status": "ok"})),
-        _ => json_response(
-            StatusCode::NOT_FOUND,
-            json!({"error": format!("no control route {method} {path}")}),
-        ),
+        _ => c
+            .handle_http(method, path, body)
+            .unwrap_or_else(|| aws_sim::control::unknown(method, path)),
     }
 }

@@ -1,18 +1,14 @@
 //! `QError`: every error the emulator answers, rendered in the rest-json wire
 //! format (`x-amzn-ErrorType` header, body with `__type` and `message`).
 
-use axum::http::{HeaderValue, StatusCode};
+use aws_sim::sigv4::{AuthError, MISSING_TOKEN_MESSAGE, UNRECOGNIZED_CLIENT_MESSAGE};
+use aws_sim::validate::Invalid;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-/// One field of a `ValidationException`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldError {
-    /// Member path, Coral style (`documents.1.member.id`).
-    pub name: String,
-    /// What the constraint says.
-    pub message: String,
-}
+pub use aws_sim::sigv4::BAD_SIGNATURE_MESSAGE;
+pub use aws_sim::validate::FieldError;
 
 /// `ValidationExceptionReason` of the model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,9 +99,6 @@ pub enum QError {
     TooLarge(String),
 }
 
-/// Coral's wording for a signature mismatch, as AWS sends it.
-pub const BAD_SIGNATURE_MESSAGE: &str = "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.";
-
 impl QError {
     /// Shortcut: one-field `FIELD_VALIDATION_FAILED`.
     pub fn field(name: impl Into<String>, message: impl Into<String>) -> QError {
@@ -117,24 +110,8 @@ impl QError {
 
     /// `FIELD_VALIDATION_FAILED` with a Coral style summary.
     pub fn from_fields(fields: Vec<FieldError>) -> QError {
-        let parts: Vec<String> = fields
-            .iter()
-            .map(|f| {
-                format!(
-                    "Value at '{}' failed to satisfy constraint: {}",
-                    f.name, f.message
-                )
-            })
-            .collect();
-        let n = fields.len();
-        let message = format!(
-            "{} validation error{} detected: {}",
-            n,
-            if n == 1 { "" } else { "s" },
-            parts.join("; ")
-        );
         QError::Validation {
-            message,
+            message: aws_sim::validate::summary(&fields),
             reason: Reason::FieldValidationFailed,
             fields,
         }
@@ -255,29 +232,36 @@ impl QError {
             | QError::TooLarge(m) => {
                 json!({"__type": ty, "message": m})
             }
-            QError::MissingAuth => json!({"__type": ty, "message": "Missing Authentication Token"}),
+            QError::MissingAuth => json!({"__type": ty, "message": MISSING_TOKEN_MESSAGE}),
             QError::UnrecognizedClient => {
-                json!({"__type": ty, "message": "The security token included in the request is invalid."})
+                json!({"__type": ty, "message": UNRECOGNIZED_CLIENT_MESSAGE})
             }
             QError::InvalidSignature(m) => json!({"__type": ty, "message": m}),
         }
     }
 }
 
+impl From<AuthError> for QError {
+    fn from(e: AuthError) -> QError {
+        match e {
+            AuthError::MissingToken => QError::MissingAuth,
+            AuthError::UnrecognizedClient => QError::UnrecognizedClient,
+            AuthError::InvalidSignature(m) => QError::InvalidSignature(m),
+        }
+    }
+}
+
+impl From<Invalid> for QError {
+    fn from(e: Invalid) -> QError {
+        match e {
+            Invalid::CannotParse(m) => QError::cannot_parse(m),
+            Invalid::Fields(f) => QError::from_fields(f),
+        }
+    }
+}
+
 impl IntoResponse for QError {
     fn into_response(self) -> Response {
-        let body = self.body().to_string();
-        let mut resp = (self.status(), body).into_response();
-        let h = resp.headers_mut();
-        h.insert("content-type", HeaderValue::from_static("application/json"));
-        h.insert(
-            "x-amzn-errortype",
-            HeaderValue::from_static(self.type_name()),
-        );
-        h.insert(
-            "x-amzn-requestid",
-            HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()).expect("uuid is ascii"),
-        );
-        resp
+        aws_sim::http::error_response(self.status().as_u16(), self.type_name(), &self.body())
     }
 }

@@ -4,7 +4,6 @@
 //! ListDocuments; stopped jobs go SYNCING_INDEXING → final status.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use crate::shared::{Event, Inner, Shared};
 use crate::state::{Doc, ErrorDetail, Index, Outcome, now_secs};
@@ -28,41 +27,13 @@ pub const RESERVED: &[(&str, &str)] = &[
 
 /// Runs until aborted.
 pub async fn run(shared: Arc<Shared>) {
-    loop {
-        let next = {
-            let mut inner = shared.lock();
-            if inner.paused {
-                None
-            } else {
-                process_due(&mut inner, Instant::now());
-                inner.queue.keys().next().map(|(t, _)| *t)
-            }
-        };
-        match next {
-            Some(t) => {
-                tokio::select! {
-                    _ = tokio::time::sleep_until(tokio::time::Instant::from_std(t)) => {}
-                    _ = shared.wake.notified() => {}
-                }
-            }
-            None => shared.wake.notified().await,
-        }
-    }
+    aws_sim::control::run(shared).await
 }
 
-/// Applies every event due at `now`.
-pub fn process_due(inner: &mut Inner, now: Instant) {
-    while let Some(entry) = inner.queue.first_entry() {
-        if entry.key().0 > now {
-            break;
-        }
-        let ev = entry.remove();
-        apply(inner, ev);
-        inner.dirty = true;
-    }
-}
-
-fn apply(inner: &mut Inner, ev: Event) {
+/// Applies one transition whose deadline passed (the state changed: it is
+/// written again when `data_dir` is set).
+pub fn apply(inner: &mut Inner, ev: Event) {
+    inner.dirty = true;
     match ev {
         Event::Doc {
             app,

@@ -52,8 +52,11 @@
 //! - [`ops`] — one handler per operation (resources, jobs, documents, access).
 //! - [`state`] — applications, indices, data sources, documents, groups, jobs.
 //! - [`indexer`] — the background task moving documents and jobs through their statuses.
-//! - [`extract`], [`pdf`], [`ooxml`] — text extraction per content type.
-//! - [`throttle`], [`faults`] — token buckets and fault injection.
+//! - [`extract`], [`pdf`], [`ooxml`] — text extraction per content type
+//!   (from [`aws_sim`], shared with the Bedrock emulator).
+//! - [`throttle`], [`faults`] — token buckets and fault injection (the
+//!   machinery in [`aws_sim`], Q's operations in [`faults::QModel`]).
+//! - [`s3fetch`] — reading `content.s3` objects (from [`aws_sim`]).
 //! - [`shared`] — state shared by handlers, indexer and control (counters, queue).
 //! - [`control`] — the `/_sim` control API and its in-process mirror [`Control`].
 //! - [`persist`] — atomic JSON persistence.
@@ -64,21 +67,18 @@
 pub mod config;
 pub mod control;
 pub mod error;
-pub mod extract;
 pub mod faults;
 pub mod indexer;
-pub mod ooxml;
 pub mod ops;
-pub mod pdf;
 pub mod persist;
 pub mod routes;
-pub mod s3fetch;
 pub mod server;
 pub mod shared;
 pub mod sigv4;
 pub mod state;
-pub mod throttle;
 pub mod validate;
+
+pub use aws_sim::{extract, ooxml, pdf, s3fetch, throttle};
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -98,11 +98,9 @@ const PERSIST_EVERY: Duration = Duration::from_millis(100);
 
 /// A running emulator. Dropping it without [`QSim::stop`] aborts its tasks.
 pub struct QSim {
-    addr: SocketAddr,
+    serving: aws_sim::serve::Serving,
     shared: Arc<Shared>,
     control: Control,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    server: Option<tokio::task::JoinHandle<()>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -157,10 +155,9 @@ impl QSim {
         let mut inner = Inner {
             state,
             queue: Default::default(),
-            seq: 0,
             counts: Counts::default(),
             faults: Default::default(),
-            throttle: throttle::Throttle::new(cfg.rates.clone()),
+            throttle: aws_sim::throttle::Throttle::new(cfg.rates.clone()),
             dirty: true,
             paused: false,
         };
@@ -170,18 +167,8 @@ impl QSim {
             inner: Mutex::new(inner),
             wake: tokio::sync::Notify::new(),
         });
-        let listener = tokio::net::TcpListener::bind(addr).await?;
-        let addr = listener.local_addr()?;
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let router = server::app(shared.clone());
-        let server = tokio::spawn(async move {
-            let r = axum::serve(listener, router).with_graceful_shutdown(async move {
-                let _ = rx.await;
-            });
-            if let Err(e) = r.await {
-                tracing::error!(error = %e, "q-sim server failed");
-            }
-        });
+        let serving =
+            aws_sim::serve::Serving::bind(addr, server::app(shared.clone()), "q-sim").await?;
         let mut tasks = vec![tokio::spawn(indexer::run(shared.clone()))];
         if let Some(dir) = shared.cfg.data_dir.clone() {
             let s = shared.clone();
@@ -194,25 +181,22 @@ impl QSim {
                 }
             }));
         }
-        tracing::info!(%addr, "q-sim listening");
         Ok(QSim {
-            addr,
+            serving,
             control: Control::new(shared.clone()),
             shared,
-            shutdown: Some(tx),
-            server: Some(server),
             tasks,
         })
     }
 
     /// Bound address.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.serving.addr()
     }
 
     /// `http://127.0.0.1:PORT`, for `endpoint_url` / `AWS_ENDPOINT_URL_QBUSINESS`.
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.addr())
     }
 
     /// Configuration in use.
@@ -228,12 +212,7 @@ impl QSim {
     /// Stops serving (in-flight requests finish), stops the tasks and writes
     /// the state one last time when `data_dir` is set.
     pub async fn stop(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(s) = self.server.take() {
-            let _ = s.await;
-        }
+        self.serving.stop().await;
         for t in self.tasks.drain(..) {
             t.abort();
             let _ = t.await;
@@ -249,9 +228,6 @@ impl QSim {
 
 impl Drop for QSim {
     fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
         for t in &self.tasks {
             t.abort();
         }

@@ -2,21 +2,7 @@
 //! `http` traits and `errors` lists (checked by `tests/model_conformance.rs`).
 
 /// One served operation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RouteSpec {
-    /// Operation name as in the model.
-    pub operation: &'static str,
-    /// HTTP method.
-    pub method: &'static str,
-    /// `http.requestUri` of the model, labels in braces.
-    pub uri_template: &'static str,
-    /// `http.responseCode` of the model.
-    pub success_code: u16,
-    /// Error shapes this operation can answer (a subset of the model's `errors`).
-    /// Authentication failures and oversized bodies are answered before any
-    /// operation is known and are not listed (AWS's front door answers them).
-    pub errors: &'static [&'static str],
-}
+pub type RouteSpec = aws_sim::http::Route;
 
 const E_VAL: &str = "ValidationException";
 const E_404: &str = "ResourceNotFoundException";
@@ -32,6 +18,7 @@ const WRITE_NO_QUOTA: &[&str] = &[E_500, E_404, E_409, E_429, E_VAL, E_403];
 
 static ROUTES: &[RouteSpec] = &[
     RouteSpec {
+        service: (),
         operation: "CreateApplication",
         method: "POST",
         uri_template: "/applications",
@@ -39,6 +26,7 @@ static ROUTES: &[RouteSpec] = &[
         errors: WRITE,
     },
     RouteSpec {
+        service: (),
         operation: "GetApplication",
         method: "GET",
         uri_template: "/applications/{applicationId}",
@@ -46,6 +34,7 @@ static ROUTES: &[RouteSpec] = &[
         errors: READ,
     },
     RouteSpec {
+        service: (),
         operation: "CreateIndex",
         method: "POST",
         uri_template: "/applications/{applicationId}/indices",
@@ -53,6 +42,7 @@ static ROUTES: &[RouteSpec] = &[
         errors: WRITE,
     },
     RouteSpec {
+        service: (),
         operation: "GetIndex",
         method: "GET",
         uri_template: "/applications/{applicationId}/indices/{indexId}",
@@ -60,6 +50,7 @@ static ROUTES: &[RouteSpec] = &[
         errors: READ,
     },
     RouteSpec {
+        service: (),
         operation: "UpdateIndex",
         method: "PUT",
         uri_template: "/applications/{applicationId}/indices/{indexId}",
@@ -67,6 +58,7 @@ static ROUTES: &[RouteSpec] = &[
         errors: WRITE,
     },
     RouteSpec {
+        service: (),
         operation: "CreateDataSource",
         method: "POST",
         uri_template: "/applications/{applicationId}/indices/{indexId}/datasources",
@@ -74,6 +66,7 @@ static ROUTES: &[RouteSpec] = &[
         errors: WRITE,
     },
     RouteSpec {
+        service: (),
         operation: "GetDataSource",
         method: "GET",
         uri_template: "/applications/{applicationId}/indices/{indexId}/datasources/{dataSourceId}",
@@ -81,6 +74,7 @@ static ROUTES: &[RouteSpec] = &[
         errors: READ,
     },
     RouteSpec {
+        service: (),
         operation: "StartDataSourceSyncJob",
         method: "POST",
         uri_template: "/applications/{applicationId}/indices/{indexId}/datasources/{dataSourceId}/startsync",
@@ -88,6 +82,7 @@ static ROUTES: &[RouteSpec] = &[
         errors: WRITE,
     },
     RouteSpec {
+        service: (),
         operation: "StopDataSourceSyncJob",
         method: "POST",
         uri_template: "/applications/{applicationId}/indices/{indexId}/datasources/{dataSourceId}/stopsync",
@@ -95,6 +90,7 @@ static ROUTES: &[RouteSpec] = &[
         errors: WRITE_NO_QUOTA,
     },
     RouteSpec {
+        service: (),
         operation: "ListDataSourceSyncJobs",
         method: "GET",
         uri_template: "/applications/{applicationId}/indices/{indexId}/datasources/{dataSourceId}/syncjobs",
@@ -102,6 +98,7 @@ static ROUTES: &[RouteSpec] = &[
         errors: WRITE_NO_QUOTA,
     },
     RouteSpec {
+        service: (),
         operation: "BatchPutDocument",
         method: "POST",
         uri_template: "/applications/{applicationId}/indices/{indexId}/documents",
@@ -109,6 +106,7 @@ static ROUTES: &[RouteSpec] = &[
         errors: WRITE,
     },
     RouteSpec {
+        service: (),
         operation: "BatchDeleteDocument",
         method: "POST",
         uri_template: "/applications/{applicationId}/indices/{indexId}/documents/delete",
@@ -116,6 +114,7 @@ static ROUTES: &[RouteSpec] = &[
         errors: WRITE_NO_QUOTA,
     },
     RouteSpec {
+        service: (),
         operation: "ListDocuments",
         method: "GET",
         uri_template: "/applications/{applicationId}/index/{indexId}/documents",
@@ -123,6 +122,7 @@ static ROUTES: &[RouteSpec] = &[
         errors: READ,
     },
     RouteSpec {
+        service: (),
         operation: "CheckDocumentAccess",
         method: "GET",
         uri_template: "/applications/{applicationId}/index/{indexId}/users/{userId}/documents/{documentId}/check-document-access",
@@ -130,6 +130,7 @@ static ROUTES: &[RouteSpec] = &[
         errors: READ,
     },
     RouteSpec {
+        service: (),
         operation: "PutGroup",
         method: "PUT",
         uri_template: "/applications/{applicationId}/indices/{indexId}/groups",
@@ -137,6 +138,7 @@ static ROUTES: &[RouteSpec] = &[
         errors: WRITE,
     },
     RouteSpec {
+        service: (),
         operation: "GetGroup",
         method: "GET",
         uri_template: "/applications/{applicationId}/indices/{indexId}/groups/{groupName}",
@@ -144,6 +146,7 @@ static ROUTES: &[RouteSpec] = &[
         errors: WRITE_NO_QUOTA,
     },
     RouteSpec {
+        service: (),
         operation: "DeleteGroup",
         method: "DELETE",
         uri_template: "/applications/{applicationId}/indices/{indexId}/groups/{groupName}",
@@ -163,33 +166,8 @@ pub fn routes() -> &'static [RouteSpec] {
 pub fn match_route(
     method: &str,
     raw_path: &str,
-) -> Option<(&'static RouteSpec, Vec<(&'static str, String)>)> {
-    let segs: Vec<&str> = raw_path.trim_end_matches('/').split('/').collect();
-    'routes: for r in ROUTES {
-        if r.method != method {
-            continue;
-        }
-        let tsegs: Vec<&str> = r.uri_template.split('/').collect();
-        if tsegs.len() != segs.len() {
-            continue;
-        }
-        let mut labels = Vec::new();
-        for (t, s) in tsegs.iter().zip(&segs) {
-            if let Some(name) = t.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
-                if s.is_empty() {
-                    continue 'routes;
-                }
-                let v = percent_encoding::percent_decode_str(s)
-                    .decode_utf8_lossy()
-                    .into_owned();
-                labels.push((name, v));
-            } else if t != s {
-                continue 'routes;
-            }
-        }
-        return Some((r, labels));
-    }
-    None
+) -> Option<(&'static RouteSpec, aws_sim::http::Labels)> {
+    aws_sim::http::find_route(ROUTES, method, raw_path)
 }
 
 /// Whether an operation may answer an error shape (used to refuse fault

@@ -2,12 +2,10 @@
 //! matching, throttling and faults, then the operation handler.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::{QError, Reason};
@@ -15,7 +13,6 @@ use crate::faults::Effect;
 use crate::ops::{self, Req};
 use crate::routes::match_route;
 use crate::shared::Shared;
-use crate::sigv4::Verifier;
 
 /// The emulator's router (every path goes through one handler so that the
 /// route table stays the single source of truth).
@@ -26,21 +23,7 @@ pub fn app(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
-/// Decoded query pairs.
-pub fn parse_query(q: &str) -> Vec<(String, String)> {
-    q.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            let dec = |s: &str| {
-                percent_encoding::percent_decode_str(&s.replace('+', " "))
-                    .decode_utf8_lossy()
-                    .into_owned()
-            };
-            (dec(k), dec(v))
-        })
-        .collect()
-}
+pub use aws_sim::http::parse_query;
 
 fn too_large(max: usize) -> QError {
     QError::TooLarge(format!("Request must be smaller than {max} bytes"))
@@ -49,18 +32,8 @@ fn too_large(max: usize) -> QError {
 async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let max = shared.cfg.max_body_bytes;
-    if parts
-        .headers
-        .get("content-length")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok())
-        .is_some_and(|n| n > max)
-    {
+    let Ok(bytes) = aws_sim::http::read_body(&parts.headers, Body::new(body), max).await else {
         return too_large(max).into_response();
-    }
-    let bytes = match axum::body::to_bytes(Body::new(body), max).await {
-        Ok(b) => b,
-        Err(_) => return too_large(max).into_response(),
     };
     let path = parts.uri.path().to_string();
     let raw_query = parts.uri.query().unwrap_or("").to_string();
@@ -68,11 +41,11 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     if path == "/_sim" || path.starts_with("/_sim/") {
         return crate::control::handle_http(&shared, &method, &path, &raw_query, &bytes);
     }
-    let verifier = Verifier {
-        access_key_id: &shared.cfg.access_key_id,
-        secret_access_key: &shared.cfg.secret_access_key,
-        region: &shared.cfg.region,
-    };
+    let verifier = crate::sigv4::verifier(
+        &shared.cfg.access_key_id,
+        &shared.cfg.secret_access_key,
+        &shared.cfg.region,
+    );
     if let Err(e) = verifier.verify(
         &method,
         &path,
@@ -81,7 +54,7 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         &bytes,
         chrono::Utc::now(),
     ) {
-        return e.into_response();
+        return QError::from(e).into_response();
     }
     let Some((route, labels)) = match_route(&method, &path) else {
         return QError::Validation {
@@ -92,27 +65,15 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         .into_response();
     };
     let op = route.operation;
-    let effects = {
-        let mut inner = shared.lock();
-        *inner.counts.by_operation.entry(op.to_string()).or_default() += 1;
-        if !inner.throttle.admit(op, Instant::now()) {
-            inner.counts.throttled += 1;
-            return QError::Throttling("Rate exceeded".into()).into_response();
-        }
-        let effects = inner.faults.take(op);
-        if effects
-            .iter()
-            .any(|e| matches!(e, Effect::Fail(QError::Throttling(_))))
-        {
-            inner.counts.throttled += 1;
-        }
-        effects
+    let effects = match aws_sim::control::gate(&*shared, op) {
+        Ok(effects) => effects,
+        Err(e) => return e.into_response(),
     };
     let mut partial = None;
     for e in effects {
         match e {
             Effect::Delay(d) => tokio::time::sleep(d).await,
-            Effect::Fail(err) => return err.into_response(),
+            Effect::Fail(err) | Effect::Throttle(err) => return err.into_response(),
             Effect::PartialFailure(n) => partial = Some(n),
         }
     }
@@ -124,20 +85,7 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         partial,
     };
     match ops::dispatch(&shared, op, &r) {
-        Ok(v) => {
-            let mut resp = (
-                axum::http::StatusCode::from_u16(route.success_code).unwrap_or_default(),
-                v.to_string(),
-            )
-                .into_response();
-            resp.headers_mut()
-                .insert("content-type", HeaderValue::from_static("application/json"));
-            resp.headers_mut().insert(
-                "x-amzn-requestid",
-                HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()).expect("uuid is ascii"),
-            );
-            resp
-        }
+        Ok(v) => aws_sim::http::aws_response(route.success_code, &v),
         Err(e) => {
             tracing::debug!(operation = op, error = %e, "operation failed");
             e.into_response()

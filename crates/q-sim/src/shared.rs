@@ -10,7 +10,8 @@ use tokio::sync::Notify;
 use crate::config::QSimConfig;
 use crate::faults::Faults;
 use crate::state::State;
-use crate::throttle::Throttle;
+use aws_sim::schedule::Queue;
+use aws_sim::throttle::Throttle;
 
 /// Request counters (`GET /_sim/counts`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -58,10 +59,8 @@ pub enum Event {
 pub struct Inner {
     /// Resources.
     pub state: State,
-    /// Pending transitions by deadline (seq breaks ties in scheduling order).
-    pub queue: BTreeMap<(Instant, u64), Event>,
-    /// Tie breaker.
-    pub seq: u64,
+    /// Pending transitions by deadline.
+    pub queue: Queue<Event>,
     /// Counters.
     pub counts: Counts,
     /// Active faults.
@@ -77,8 +76,7 @@ pub struct Inner {
 impl Inner {
     /// Schedules an event.
     pub fn schedule(&mut self, at: Instant, ev: Event) {
-        self.seq += 1;
-        self.queue.insert((at, self.seq), ev);
+        self.queue.schedule(at, ev);
     }
 }
 
@@ -96,6 +94,15 @@ impl Shared {
     /// Locks the state; a poisoned lock (a panicking handler) is recovered
     /// because the data stays consistent per operation.
     pub fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        aws_sim::control::Emulator::lock(self)
     }
 }
+
+aws_sim::impl_knobs!(
+    Inner,
+    error = crate::error::QError,
+    event = Event,
+    apply = crate::indexer::apply
+);
+
+aws_sim::impl_emulator!(Shared, inner = Inner, model = crate::faults::QModel);

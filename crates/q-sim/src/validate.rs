@@ -1,50 +1,17 @@
 //! Constraint table extracted from the model (only the shapes the served
-//! operations use) and a small validator that walks request JSON with it.
+//! operations use), walked by [`aws_sim::validate`]'s validator.
 //!
 //! The SDK checks no constraint client-side (smithy-rs generates no length or
 //! pattern checks), so every rule lives here. `tests/model_conformance.rs`
 //! checks each row against `service-2.json`.
 
-use serde_json::{Map, Value};
+use std::ops::{Deref, DerefMut};
 
-use crate::error::{FieldError, QError};
+use serde_json::Value;
 
-/// A model pattern, verbatim, with the Rust function implementing it.
-pub type Pattern = Option<(&'static str, fn(&str) -> bool)>;
+pub use aws_sim::validate::{IntRule, ListRule, NONE, Pattern, Rules, StrRule, any, no_control};
 
-/// A string shape: length bounds and the model's pattern with a Rust check.
-pub struct StrRule {
-    /// Shape name in the model.
-    pub shape: &'static str,
-    /// `min` of the model (0 when absent).
-    pub min: usize,
-    /// `max` of the model (`usize::MAX` when absent).
-    pub max: usize,
-    /// The model's `pattern`, verbatim, with the function that implements it.
-    pub pattern: Pattern,
-}
-
-/// A list shape's length bounds.
-pub struct ListRule {
-    /// Shape name.
-    pub shape: &'static str,
-    /// `min` (0 when absent).
-    pub min: usize,
-    /// `max` (`usize::MAX` when absent).
-    pub max: usize,
-}
-
-/// An integer shape's range.
-pub struct IntRule {
-    /// Shape name.
-    pub shape: &'static str,
-    /// `min`.
-    pub min: i64,
-    /// `max` (`i64::MAX` when absent).
-    pub max: i64,
-}
-
-const NONE: usize = usize::MAX;
+use crate::error::QError;
 
 fn id36(s: &str) -> bool {
     let b = s.as_bytes();
@@ -67,22 +34,6 @@ fn key_pat(s: &str) -> bool {
         && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
         && b.iter()
             .all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'-')
-}
-/// `\P{C}*`: no character of Unicode category C (Cc control, Cf format,
-/// Cs surrogate — impossible in a Rust `str` —, Co private use, Cn unassigned;
-/// Cn is approximated by the noncharacters).
-pub fn no_control(s: &str) -> bool {
-    !s.chars().any(|c| {
-        let u = c as u32;
-        c.is_control()
-            || matches!(u, 0xAD | 0x600..=0x605 | 0x61C | 0x6DD | 0x70F | 0x180E | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x2064 | 0x2066..=0x206F | 0xFEFF | 0xFFF9..=0xFFFB)
-            || matches!(u, 0xE000..=0xF8FF | 0xF0000..=0xFFFFD | 0x100000..=0x10FFFD)
-            || (u & 0xFFFE) == 0xFFFE
-            || matches!(u, 0xFDD0..=0xFDEF)
-    })
-}
-fn any(_: &str) -> bool {
-    true
 }
 fn arn(s: &str) -> bool {
     let parts: Vec<&str> = s.splitn(6, ':').collect();
@@ -421,298 +372,51 @@ pub static ENUMS: &[(&str, &[&str])] = &[
     ),
 ];
 
-fn str_rule(shape: &str) -> &'static StrRule {
-    STRINGS
-        .iter()
-        .find(|r| r.shape == shape)
-        .unwrap_or_else(|| panic!("no string rule for {shape}"))
-}
-fn list_rule(shape: &str) -> &'static ListRule {
-    LISTS
-        .iter()
-        .find(|r| r.shape == shape)
-        .unwrap_or_else(|| panic!("no list rule for {shape}"))
-}
+/// Q's constraint table.
+pub static RULES: Rules = Rules {
+    strings: STRINGS,
+    lists: LISTS,
+    ints: INTS,
+    enums: ENUMS,
+};
 
-/// Walks request JSON, collecting field errors (all of them, as Coral does)
-/// and the first type error (which makes the request `CANNOT_PARSE`).
-#[derive(Default)]
-pub struct Validator {
-    /// Constraint violations found so far.
-    pub fields: Vec<FieldError>,
-    parse: Option<String>,
+/// [`aws_sim::validate::Validator`] over Q's table, finishing with a [`QError`].
+pub struct Validator(aws_sim::validate::Validator);
+
+impl Default for Validator {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Validator {
     /// New empty validator.
     pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Records a constraint violation.
-    pub fn fail(&mut self, path: &str, message: impl Into<String>) {
-        self.fields.push(FieldError {
-            name: path.to_string(),
-            message: message.into(),
-        });
-    }
-
-    fn type_error(&mut self, path: &str, expected: &str) {
-        if self.parse.is_none() {
-            self.parse = Some(format!("Cannot parse '{path}': expected {expected}"));
-        }
-    }
-
-    fn present<'v>(
-        &mut self,
-        path: &str,
-        v: Option<&'v Value>,
-        required: bool,
-    ) -> Option<&'v Value> {
-        match v {
-            None | Some(Value::Null) => {
-                if required {
-                    self.fail(path, "Member must not be null");
-                }
-                None
-            }
-            Some(v) => Some(v),
-        }
-    }
-
-    /// Checks a string against a shape's rule.
-    pub fn check_str(&mut self, path: &str, s: &str, shape: &str) {
-        let r = str_rule(shape);
-        let n = s.chars().count();
-        if n < r.min {
-            self.fail(
-                path,
-                format!("Member must have length greater than or equal to {}", r.min),
-            );
-        }
-        if r.max != NONE && n > r.max {
-            self.fail(
-                path,
-                format!("Member must have length less than or equal to {}", r.max),
-            );
-        }
-        if let Some((p, f)) = r.pattern
-            && !f(s)
-        {
-            self.fail(
-                path,
-                format!("Member must satisfy regular expression pattern: {p}"),
-            );
-        }
-    }
-
-    /// A string member of a shape.
-    pub fn string(
-        &mut self,
-        path: &str,
-        v: Option<&Value>,
-        shape: &str,
-        required: bool,
-    ) -> Option<String> {
-        let v = self.present(path, v, required)?;
-        let Some(s) = v.as_str() else {
-            self.type_error(path, "a string");
-            return None;
-        };
-        self.check_str(path, s, shape);
-        Some(s.to_string())
-    }
-
-    /// An enum member.
-    pub fn enumeration(
-        &mut self,
-        path: &str,
-        v: Option<&Value>,
-        shape: &str,
-        required: bool,
-    ) -> Option<String> {
-        let v = self.present(path, v, required)?;
-        let Some(s) = v.as_str() else {
-            self.type_error(path, "a string");
-            return None;
-        };
-        let values = ENUMS
-            .iter()
-            .find(|(n, _)| *n == shape)
-            .unwrap_or_else(|| panic!("no enum {shape}"))
-            .1;
-        if !values.contains(&s) {
-            self.fail(
-                path,
-                format!(
-                    "Member must satisfy enum value set: [{}]",
-                    values.join(", ")
-                ),
-            );
-            return None;
-        }
-        Some(s.to_string())
-    }
-
-    /// A list member with the shape's length bounds.
-    pub fn list<'v>(
-        &mut self,
-        path: &str,
-        v: Option<&'v Value>,
-        shape: &str,
-        required: bool,
-    ) -> Option<&'v Vec<Value>> {
-        let v = self.present(path, v, required)?;
-        let Some(l) = v.as_array() else {
-            self.type_error(path, "a list");
-            return None;
-        };
-        let r = list_rule(shape);
-        if l.len() < r.min {
-            self.fail(
-                path,
-                format!("Member must have length greater than or equal to {}", r.min),
-            );
-        }
-        if r.max != NONE && l.len() > r.max {
-            self.fail(
-                path,
-                format!("Member must have length less than or equal to {}", r.max),
-            );
-        }
-        Some(l)
-    }
-
-    /// A structure member.
-    pub fn object<'v>(
-        &mut self,
-        path: &str,
-        v: Option<&'v Value>,
-        required: bool,
-    ) -> Option<&'v Map<String, Value>> {
-        let v = self.present(path, v, required)?;
-        let Some(m) = v.as_object() else {
-            self.type_error(path, "a structure");
-            return None;
-        };
-        Some(m)
-    }
-
-    /// A union member: exactly one of its members may be set.
-    pub fn union<'v>(
-        &mut self,
-        path: &str,
-        v: Option<&'v Value>,
-        members: &[&str],
-        required: bool,
-    ) -> Option<(String, &'v Value)> {
-        let m = self.object(path, v, required)?;
-        let set: Vec<(&String, &Value)> = m
-            .iter()
-            .filter(|(k, v)| members.contains(&k.as_str()) && !v.is_null())
-            .collect();
-        if set.len() != 1 {
-            self.fail(
-                path,
-                format!(
-                    "Member must have exactly one of [{}] set",
-                    members.join(", ")
-                ),
-            );
-            return None;
-        }
-        Some((set[0].0.clone(), set[0].1))
-    }
-
-    /// A long member (JSON integer).
-    pub fn long(&mut self, path: &str, v: Option<&Value>, required: bool) -> Option<i64> {
-        let v = self.present(path, v, required)?;
-        match v.as_i64() {
-            Some(n) => Some(n),
-            None => {
-                self.type_error(path, "a long");
-                None
-            }
-        }
-    }
-
-    /// An integer member checked against an int rule.
-    pub fn int(&mut self, path: &str, v: Option<i64>, shape: &str) -> Option<i64> {
-        let n = v?;
-        let r = INTS
-            .iter()
-            .find(|r| r.shape == shape)
-            .unwrap_or_else(|| panic!("no int rule {shape}"));
-        if n < r.min {
-            self.fail(
-                path,
-                format!("Member must have value greater than or equal to {}", r.min),
-            );
-        }
-        if n > r.max {
-            self.fail(
-                path,
-                format!("Member must have value less than or equal to {}", r.max),
-            );
-        }
-        Some(n)
-    }
-
-    /// A timestamp member in a JSON body: epoch seconds, may be fractional.
-    pub fn timestamp(&mut self, path: &str, v: Option<&Value>, required: bool) -> Option<f64> {
-        let v = self.present(path, v, required)?;
-        match v.as_f64() {
-            Some(n) => Some(n),
-            None => {
-                self.type_error(path, "a timestamp (epoch seconds)");
-                None
-            }
-        }
-    }
-
-    /// A boolean member.
-    pub fn boolean(&mut self, path: &str, v: Option<&Value>) -> Option<bool> {
-        let v = self.present(path, v, false)?;
-        match v.as_bool() {
-            Some(b) => Some(b),
-            None => {
-                self.type_error(path, "a boolean");
-                None
-            }
-        }
-    }
-
-    /// Records a parse problem found by the caller (bad base64, bad number).
-    pub fn parse_error(&mut self, message: impl Into<String>) {
-        if self.parse.is_none() {
-            self.parse = Some(message.into());
-        }
+        Validator(aws_sim::validate::Validator::new(&RULES))
     }
 
     /// Ends validation: `CANNOT_PARSE` first, then `FIELD_VALIDATION_FAILED`.
     pub fn finish(self) -> Result<(), QError> {
-        if let Some(p) = self.parse {
-            return Err(QError::cannot_parse(p));
-        }
-        if !self.fields.is_empty() {
-            return Err(QError::from_fields(self.fields));
-        }
-        Ok(())
+        self.0.finish().map_err(QError::from)
+    }
+}
+
+impl Deref for Validator {
+    type Target = aws_sim::validate::Validator;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl DerefMut for Validator {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
     }
 }
 
 /// Parses a request body as a JSON object (`{}` when empty).
 pub fn parse_body(body: &[u8]) -> Result<Value, QError> {
-    if body.iter().all(|b| b.is_ascii_whitespace()) {
-        return Ok(Value::Object(Map::new()));
-    }
-    let v: Value = serde_json::from_slice(body).map_err(|e| {
-        QError::cannot_parse(format!("Could not parse request body into json: {e}"))
-    })?;
-    if !v.is_object() {
-        return Err(QError::cannot_parse("request body must be a JSON object"));
-    }
-    Ok(v)
+    aws_sim::validate::parse_body(body).map_err(QError::from)
 }
 
 #[cfg(test)]

@@ -157,11 +157,13 @@ async fn failed_documents_make_the_job_incomplete_or_failed() {
             operation: Some("BatchPutDocument".into()),
             kind: "partial_failure".into(),
             status: None,
+            error: None,
             count: Some(1),
             latency_ms: None,
             fail_documents: Some(1),
             document_id_contains: None,
             every: None,
+            probability: None,
         })
         .unwrap();
     let r = put(&sim, vec![doc("c", "x")], Some(&exec)).await;
@@ -226,11 +228,13 @@ async fn a_document_retried_after_rejection_counts_once_as_added() {
             operation: Some("BatchPutDocument".into()),
             kind: "partial_failure".into(),
             status: None,
+            error: None,
             count: Some(1),
             latency_ms: None,
             fail_documents: Some(1),
             document_id_contains: None,
             every: None,
+            probability: None,
         })
         .unwrap();
     let r = put(&sim, vec![doc("r1", "x"), doc("r2", "x")], Some(&exec)).await;

@@ -432,11 +432,13 @@ async fn modeled_errors_map_to_sdk_variants() {
                 operation: Some("BatchPutDocument".into()),
                 kind: "status".into(),
                 status: Some(status),
+                error: None,
                 count: Some(1),
                 latency_ms: None,
                 fail_documents: None,
                 document_id_contains: None,
                 every: None,
+                probability: None,
             })
             .unwrap();
         let e = c

@@ -67,8 +67,16 @@ fn read_s3(
         secret: &shared.cfg.secret_access_key,
         region: &shared.cfg.region,
     };
-    let b = crate::s3fetch::get(endpoint, creds, bucket, key, MAX_FILE_BYTES as u64)
-        .map_err(|e| ErrorDetail::invalid(e.to_string()))?;
+    let b = crate::s3fetch::get(endpoint, creds, bucket, key, MAX_FILE_BYTES as u64).map_err(
+        |e| {
+            ErrorDetail::invalid(match e {
+                crate::s3fetch::S3Error::AccessDenied(b, k) => format!(
+                    "Amazon Q Business could not read s3://{b}/{k} with the roleArn of the request (AccessDenied); the role needs s3:GetObject on the bucket"
+                ),
+                e => e.to_string(),
+            })
+        },
+    )?;
     extract_file(content_type, &b)
 }
 

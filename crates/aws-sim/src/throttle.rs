@@ -1,5 +1,6 @@
-//! Per-operation token buckets. AWS publishes no TPS quota for Q Business;
-//! the rates are configuration (assumed defaults: 10/s for the batch calls).
+//! Per-operation token buckets. AWS publishes no TPS quota for the
+//! operations the emulators serve: each emulator's rates are configuration,
+//! and its defaults are assumptions it documents.
 
 use std::collections::HashMap;
 use std::time::Instant;

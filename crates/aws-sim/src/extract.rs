@@ -1,10 +1,13 @@
-//! Text extraction per `contentType`, as Q does before indexing. A document
-//! whose text cannot be extracted, or whose text exceeds 5 MB (the documented
-//! Q Business limit), ends `DOCUMENT_FAILED_TO_INDEX`.
+//! Text extraction per content type (Q Business's `ContentType` names:
+//! `PDF`, `HTML`, `MS_WORD`, `PLAIN_TEXT`, ...), as the services do before
+//! indexing. A document whose text cannot be extracted, or whose text
+//! exceeds 5 MB (the documented Q Business limit, and the largest inline
+//! content Bedrock takes), fails indexing; each emulator words that failure
+//! in its own service's terms.
 
 use crate::pdf;
 
-/// Largest extracted text Q indexes (5 MB).
+/// Largest extracted text indexed (5 MB).
 pub const MAX_TEXT_BYTES: usize = 5 * 1024 * 1024;
 
 /// Why extraction failed (becomes the document's `errorMessage`).

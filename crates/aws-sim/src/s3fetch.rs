@@ -1,16 +1,17 @@
-//! Reading `content.s3` documents from an S3-compatible server (moto,
-//! MinIO) on loopback, as Q reads them from S3 with the batch's role.
+//! Reading S3 objects (documents given by S3 location) from an
+//! S3-compatible server (moto, MinIO) on loopback, as an AWS service reads
+//! them from S3 with the role it was given.
 //!
 //! A path-style GET (`{endpoint}/{bucket}/{key}`) signed with SigV4 for
 //! service `s3` with the emulator's own credentials (standing in for the
-//! role Q assumes); HTTP/1.0 keeps the answer un-chunked and the
+//! role the service assumes); HTTP/1.0 keeps the answer un-chunked and the
 //! connection single-use.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-/// Why an object could not be read, in Q's words where Q has them.
+/// Why an object could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum S3Error {
     /// The endpoint is not an `http://host:port` URL.
@@ -27,15 +28,16 @@ pub enum S3Error {
     NoSuchBucket(String),
     /// The emulator's credentials (standing in for the role) may not read it.
     #[error(
-        "Amazon Q Business could not read s3://{0}/{1} with the roleArn of the request (AccessDenied); the role needs s3:GetObject on the bucket"
+        "could not read s3://{0}/{1} (AccessDenied); the role the service reads S3 with needs s3:GetObject on the bucket"
     )]
     AccessDenied(String, String),
     /// Another status.
     #[error("S3 answered {0} for s3://{1}/{2}")]
     Status(u16, String, String),
-    /// Larger than Q reads (its `Content-Length`, or what was read).
-    #[error("The document is {0} bytes, larger than the 50 MB limit")]
-    TooLarge(u64),
+    /// Larger than the service reads (its `Content-Length`, or what was
+    /// read), with the limit.
+    #[error("The document is {0} bytes, larger than the {mb} MB limit", mb = .1 >> 20)]
+    TooLarge(u64, u64),
 }
 
 fn encode_key(key: &str) -> String {
@@ -137,7 +139,7 @@ pub fn get(
     if status == 200
         && let Some(n) = length.filter(|n| *n > max_bytes)
     {
-        return Err(S3Error::TooLarge(n));
+        return Err(S3Error::TooLarge(n, max_bytes));
     }
     let mut body = Vec::new();
     reader
@@ -145,7 +147,9 @@ pub fn get(
         .read_to_end(&mut body)
         .map_err(connect)?;
     match status {
-        200 if body.len() as u64 > max_bytes => Err(S3Error::TooLarge(body.len() as u64)),
+        200 if body.len() as u64 > max_bytes => {
+            Err(S3Error::TooLarge(body.len() as u64, max_bytes))
+        }
         200 => Ok(body),
         404 if String::from_utf8_lossy(&body).contains("NoSuchBucket") => {
             Err(S3Error::NoSuchBucket(bucket.to_string()))
@@ -210,11 +214,16 @@ mod tests {
         let url = serve_once("HTTP/1.1 200 OK\r\nContent-Length: 62914560\r\n\r\n", b"");
         assert_eq!(
             get(&url, c, "b", "k", 50 << 20),
-            Err(S3Error::TooLarge(62914560))
+            Err(S3Error::TooLarge(62914560, 50 << 20))
+        );
+        assert!(
+            S3Error::TooLarge(62914560, 50 << 20)
+                .to_string()
+                .ends_with("larger than the 50 MB limit")
         );
         // No length: counted as read, one byte past the limit is enough.
         let url = serve_once("HTTP/1.0 200 OK\r\n\r\n", b"0123456789A");
-        assert_eq!(get(&url, c, "b", "k", 10), Err(S3Error::TooLarge(11)));
+        assert_eq!(get(&url, c, "b", "k", 10), Err(S3Error::TooLarge(11, 10)));
         let url = serve_once("HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\n", b"abc");
         assert_eq!(get(&url, c, "b", "k", 10), Ok(b"abc".to_vec()));
     }
