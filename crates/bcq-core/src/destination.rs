@@ -192,6 +192,34 @@ pub struct Stat {
     pub value: u64,
 }
 
+/// How a destination applies access lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccessModel {
+    /// A document without an access list is readable by everyone who can
+    /// query (Amazon Q Business): units no rule covers are a warning.
+    OpenByDefault,
+    /// A document without an access list is never returned (an ACL-enabled
+    /// Bedrock data source): every unit needs a restricting rule.
+    ClosedByDefault,
+    /// Access lists cannot be set: everything is readable by everyone who
+    /// can query (a Bedrock data source without ACLs): restricting rules
+    /// cannot be honoured.
+    NoAccessLists,
+}
+
+/// A document a user gets as a source of an answer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Source {
+    /// The document id.
+    pub doc_id: String,
+    /// Its title, when the destination returns it.
+    pub title: Option<String>,
+    /// Its citation link, when the destination returns it.
+    pub source_uri: Option<String>,
+    /// The destination's relevance score, when it gives one.
+    pub score: Option<f64>,
+}
+
 /// A place bcq writes documents to, open for one process.
 pub trait Destination: Send + Sync + 'static {
     /// Its name for people: "Amazon Q Business".
@@ -254,6 +282,29 @@ pub trait Destination: Send + Sync + 'static {
     /// list are never returned).
     fn access_notes(&self) -> Vec<String> {
         Vec::new()
+    }
+    /// How it applies access lists.
+    fn access_model(&self) -> AccessModel {
+        AccessModel::OpenByDefault
+    }
+    /// The documents `user` (as the identity source names them: an email)
+    /// gets as sources for `question`: the destination's own retrieval with
+    /// the user's identity where it has one (Bedrock's `Retrieve` with
+    /// `userContext`), otherwise its own access check (Q's
+    /// `CheckDocumentAccess`) on `candidates` the caller matched.
+    fn sources_for<'a>(
+        &'a self,
+        user: &'a str,
+        question: &'a str,
+        candidates: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<Source>, DestinationError>> {
+        let _ = (user, question, candidates);
+        Box::pin(async move {
+            Err(DestinationError::fatal(format!(
+                "{} cannot answer as a user",
+                self.name()
+            )))
+        })
     }
 }
 

@@ -9,7 +9,7 @@ use bcq_core::acl::GroupSpec;
 use bcq_core::catalog::AttrKind;
 use bcq_core::destination::{
     AttributeCheck, BoxFuture, Check, CommonSettings, Destination, DestinationError, GroupSync,
-    Limits, Outcome, Rejected, RunEnd, RunStart, Stat,
+    Limits, Outcome, Rejected, RunEnd, RunStart, Source, Stat,
 };
 use bcq_core::document::Document;
 use bcq_retry::{Failure, RetryPolicy};
@@ -312,6 +312,26 @@ impl QDestination {
         }
     }
 
+    /// Whether `user` may read document `id` (CheckDocumentAccess).
+    pub async fn can_read(&self, user: &str, id: &str) -> Result<bool, DestinationError> {
+        let t = &self.target;
+        let out = self
+            .caller
+            .call(&self.other_calls, || {
+                self.client
+                    .check_document_access()
+                    .application_id(&t.application_id)
+                    .index_id(&t.index_id)
+                    .user_id(user)
+                    .document_id(id)
+                    .data_source_id(&t.data_source_id)
+                    .send()
+            })
+            .await
+            .map_err(|e| DestinationError::fatal(failed("CheckDocumentAccess", &e)))?;
+        Ok(out.has_access().unwrap_or(false))
+    }
+
     async fn delete_batch(&self, ids: Vec<String>) -> Result<Outcome, DestinationError> {
         let job = self.job_id();
         let docs: Vec<DeleteDocument> = ids
@@ -450,6 +470,31 @@ impl Destination for QDestination {
 
     fn document_ids(&self) -> BoxFuture<'_, Result<Vec<String>, DestinationError>> {
         Box::pin(self.live_document_ids())
+    }
+
+    fn sources_for<'a>(
+        &'a self,
+        user: &'a str,
+        _question: &'a str,
+        candidates: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<Source>, DestinationError>> {
+        // Q's retrieval for a signed-in user (SearchRelevantContent) takes
+        // the user's identity from IAM Identity Center, which SigV4
+        // credentials do not carry; its access check names the user.
+        Box::pin(async move {
+            let mut out = Vec::new();
+            for id in candidates {
+                if self.can_read(user, id).await? {
+                    out.push(Source {
+                        doc_id: id.clone(),
+                        title: None,
+                        source_uri: None,
+                        score: None,
+                    });
+                }
+            }
+            Ok(out)
+        })
     }
 
     fn stats(&self) -> Vec<Stat> {

@@ -16,6 +16,7 @@ pub async fn run(cfg: &Config) -> Vec<Item> {
     let mut items = vec![Check::pass("configuration", "valid")];
     let mut uncovered = Vec::new();
     let mut covered = 0;
+    let mut planned = None;
     match plan::resolve(cfg, None).await {
         Err(e) => items.push(Check::fail("business central access", format!("{e:#}"))),
         Ok(targets) => {
@@ -56,6 +57,7 @@ pub async fn run(cfg: &Config) -> Vec<Item> {
                             Err(e) => items.push(Check::fail(what, e.to_string())),
                         }
                     }
+                    planned = Some(units);
                 }
             }
         }
@@ -71,6 +73,20 @@ pub async fn run(cfg: &Config) -> Vec<Item> {
                 items.extend(dest.check(&crate::sync::wanted_attributes(cfg)).await);
                 for note in dest.access_notes() {
                     items.push(Check::warn("access control", note));
+                }
+                if let Some(units) = &planned {
+                    let conflicts =
+                        crate::sync::access_conflicts(cfg, units, dest.access_model());
+                    if !conflicts.is_empty() {
+                        items.push(Check::fail(
+                            "access control",
+                            format!(
+                                "{} cannot honour the access rules of {}",
+                                dest.name(),
+                                conflicts.join("; ")
+                            ),
+                        ));
+                    }
                 }
             }
         },

@@ -5,7 +5,7 @@
 use bcq_core::destination::DestinationKind;
 
 /// Every kind of destination; the first is the default.
-pub static KINDS: &[&dyn DestinationKind] = &[&bcq_q::KIND];
+pub static KINDS: &[&dyn DestinationKind] = &[&bcq_q::KIND, &bcq_bedrock::KIND];
 
 /// The kind `key` names (`qbusiness`, `bedrock-kb`).
 pub fn kind(key: &str) -> Option<&'static dyn DestinationKind> {

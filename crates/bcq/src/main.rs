@@ -97,6 +97,9 @@ enum Command {
         /// Records per BC page (small, to show paging).
         #[arg(long, default_value_t = 100)]
         page_size: u32,
+        /// Where documents go: qbusiness or bedrock-kb.
+        #[arg(long, default_value = "qbusiness")]
+        destination: String,
     },
     /// Print the custom attributes bcq sends and whether the destination declares them.
     IndexSchema {
@@ -316,12 +319,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             invoices,
             pdf,
             page_size,
+            destination,
         } => {
             let ok = bcq::demo::run(
                 bcq::demo::DemoOptions {
                     invoices: *invoices,
                     pdf: *pdf,
                     page_size: *page_size,
+                    destination: destination.clone(),
                 },
                 &ui,
             )

@@ -6,7 +6,7 @@ use crate::config::Config;
 use crate::plan;
 use crate::ui::Ui;
 use anyhow::{Context, anyhow};
-use bcq_core::destination::{Destination, Rejected, RunEnd, RunStart};
+use bcq_core::destination::{AccessModel, Destination, Rejected, RunEnd, RunStart};
 use bcq_core::engine::{Engine, Mode, Progress, Stop, Unit, UnitReport};
 use bcq_state::{RunCounts, RunKind, RunOutcome, StateStore};
 use serde::Serialize;
@@ -270,6 +270,37 @@ pub fn uncovered_units(cfg: &Config, units: &[Unit]) -> Vec<String> {
         .collect()
 }
 
+/// The units whose access rules the destination cannot honour, with why:
+/// on a destination that never returns documents without an access list,
+/// units no rule restricts (uncovered, or published on purpose); on one
+/// that cannot take access lists, units a rule restricts.
+pub fn access_conflicts(cfg: &Config, units: &[Unit], model: AccessModel) -> Vec<String> {
+    use bcq_core::acl::Resolved;
+    units
+        .iter()
+        .filter(|u| !bcq_core::files::is_attachments(u.spec))
+        .filter_map(|u| {
+            let resolved = cfg.sync.access.resolve(
+                &u.ctx.environment,
+                &u.ctx.company_id,
+                &u.ctx.company_name,
+                u.spec.entity_set,
+            );
+            let why = match (model, resolved) {
+                (AccessModel::ClosedByDefault, Resolved::Unmatched) => {
+                    "no [[access]] rule covers it"
+                }
+                (AccessModel::ClosedByDefault, Resolved::Public) => {
+                    "a rule publishes it (public = true)"
+                }
+                (AccessModel::NoAccessLists, Resolved::Restricted(_)) => "a rule restricts it",
+                _ => return None,
+            };
+            Some(format!("{} ({}): {why}", u.key, u.ctx.company_name))
+        })
+        .collect()
+}
+
 /// Opens the configured destination.
 pub async fn open_destination(cfg: &Config) -> anyhow::Result<Arc<dyn Destination>> {
     cfg.destination()
@@ -368,6 +399,15 @@ pub async fn run(
         .collect();
     if !failed_checks.is_empty() {
         return Err(anyhow!("{}", failed_checks.join("; ")));
+    }
+    let conflicts = access_conflicts(cfg, &units, dest.access_model());
+    if !conflicts.is_empty() {
+        return Err(anyhow!(
+            "{} cannot honour the access rules of {}. {}",
+            dest.name(),
+            conflicts.join("; "),
+            dest.access_notes().join("; ")
+        ));
     }
     // A document can fail after it was accepted, which the run that sent
     // it finds by following it; a run that stopped following too early

@@ -286,24 +286,63 @@ async fn pdfs_are_indexed_beside_their_invoices() {
     w.emu.stop().await;
 }
 
+/// The demo runs end to end into each destination, and its question shows
+/// the access rules at work: Finance's member sees company A's invoices
+/// only, the CFO both companies', a user no rule names nothing.
 #[test]
 fn demo_runs_end_to_end() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bcq"))
-        .args(["demo", "--invoices", "40", "--no-progress"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        stdout.contains("Amazon Q Business now holds 40 documents (40 indexed)"),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("source  https://businesscentral.dynamics.com/"),
-        "{stdout}"
-    );
+    for (destination, name) in [
+        ("qbusiness", "Amazon Q Business"),
+        ("bedrock-kb", "Amazon Bedrock"),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_bcq"))
+            .args([
+                "demo",
+                "--invoices",
+                "40",
+                "--no-progress",
+                "--destination",
+                destination,
+            ])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.contains(&format!("{name} now holds 80 documents")),
+            "{stdout}"
+        );
+        let asked = |user: &str| -> Vec<String> {
+            let start = stdout
+                .find(&format!("  {user}: "))
+                .unwrap_or_else(|| panic!("{user}: {stdout}"));
+            stdout[start..]
+                .lines()
+                .skip(1)
+                .take_while(|l| l.starts_with("    "))
+                .filter(|l| l.contains("Sales Invoice"))
+                .map(str::to_string)
+                .collect()
+        };
+        let ap = asked("ap@contoso.example");
+        assert!(
+            !ap.is_empty() && ap.iter().all(|l| l.contains("(CRONUS USA, Inc.)")),
+            "{destination}: {ap:?}"
+        );
+        assert!(!asked("cfo@contoso.example").is_empty(), "{stdout}");
+        assert!(
+            stdout.contains("  guest@contoso.example: 0 cited records"),
+            "{stdout}"
+        );
+        if destination == "bedrock-kb" {
+            assert!(
+                stdout.contains("      https://businesscentral.dynamics.com/"),
+                "{stdout}"
+            );
+        }
+    }
 }
