@@ -58,10 +58,12 @@ impl S3Staging {
         format!("s3://{}/{key}", self.bucket)
     }
 
-    /// The object key of a document.
-    pub fn key_for(&self, doc_id: &str) -> String {
+    /// The object key of a document: the prefix, the SHA-256 of its id,
+    /// and `suffix` (a destination that reads the file's type from its
+    /// name, as Bedrock does, passes the extension: `.pdf`).
+    pub fn key_for(&self, doc_id: &str, suffix: &str) -> String {
         format!(
-            "{}{}",
+            "{}{}{suffix}",
             self.prefix,
             hex::encode(Sha256::digest(doc_id.as_bytes()))
         )
@@ -69,8 +71,13 @@ impl S3Staging {
 
     /// Writes a document's content; returns its key, or why it could not
     /// be written (with what to check).
-    pub async fn stage(&self, doc_id: &str, content: Vec<u8>) -> Result<String, String> {
-        let key = self.key_for(doc_id);
+    pub async fn stage(
+        &self,
+        doc_id: &str,
+        content: Vec<u8>,
+        suffix: &str,
+    ) -> Result<String, String> {
+        let key = self.key_for(doc_id, suffix);
         self.client
             .put_object()
             .bucket(&self.bucket)
@@ -88,17 +95,22 @@ impl S3Staging {
         Ok(key)
     }
 
-    /// Deletes the objects of documents deleted from the destination. Documents that
+    /// Deletes the objects of documents deleted from the destination, under
+    /// each of `suffixes` they may have been staged with. Documents that
     /// were never staged have no object; S3 answers those as deleted too.
-    pub async fn unstage(&self, doc_ids: &[String]) -> Result<(), String> {
+    pub async fn unstage(&self, doc_ids: &[String], suffixes: &[&str]) -> Result<(), String> {
+        let keys: Vec<String> = doc_ids
+            .iter()
+            .flat_map(|id| suffixes.iter().map(move |s| self.key_for(id, s)))
+            .collect();
         use aws_sdk_s3::types::{Delete, ObjectIdentifier};
         // DeleteObjects takes at most 1,000 keys.
-        for chunk in doc_ids.chunks(1000) {
+        for chunk in keys.chunks(1000) {
             let objects = chunk
                 .iter()
-                .map(|id| {
+                .map(|key| {
                     ObjectIdentifier::builder()
-                        .key(self.key_for(id))
+                        .key(key)
                         .build()
                         .expect("key is set")
                 })

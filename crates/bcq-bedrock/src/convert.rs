@@ -192,6 +192,29 @@ pub fn fit(
     Ok(cuts)
 }
 
+/// Every extension a staged file may have (to delete it whatever it was).
+pub const EXTENSIONS: [&str; 11] = [
+    ".md", ".pdf", ".txt", ".html", ".docx", ".xlsx", ".pptx", ".csv", ".json", ".xml", ".rtf",
+];
+
+/// The extension of a staged file: a knowledge base reads an S3 object's
+/// type from its name.
+pub fn extension(c: ContentType) -> &'static str {
+    match c {
+        ContentType::Markdown => ".md",
+        ContentType::Pdf => ".pdf",
+        ContentType::PlainText => ".txt",
+        ContentType::Html => ".html",
+        ContentType::MsWord => ".docx",
+        ContentType::MsExcel => ".xlsx",
+        ContentType::Ppt => ".pptx",
+        ContentType::Csv => ".csv",
+        ContentType::Json => ".json",
+        ContentType::Xml => ".xml",
+        ContentType::Rtf => ".rtf",
+    }
+}
+
 /// The MIME type of a content type, for BYTE content.
 pub fn mime_type(c: ContentType) -> &'static str {
     match c {

@@ -321,7 +321,10 @@ impl BedrockDestination {
                 continue;
             }
             let outcome = match &self.staging {
-                Some(st) => st.stage(&d.id, d.content.clone()).await.map(|k| st.uri(&k)),
+                Some(st) => st
+                    .stage(&d.id, d.content.clone(), convert::extension(d.content_type))
+                    .await
+                    .map(|k| st.uri(&k)),
                 None => Err(format!(
                     "the file is {} bytes, more than Amazon Bedrock takes inline ({}); set files.s3_bucket (BCQ_S3_BUCKET) to send large files through S3",
                     d.content.len(),
@@ -437,7 +440,7 @@ impl BedrockDestination {
                 .filter(|id| !rejected.iter().any(|r| &r.doc_id == *id))
                 .cloned()
                 .collect();
-            if let Err(reason) = st.unstage(&deleted).await {
+            if let Err(reason) = st.unstage(&deleted, &convert::EXTENSIONS).await {
                 tracing::warn!(reason, "staged files of deleted documents remain in S3");
             }
         }

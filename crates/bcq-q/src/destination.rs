@@ -171,7 +171,7 @@ impl QDestination {
                     d.content.len(),
                     constraints::MAX_FILE_BYTES
                 )),
-                Some(st) => st.stage(id, d.content.clone()).await,
+                Some(st) => st.stage(id, d.content.clone(), "").await,
                 None => Err(format!(
                     "the file is {} bytes, more than can be sent inline ({inline}); set files.s3_bucket (BCQ_S3_BUCKET) to send large files through S3",
                     d.content.len()
@@ -379,7 +379,7 @@ impl QDestination {
                 .collect();
             // The documents are gone from Q either way: a file left in the
             // bucket is worth a warning, not a failure.
-            if let Err(reason) = st.unstage(&deleted).await {
+            if let Err(reason) = st.unstage(&deleted, &[""]).await {
                 tracing::warn!(reason, "staged files of deleted documents remain in S3");
             }
         }

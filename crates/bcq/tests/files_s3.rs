@@ -1,102 +1,13 @@
 //! End-to-end: files too large to send inline go through S3, against a real
-//! S3-compatible server (moto's server mode) that the test starts and stops
-//! itself. `scripts/test` installs moto where it is missing and names the
-//! Python that has it in `BCQ_TEST_PYTHON` (default `python3`).
+//! S3-compatible server (moto's server mode, `aws_sim::moto`) that the test
+//! starts and stops itself. `scripts/test` installs moto where it is
+//! missing and names the Python that has it in `BCQ_TEST_PYTHON`.
 
 mod common;
 
-use common::{World, bc, q_fast};
+use aws_sim::moto::Moto;
+use common::{World, bc, moto_s3, q_fast, staged};
 use serde_json::Value;
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-/// A moto server on a free loopback port, killed on drop.
-struct Moto {
-    child: Child,
-    url: String,
-}
-
-impl Moto {
-    fn start() -> Moto {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let python = std::env::var("BCQ_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-        let child = Command::new(&python)
-            .args([
-                "-m",
-                "moto.server",
-                "-H",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "{python} could not start ({e}): the S3 tests need moto's server; run the tests with scripts/test, which installs it"
-                )
-            });
-        let mut moto = Moto {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(status)) = moto.child.try_wait() {
-                panic!(
-                    "moto's S3 server exited ({status}) under {python}: run the tests with scripts/test, which installs moto"
-                );
-            }
-            assert!(Instant::now() < deadline, "moto did not start in 60 s");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        moto
-    }
-
-    async fn client(&self) -> aws_sdk_s3::Client {
-        let creds = aws_credential_types::Credentials::from_keys("moto", "moto", None);
-        let conf = aws_sdk_s3::config::Builder::new()
-            .behavior_version(aws_config::BehaviorVersion::latest())
-            .credentials_provider(creds)
-            .region(aws_config::Region::new("us-east-1"))
-            .endpoint_url(&self.url)
-            .force_path_style(true)
-            .build();
-        aws_sdk_s3::Client::from_conf(conf)
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The objects bcq staged in the test bucket: key and size.
-async fn staged(s3: &aws_sdk_s3::Client) -> Vec<(String, i64)> {
-    s3.list_objects_v2()
-        .bucket("bcq-files")
-        .prefix("bcq/")
-        .send()
-        .await
-        .unwrap()
-        .contents()
-        .iter()
-        .map(|o| {
-            (
-                o.key().unwrap_or_default().to_string(),
-                o.size().unwrap_or_default(),
-            )
-        })
-        .collect()
-}
 
 fn attr<'a>(d: &'a Value, name: &str) -> &'a str {
     d["attributes"][name].as_str().unwrap_or_default()
@@ -120,7 +31,7 @@ fn big_docx(text: &str, size: usize) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_too_large_for_inline_goes_through_s3() {
     let moto = Moto::start();
-    let s3 = moto.client().await;
+    let s3 = moto_s3(&moto.url);
     s3.create_bucket().bucket("bcq-files").send().await.unwrap();
     let mut q = q_fast();
     q.s3_endpoint = Some(moto.url.clone());
@@ -162,7 +73,7 @@ async fn a_file_too_large_for_inline_goes_through_s3() {
     );
     assert!(d["text"].as_str().unwrap().contains("HUGE-ONE"), "{d}");
     // The object is in the bucket under a key derived from the document id.
-    let keys = staged(&s3).await;
+    let keys = staged(&s3, "bcq-files").await;
     assert_eq!(keys.len(), 1, "{keys:?}");
     assert!(keys[0].1 > 12 << 20, "{keys:?}");
 
@@ -197,7 +108,7 @@ async fn a_file_too_large_for_inline_goes_through_s3() {
     let docs = w.q_documents().await;
     let d = docs.iter().find(|d| d["id"] == docx[1]["id"]).unwrap();
     assert!(d["text"].as_str().unwrap().contains("HUGE-TWO"), "{d}");
-    let both = staged(&s3).await;
+    let both = staged(&s3, "bcq-files").await;
     assert_eq!(both.len(), 2, "{both:?}");
 
     // Deleted in BC: gone from Q, and its staged file gone from the bucket.
@@ -217,7 +128,7 @@ async fn a_file_too_large_for_inline_goes_through_s3() {
     .assert_ok();
     let docs = w.q_documents().await;
     assert!(docs.iter().all(|d| d["id"] != docx[0]["id"]));
-    let left = staged(&s3).await;
+    let left = staged(&s3, "bcq-files").await;
     assert_eq!(left.len(), 1, "{left:?}");
     assert!(both.contains(&left[0]), "the other file stays: {left:?}");
     w.emu.stop().await;
@@ -234,7 +145,7 @@ async fn s3_objects_over_50_mb_or_missing_fail_alone_and_are_never_staged() {
     use aws_sdk_s3::primitives::ByteStream;
     use bcq_core::destination::Destination;
     let moto = Moto::start();
-    let s3 = moto.client().await;
+    let s3 = moto_s3(&moto.url);
     s3.create_bucket().bucket("bcq-files").send().await.unwrap();
     let over = bcq_q::constraints::MAX_FILE_BYTES + 1;
     for (key, body) in [
@@ -355,7 +266,7 @@ async fn s3_objects_over_50_mb_or_missing_fail_alone_and_are_never_staged() {
         outcome.rejected[0].reason.contains("52428800"),
         "{outcome:?}"
     );
-    let keys = staged(&s3).await;
+    let keys = staged(&s3, "bcq-files").await;
     assert!(keys.is_empty(), "{keys:?}");
     let docs = w.q_documents().await;
     assert!(docs.iter().any(|d| d["id"] == "fits"), "{docs:?}");

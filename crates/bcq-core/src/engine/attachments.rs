@@ -103,8 +103,7 @@ impl Engine {
                     format!("attachment {file_name} in {}", unit.ctx.company_name)
                 });
                 let Some(bc_id) = render::bc_id(meta) else {
-                    out.failed += 1;
-                    self.reject_now("documentAttachments/?", "attachment record has no id");
+                    self.reject_now(out, "documentAttachments/?", "attachment record has no id");
                     continue;
                 };
                 if let Seen::Again { first_number } = out.seen.insert(id_key(&bc_id), file_name) {
@@ -261,8 +260,11 @@ impl Engine {
                 let b = match bytes {
                     Ok(b) => b,
                     Err(e) => {
-                        out.failed += 1;
-                        self.reject_now(&j.doc_id, &format!("downloading {}: {e}", j.file_name()));
+                        self.reject_now(
+                            out,
+                            &j.doc_id,
+                            &format!("downloading {}: {e}", j.file_name()),
+                        );
                         continue;
                     }
                 };

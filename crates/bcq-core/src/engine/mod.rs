@@ -63,6 +63,10 @@ use tokio::sync::mpsc;
 
 pub use push::{ACK_GROUP, ACK_GROUP_WAIT};
 
+/// Documents that failed before reaching the destination kept with their
+/// reason per read (all are counted and recorded in the state store).
+pub const REJECTED_KEPT: usize = 50;
+
 /// How a run treats what it reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -386,6 +390,7 @@ impl Engine {
         report.counts.unchanged = read.unchanged;
         report.counts.failed += read.failed;
         report.rejected = push.rejected;
+        report.rejected.append(&mut read.rejected);
         report.errors.extend(push.errors);
         report.warnings.append(&mut read.warnings);
         report.fatal = push.fatal;
@@ -565,8 +570,7 @@ impl Engine {
                 true
             }
             Err(why) => {
-                out.failed += 1;
-                self.reject_now(&doc.id, &why);
+                self.reject_now(out, &doc.id, &why);
                 false
             }
         }
@@ -599,8 +603,17 @@ impl Engine {
         }
     }
 
-    /// A document that failed before reaching the destination.
-    fn reject_now(&self, doc_id: &str, reason: &str) {
+    /// A document that failed before reaching the destination: counted,
+    /// logged, recorded, and (the first [`REJECTED_KEPT`] of a read) named
+    /// with its reason in the unit's report.
+    fn reject_now(&self, out: &mut ReadOutcome, doc_id: &str, reason: &str) {
+        out.failed += 1;
+        if out.rejected.len() < REJECTED_KEPT {
+            out.rejected.push(crate::destination::Rejected {
+                doc_id: doc_id.to_string(),
+                reason: reason.to_string(),
+            });
+        }
         self.progress.failed.fetch_add(1, Ordering::Relaxed);
         tracing::warn!(doc_id, reason, "document not pushed");
         if let Err(e) = self.state().record_failure(self.run_id, doc_id, reason) {

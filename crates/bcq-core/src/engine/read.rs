@@ -31,8 +31,11 @@ pub struct ReadOutcome {
     pub records: u64,
     /// Records that did not need a push.
     pub unchanged: u64,
-    /// Documents that failed before reaching the sink (render, download).
+    /// Documents that failed before reaching the destination (render,
+    /// fit, download).
     pub failed: u64,
+    /// The first of them, with their reasons.
+    pub rejected: Vec<crate::destination::Rejected>,
     /// What was worked around, for the summary.
     pub warnings: Vec<String>,
     /// Records dated after the ceiling.
@@ -53,6 +56,7 @@ impl ReadOutcome {
             records: 0,
             unchanged: 0,
             failed: 0,
+            rejected: Vec::new(),
             warnings: Vec::new(),
             future: 0,
         }

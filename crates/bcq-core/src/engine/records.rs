@@ -89,8 +89,7 @@ impl Engine {
                         rendered.push((doc, hash, bc_id, record));
                     }
                     Err(e) => {
-                        out.failed += 1;
-                        self.reject_now(&format!("{}/?", spec.entity_set), &e.to_string());
+                        self.reject_now(out, &format!("{}/?", spec.entity_set), &e.to_string());
                     }
                 }
             }
@@ -202,8 +201,7 @@ impl Engine {
                     }
                 }
                 Err(e) => {
-                    out.failed += 1;
-                    self.reject_now(&pdf_id, &format!("downloading the pdf: {e}"));
+                    self.reject_now(out, &pdf_id, &format!("downloading the pdf: {e}"));
                 }
             }
         }

@@ -462,3 +462,139 @@ pub async fn stop_q_job(client: &aws_sdk_qbusiness::Client, qc: &q_sim::QSimConf
         .await
         .unwrap();
 }
+
+/// An S3 client for moto at `url`: path-style, moto's keys.
+pub fn moto_s3(url: &str) -> aws_sdk_s3::Client {
+    let creds = aws_credential_types::Credentials::from_keys("moto", "moto", None);
+    let conf = aws_sdk_s3::config::Builder::new()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .credentials_provider(creds)
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(url)
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+/// The objects bcq staged in `bucket` (under `bcq/`): key and size.
+pub async fn staged(s3: &aws_sdk_s3::Client, bucket: &str) -> Vec<(String, i64)> {
+    s3.list_objects_v2()
+        .bucket(bucket)
+        .prefix("bcq/")
+        .send()
+        .await
+        .unwrap()
+        .contents()
+        .iter()
+        .map(|o| {
+            (
+                o.key().unwrap_or_default().to_string(),
+                o.size().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+/// Borrows owned environment pairs for [`World::bcq`].
+pub fn pairs<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    env.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+impl World {
+    /// The environment of a run into the Bedrock emulator instead of Q:
+    /// the destination, its ids, endpoints and the emulator's credentials.
+    pub fn bedrock_env(&self) -> Vec<(&'static str, String)> {
+        let c = self.emu.bedrock.config();
+        vec![
+            ("BCQ_DESTINATION", "bedrock-kb".into()),
+            ("BEDROCK_KNOWLEDGE_BASE_ID", c.knowledge_base_id.clone()),
+            ("BEDROCK_DATA_SOURCE_ID", c.data_source_id.clone()),
+            (
+                "AWS_ENDPOINT_URL_BEDROCK_AGENT",
+                self.emu.bedrock.endpoint(),
+            ),
+            (
+                "AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME",
+                self.emu.bedrock.endpoint(),
+            ),
+            ("BCQ_BEDROCK_REGION", c.region.clone()),
+            ("AWS_ACCESS_KEY_ID", c.access_key_id.clone()),
+            ("AWS_SECRET_ACCESS_KEY", c.secret_access_key.clone()),
+        ]
+    }
+
+    /// Writes `bcq.toml` (access rules, groups) where `bcq` runs.
+    pub fn write_config(&self, toml: &str) {
+        std::fs::write(self.dir.path().join("bcq.toml"), toml).unwrap();
+    }
+
+    /// The Bedrock emulator's documents once ingestion settled.
+    pub async fn kb_documents(&self) -> Vec<Value> {
+        let url = format!("{}/_sim/documents", self.emu.bedrock.endpoint());
+        let mut last = Vec::new();
+        for _ in 0..200 {
+            let v: Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
+            last = v["documents"].as_array().cloned().unwrap_or_default();
+            let settled = last.iter().all(|d| {
+                !matches!(
+                    d["status"].as_str(),
+                    Some(
+                        "PENDING" | "STARTING" | "IN_PROGRESS" | "DELETING" | "DELETE_IN_PROGRESS"
+                    )
+                )
+            });
+            if settled {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        last
+    }
+
+    /// The document ids `user` gets from Bedrock's Retrieve for `question`,
+    /// through the official runtime SDK with only an endpoint override.
+    pub async fn retrieve(&self, user: &str, question: &str) -> Vec<String> {
+        use aws_sdk_bedrockagentruntime::types::{
+            KnowledgeBaseQuery, KnowledgeBaseRetrievalConfiguration,
+            KnowledgeBaseVectorSearchConfiguration, UserContext,
+        };
+        let c = self.emu.bedrock.config();
+        let creds = aws_credential_types::Credentials::from_keys(
+            c.access_key_id.clone(),
+            c.secret_access_key.clone(),
+            None,
+        );
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .credentials_provider(creds)
+            .region(aws_config::Region::new(c.region.clone()))
+            .endpoint_url(self.emu.bedrock.endpoint())
+            .load()
+            .await;
+        let out = aws_sdk_bedrockagentruntime::Client::new(&sdk)
+            .retrieve()
+            .knowledge_base_id(&c.knowledge_base_id)
+            .retrieval_query(KnowledgeBaseQuery::builder().text(question).build())
+            .retrieval_configuration(
+                KnowledgeBaseRetrievalConfiguration::builder()
+                    .vector_search_configuration(
+                        KnowledgeBaseVectorSearchConfiguration::builder()
+                            .number_of_results(100)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .user_context(UserContext::builder().user_id(user).build().unwrap())
+            .send()
+            .await
+            .unwrap();
+        out.retrieval_results()
+            .iter()
+            .filter_map(|r| {
+                r.location()?
+                    .custom_document_location()?
+                    .id()
+                    .map(str::to_string)
+            })
+            .collect()
+    }
+}
