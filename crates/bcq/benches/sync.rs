@@ -4,12 +4,15 @@
 //! request counts, peak resident memory and CPU time per document.
 //!
 //! ```sh
-//! cargo bench -p bcq --bench sync                         # 100,000 invoices: full, 0.1% changed, nothing changed
+//! cargo bench -p bcq --bench sync                         # 100,000 invoices: full, 0.1% changed, nothing changed, into both destinations
 //! cargo bench -p bcq --bench sync -- --invoices 1000000 --scenarios full --q-rate 100000 --no-latency   # memory at 1M
 //! ```
 //!
-//! Options: `--invoices N`, `--q-rate CALLS_PER_S` (Q's emulated
-//! BatchPutDocument limit, default 100), `--q-latency-ms` (default 150),
+//! Options: `--destinations qbusiness,bedrock-kb` (default both, one after
+//! the other against the same BC emulator), `--invoices N`, `--q-rate
+//! CALLS_PER_S` (the destination's emulated put limit: Q's
+//! BatchPutDocument, Bedrock's IngestKnowledgeBaseDocuments; default 100),
+//! `--q-latency-ms` (the put call's latency, default 150),
 //! `--bc-page-latency-ms` (default 300), `--bc-record-latency-us` (default
 //! 20), `--no-latency`, `--scenarios full,incremental,unchanged`. The
 //! `BENCH_WRAP` environment variable runs bcq under a profiler (its words
@@ -21,6 +24,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 struct Opts {
+    destinations: Vec<String>,
     invoices: u64,
     q_rate: f64,
     q_latency_ms: u64,
@@ -32,6 +36,7 @@ struct Opts {
 
 fn parse() -> Opts {
     let mut o = Opts {
+        destinations: vec!["qbusiness".into(), "bedrock-kb".into()],
         invoices: 100_000,
         q_rate: 100.0,
         q_latency_ms: 150,
@@ -45,6 +50,7 @@ fn parse() -> Opts {
         let mut val = || args.next().unwrap_or_default();
         match a.as_str() {
             "--invoices" => o.invoices = val().parse().expect("--invoices N"),
+            "--destinations" => o.destinations = val().split(',').map(str::to_string).collect(),
             "--q-rate" => o.q_rate = val().parse().expect("--q-rate N"),
             "--q-latency-ms" => o.q_latency_ms = val().parse().expect("--q-latency-ms N"),
             "--bc-page-latency-ms" => {
@@ -133,6 +139,21 @@ fn q_calls(c: &Value, op: &str) -> u64 {
     c["by_operation"][op].as_u64().unwrap_or(0)
 }
 
+/// The emulated destination a run writes to: its put operation, its
+/// control API, and how many documents it holds.
+struct Dest {
+    key: String,
+    base: String,
+    put_op: &'static str,
+    /// Its counts' field of documents accepted.
+    pushed_field: &'static str,
+}
+
+async fn post(url: String, body: Value) {
+    let r = reqwest::Client::new().post(url).json(&body).send().await.unwrap();
+    assert!(r.status().is_success(), "refused: {}", r.text().await.unwrap());
+}
+
 #[tokio::main]
 async fn main() {
     let o = parse();
@@ -140,6 +161,10 @@ async fn main() {
     q.rates.insert("BatchPutDocument".into(), o.q_rate);
     q.rates.insert("BatchDeleteDocument".into(), o.q_rate);
     q.indexing_delay = Duration::from_millis(5);
+    let mut kb = bedrock_sim::BedrockSimConfig::default();
+    kb.rates.insert("IngestKnowledgeBaseDocuments".into(), o.q_rate);
+    kb.rates.insert("DeleteKnowledgeBaseDocuments".into(), o.q_rate);
+    kb.indexing_delay = Duration::from_millis(5);
     let bc = bc_sim::SimConfig {
         invoices_per_company: o.invoices,
         companies: 1,
@@ -147,44 +172,72 @@ async fn main() {
         latency_per_record: Duration::from_micros(o.bc_record_latency_us),
         ..bc_sim::SimConfig::default()
     };
-    let emu = Emulators::start_with(bc, q).await.expect("emulators start");
-    let q_base = emu.q.endpoint();
+    let emu = Emulators::start_all(bc, q, kb).await.expect("emulators start");
     let bc_base = emu.bc.base_url();
-    if o.q_latency_ms > 0 {
-        let r = reqwest::Client::new()
-            .post(format!("{q_base}/_sim/faults"))
-            .json(&json!({"operation": "BatchPutDocument", "kind": "latency", "latency_ms": o.q_latency_ms, "count": 100_000_000u64}))
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success());
-    }
-    if let Some(n) = o.fail_every {
-        // Endurance: one BC page request and one BatchPutDocument call in
-        // every N fail transiently (503 with Retry-After, and 500).
-        let client = reqwest::Client::new();
-        for (url, body) in [
-            (
+    let company = emu.bc.companies("production")[0].id.to_string();
+    for key in &o.destinations {
+        let dest = match key.as_str() {
+            "qbusiness" => Dest {
+                key: key.clone(),
+                base: emu.q.endpoint(),
+                put_op: "BatchPutDocument",
+                pushed_field: "documents_put",
+            },
+            "bedrock-kb" => Dest {
+                key: key.clone(),
+                base: emu.bedrock.endpoint(),
+                put_op: "IngestKnowledgeBaseDocuments",
+                pushed_field: "documents_ingested",
+            },
+            other => panic!("--destinations: unknown destination {other}"),
+        };
+        if o.q_latency_ms > 0 {
+            post(
+                format!("{}/_sim/faults", dest.base),
+                json!({"operation": dest.put_op, "kind": "latency", "latency_ms": o.q_latency_ms, "count": 100_000_000u64}),
+            )
+            .await;
+        }
+        if let Some(n) = o.fail_every {
+            // Endurance: one BC page request and one put call in every N
+            // fail transiently (503 with Retry-After, and 500).
+            post(
                 format!("{bc_base}/_sim/faults"),
                 json!({"path_contains": "salesInvoices", "kind": "status", "status": 503, "retry_after_secs": 1, "every": n, "count": u32::MAX}),
-            ),
-            (
-                format!("{q_base}/_sim/faults"),
-                json!({"operation": "BatchPutDocument", "kind": "status", "status": 500, "every": n, "count": u64::MAX}),
-            ),
-        ] {
-            let r = client.post(url).json(&body).send().await.unwrap();
-            assert!(
-                r.status().is_success(),
-                "fault refused: {}",
-                r.text().await.unwrap()
-            );
+            )
+            .await;
+            post(
+                format!("{}/_sim/faults", dest.base),
+                json!({"operation": dest.put_op, "kind": "status", "status": 500, "every": n, "count": u64::MAX}),
+            )
+            .await;
         }
+        run_destination(&o, &emu, &dest, &bc_base, &company).await;
     }
+    emu.stop().await;
+}
+
+/// The settings of a run into `dest`.
+fn settings(emu: &Emulators, dest: &Dest) -> Vec<(&'static str, String)> {
+    let mut s = emu.settings("production");
+    if dest.key == "bedrock-kb" {
+        s.retain(|(k, _)| !k.starts_with("q."));
+        s.extend(emu.bedrock_settings());
+    }
+    s
+}
+
+async fn run_destination(o: &Opts, emu: &Emulators, dest: &Dest, bc_base: &str, company: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let settings = emu.settings("production");
-    let qc = emu.q.config().clone();
-    let company = emu.bc.companies("production")[0].id.to_string();
+    // A knowledge base with access lists never returns a document without
+    // one: every invoice is readable by one user, in both destinations.
+    std::fs::write(
+        dir.path().join("bcq.toml"),
+        "[[access]]\nallow_users = [\"bench@contoso.example\"]\n",
+    )
+    .unwrap();
+    let settings = settings(emu, dest);
+    let creds = emu.credentials(&dest.key);
     let command = |args: &[&str]| {
         // BENCH_WRAP runs bcq under a profiler, e.g.
         // BENCH_WRAP="valgrind --tool=dhat --dhat-out-file=/tmp/dhat.out".
@@ -206,8 +259,8 @@ async fn main() {
             "sync.state_path={}",
             dir.path().join("state.db").display()
         ));
-        c.env("AWS_ACCESS_KEY_ID", &qc.access_key_id)
-            .env("AWS_SECRET_ACCESS_KEY", &qc.secret_access_key)
+        c.env("AWS_ACCESS_KEY_ID", &creds.access_key_id)
+            .env("AWS_SECRET_ACCESS_KEY", creds.secret_access_key.expose())
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .arg("--log-format")
             .arg("json")
@@ -219,34 +272,38 @@ async fn main() {
     let schema = run_child(command(&["index-schema", "--apply"]));
     assert_eq!(schema.code, 0, "index-schema failed");
 
-    // The ceiling: Q accepts q_rate calls a second of 10 documents each;
-    // BC serves 6,000 requests per 5 minutes of up to 20,000 records.
+    // The ceiling: the destination accepts q_rate calls a second of 10
+    // documents each; BC serves 6,000 requests per 5 minutes of up to
+    // 20,000 records.
     let q_ceiling = o.q_rate * 10.0;
     let bc_ceiling = 20.0 * 20_000.0;
     let ceiling = q_ceiling.min(bc_ceiling);
     println!(
-        "bcq sync benchmark: {} invoices, Q {} calls/s at {} ms, BC {} ms/page + {} µs/record; ceiling {:.0} docs/s",
-        o.invoices, o.q_rate, o.q_latency_ms, o.bc_page_latency_ms, o.bc_record_latency_us, ceiling
+        "bcq sync benchmark into {}: {} invoices, {} {} calls/s at {} ms, BC {} ms/page + {} µs/record; ceiling {:.0} docs/s",
+        dest.key,
+        o.invoices,
+        dest.put_op,
+        o.q_rate,
+        o.q_latency_ms,
+        o.bc_page_latency_ms,
+        o.bc_record_latency_us,
+        ceiling
     );
     println!(
-        "| scenario | docs pushed | wall s | docs/s | of ceiling | BC requests | Q put calls | peak RSS MB | CPU µs/doc read |"
+        "| scenario | docs pushed | wall s | docs/s | of ceiling | BC requests | put calls | peak RSS MB | CPU µs/doc read |"
     );
     println!("|---|---|---|---|---|---|---|---|---|");
     let mut full_wall = None;
     for scenario in &o.scenarios {
         if scenario == "incremental" {
-            let r = reqwest::Client::new()
-                .post(format!(
-                    "{bc_base}/_sim/touch/production/{company}/salesInvoices"
-                ))
-                .json(&json!({"fraction": 0.001}))
-                .send()
-                .await
-                .unwrap();
-            assert!(r.status().is_success(), "touch failed");
+            post(
+                format!("{bc_base}/_sim/touch/production/{company}/salesInvoices"),
+                json!({"fraction": 0.001}),
+            )
+            .await;
         }
         let bc_before = counts(format!("{bc_base}/_sim/counts")).await;
-        let q_before = counts(format!("{q_base}/_sim/counts")).await;
+        let d_before = counts(format!("{}/_sim/counts", dest.base)).await;
         let args: Vec<&str> = if scenario == "full" {
             vec!["sync", "--full"]
         } else {
@@ -255,9 +312,9 @@ async fn main() {
         let u = run_child(command(&args));
         assert_eq!(u.code, 0, "bcq sync failed:\n{}", u.stdout);
         let bc_after = counts(format!("{bc_base}/_sim/counts")).await;
-        let q_after = counts(format!("{q_base}/_sim/counts")).await;
-        let pushed = q_after["documents_put"].as_u64().unwrap_or(0)
-            - q_before["documents_put"].as_u64().unwrap_or(0);
+        let d_after = counts(format!("{}/_sim/counts", dest.base)).await;
+        let pushed = d_after[dest.pushed_field].as_u64().unwrap_or(0)
+            - d_before[dest.pushed_field].as_u64().unwrap_or(0);
         // bcq's own summary: its peak memory (VmHWM) and CPU time. wait4's
         // ru_maxrss would include the benchmark process's own high-water
         // mark, which the child inherits at fork.
@@ -278,14 +335,15 @@ async fn main() {
             "| {scenario} | {pushed} | {secs:.1} | {rate:.0} | {:.0}% | {} | {} | {:.1} | {:.1} |",
             100.0 * rate / ceiling,
             bc_api_requests(&bc_after) - bc_api_requests(&bc_before),
-            q_calls(&q_after, "BatchPutDocument") - q_calls(&q_before, "BatchPutDocument"),
+            q_calls(&d_after, dest.put_op) - q_calls(&d_before, dest.put_op),
             rss_mb,
             cpu * 1e6 / read.max(1) as f64,
         );
+        let stat = |name: &str| summary[dest.key.as_str()][name].as_u64().unwrap_or(0);
         println!(
-            "|   (bcq's own count: {} BatchPutDocument calls, {} throttled by Q) |||||||||",
-            dest_stat(&summary, "put_calls"),
-            dest_stat(&summary, "throttled")
+            "|   (bcq's own count: {} put calls, {} throttled) |||||||||",
+            stat("put_calls") + stat("ingest_calls"),
+            stat("throttled")
         );
         println!(
             "|   (bcq's CPU: user {:.2} s, system {:.2} s; context switches: {} voluntary, {} involuntary) |||||||||",
@@ -303,26 +361,35 @@ async fn main() {
             );
         }
     }
-    // Q must hold exactly one document per invoice.
+    // The destination must hold exactly one document per invoice.
+    let held = held(emu, dest).await;
+    println!("{} holds {held} documents for {} invoices\n", dest.key, o.invoices);
+    assert_eq!(held as u64, o.invoices, "the destination must hold every invoice");
+}
+
+/// Documents the destination holds.
+async fn held(emu: &Emulators, dest: &Dest) -> usize {
+    if dest.key == "bedrock-kb" {
+        let docs: Value = reqwest::get(format!("{}/_sim/documents", dest.base))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        return docs["documents"]
+            .as_array()
+            .map_or(0, |d| d.iter().filter(|x| x["status"] != "NOT_FOUND").count());
+    }
     let qc = emu.q.config();
     let ids: Value = reqwest::get(format!(
-        "{q_base}/_sim/documents?applicationId={}&indexId={}&ids_only=true",
-        qc.application_id, qc.index_id
+        "{}/_sim/documents?applicationId={}&indexId={}&ids_only=true",
+        dest.base, qc.application_id, qc.index_id
     ))
     .await
     .unwrap()
     .json()
     .await
     .unwrap();
-    let held = ids["ids"].as_array().map_or(0, Vec::len);
-    println!("Q holds {held} documents for {} invoices", o.invoices);
-    assert_eq!(held as u64, o.invoices, "Q must hold every invoice");
-    emu.stop().await;
+    ids["ids"].as_array().map_or(0, Vec::len)
 }
 
-/// A statistic of the destination, from the JSON summary (the destination's
-/// statistics are under its own key).
-fn dest_stat(summary: &Value, name: &str) -> u64 {
-    let key = summary["destination"].as_str().unwrap_or("qbusiness");
-    summary[key][name].as_u64().unwrap_or(0)
-}
