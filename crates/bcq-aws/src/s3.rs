@@ -8,14 +8,22 @@
 //! than one object per large document; when a document is deleted from the
 //! destination, its object is deleted too.
 
+use crate::caller::Caller;
 use crate::error::describe;
 use aws_sdk_s3::primitives::ByteStream;
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 /// Where and how large files are staged.
 #[derive(Clone, Debug)]
 pub struct S3Staging {
     client: aws_sdk_s3::Client,
+    /// Every S3 call under bcq's retry policy (the SDK's own retries are
+    /// off in clients built by [`S3Staging::from_sdk`]).
+    caller: Arc<Caller>,
+    /// S3 calls made.
+    calls: Arc<AtomicU64>,
     /// The bucket.
     pub bucket: String,
     /// Key prefix (`bcq/`).
@@ -31,6 +39,13 @@ impl S3Staging {
     ) -> Self {
         S3Staging {
             client,
+            caller: Arc::new(Caller::new(
+                bcq_retry::RetryPolicy::default(),
+                4,
+                16,
+                0x0062_6373,
+            )),
+            calls: Arc::new(AtomicU64::new(0)),
             bucket: bucket.into(),
             prefix: prefix.into(),
         }
@@ -45,7 +60,8 @@ impl S3Staging {
         endpoint_url: Option<&str>,
         force_path_style: bool,
     ) -> Self {
-        let mut conf = aws_sdk_s3::config::Builder::from(sdk);
+        let mut conf = aws_sdk_s3::config::Builder::from(sdk)
+            .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled());
         if let Some(e) = endpoint_url {
             conf = conf.endpoint_url(e);
         }
@@ -78,18 +94,23 @@ impl S3Staging {
         suffix: &str,
     ) -> Result<String, String> {
         let key = self.key_for(doc_id, suffix);
-        self.client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(&key)
-            .body(ByteStream::from(content))
-            .send()
+        let content = bytes::Bytes::from(content);
+        self.caller
+            .call(&self.calls, || {
+                self.client
+                    .put_object()
+                    .bucket(&self.bucket)
+                    .key(&key)
+                    .body(ByteStream::from(content.clone()))
+                    .send()
+            })
             .await
             .map_err(|e| {
                 format!(
-                    "staging the file in s3://{}/{key} failed ({}); check files.s3_bucket (BCQ_S3_BUCKET), the AWS credentials' s3:PutObject permission and the region",
+                    "staging the file in s3://{}/{key} failed ({}{}); check files.s3_bucket (BCQ_S3_BUCKET), the AWS credentials' s3:PutObject permission and the region",
                     self.bucket,
-                    describe("s3", &e)
+                    describe("s3", &e.error),
+                    e.retried()
                 )
             })?;
         Ok(key)
@@ -121,17 +142,21 @@ impl S3Staging {
                 .build()
                 .expect("objects are set");
             let out = self
-                .client
-                .delete_objects()
-                .bucket(&self.bucket)
-                .delete(delete)
-                .send()
+                .caller
+                .call(&self.calls, || {
+                    self.client
+                        .delete_objects()
+                        .bucket(&self.bucket)
+                        .delete(delete.clone())
+                        .send()
+                })
                 .await
                 .map_err(|e| {
                     format!(
-                        "deleting staged files from s3://{} failed ({}); check the AWS credentials' s3:DeleteObject permission",
+                        "deleting staged files from s3://{} failed ({}{}); check the AWS credentials' s3:DeleteObject permission",
                         self.bucket,
-                        describe("s3", &e)
+                        describe("s3", &e.error),
+                        e.retried()
                     )
                 })?;
             if let Some(e) = out.errors().first() {

@@ -150,8 +150,17 @@ struct Dest {
 }
 
 async fn post(url: String, body: Value) {
-    let r = reqwest::Client::new().post(url).json(&body).send().await.unwrap();
-    assert!(r.status().is_success(), "refused: {}", r.text().await.unwrap());
+    let r = reqwest::Client::new()
+        .post(url)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.status().is_success(),
+        "refused: {}",
+        r.text().await.unwrap()
+    );
 }
 
 #[tokio::main]
@@ -162,8 +171,10 @@ async fn main() {
     q.rates.insert("BatchDeleteDocument".into(), o.q_rate);
     q.indexing_delay = Duration::from_millis(5);
     let mut kb = bedrock_sim::BedrockSimConfig::default();
-    kb.rates.insert("IngestKnowledgeBaseDocuments".into(), o.q_rate);
-    kb.rates.insert("DeleteKnowledgeBaseDocuments".into(), o.q_rate);
+    kb.rates
+        .insert("IngestKnowledgeBaseDocuments".into(), o.q_rate);
+    kb.rates
+        .insert("DeleteKnowledgeBaseDocuments".into(), o.q_rate);
     kb.indexing_delay = Duration::from_millis(5);
     let bc = bc_sim::SimConfig {
         invoices_per_company: o.invoices,
@@ -172,7 +183,9 @@ async fn main() {
         latency_per_record: Duration::from_micros(o.bc_record_latency_us),
         ..bc_sim::SimConfig::default()
     };
-    let emu = Emulators::start_all(bc, q, kb).await.expect("emulators start");
+    let emu = Emulators::start_all(bc, q, kb)
+        .await
+        .expect("emulators start");
     let bc_base = emu.bc.base_url();
     let company = emu.bc.companies("production")[0].id.to_string();
     for key in &o.destinations {
@@ -363,8 +376,14 @@ async fn run_destination(o: &Opts, emu: &Emulators, dest: &Dest, bc_base: &str, 
     }
     // The destination must hold exactly one document per invoice.
     let held = held(emu, dest).await;
-    println!("{} holds {held} documents for {} invoices\n", dest.key, o.invoices);
-    assert_eq!(held as u64, o.invoices, "the destination must hold every invoice");
+    println!(
+        "{} holds {held} documents for {} invoices\n",
+        dest.key, o.invoices
+    );
+    assert_eq!(
+        held as u64, o.invoices,
+        "the destination must hold every invoice"
+    );
 }
 
 /// Documents the destination holds.
@@ -376,9 +395,9 @@ async fn held(emu: &Emulators, dest: &Dest) -> usize {
             .json()
             .await
             .unwrap();
-        return docs["documents"]
-            .as_array()
-            .map_or(0, |d| d.iter().filter(|x| x["status"] != "NOT_FOUND").count());
+        return docs["documents"].as_array().map_or(0, |d| {
+            d.iter().filter(|x| x["status"] != "NOT_FOUND").count()
+        });
     }
     let qc = emu.q.config();
     let ids: Value = reqwest::get(format!(
@@ -392,4 +411,3 @@ async fn held(emu: &Emulators, dest: &Dest) -> usize {
     .unwrap();
     ids["ids"].as_array().map_or(0, Vec::len)
 }
-
