@@ -192,8 +192,30 @@ pub fn optional_url(
 /// An AWS region name (`us-east-1`), when set, or a problem naming the
 /// setting (a `/` would change the endpoint's URL).
 pub fn region(values: &dyn SettingValues, key: &str, problems: &mut Vec<String>) -> Option<String> {
-    let v = values.get(key)?.trim().to_string();
-    if v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+    let valid = |v: &str| !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    let Some(v) = values.get(key) else {
+        // The AWS chain reads the region from these (the first set wins):
+        // a mistyped one is a configuration error too, not a failed call.
+        let chain = ["AWS_REGION", "AWS_DEFAULT_REGION"]
+            .into_iter()
+            .find_map(|var| {
+                Some((
+                    var,
+                    std::env::var(var).ok().filter(|v| !v.trim().is_empty())?,
+                ))
+            });
+        if let Some((var, v)) = chain
+            && !valid(v.trim())
+        {
+            problems.push(format!(
+                "{var} is '{v}': expected an AWS region name such as us-east-1 (the AWS chain reads it as {} is not set)",
+                values.describe(key)
+            ));
+        }
+        return None;
+    };
+    let v = v.trim().to_string();
+    if !valid(&v) {
         problems.push(format!(
             "{} is '{v}': expected an AWS region name such as us-east-1",
             values.describe(key)

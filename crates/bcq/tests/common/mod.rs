@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use bcq::demo::Emulators;
 use serde_json::Value;
 use std::path::PathBuf;
