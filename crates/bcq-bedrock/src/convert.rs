@@ -180,13 +180,7 @@ pub fn fit(
             dropped.join(", ")
         ));
     }
-    if doc.content_type == ContentType::Markdown && doc.content.len() > MAX_INLINE_BYTES {
-        let mut cut = MAX_INLINE_BYTES - TRUNCATION_MARKER.len();
-        while cut > 0 && (doc.content[cut] & 0xC0) == 0x80 {
-            cut -= 1;
-        }
-        doc.content.truncate(cut);
-        doc.content.extend_from_slice(TRUNCATION_MARKER.as_bytes());
+    if doc.truncate_text(MAX_INLINE_BYTES, TRUNCATION_MARKER) {
         cuts.push("body (over 5 MB of text)".to_string());
     }
     Ok(cuts)

@@ -9,7 +9,7 @@ use bcq_core::acl::GroupSpec;
 use bcq_core::catalog::AttrKind;
 use bcq_core::destination::{
     AccessModel, AttributeCheck, BoxFuture, Check, CommonSettings, Destination, DestinationError,
-    GroupSync, Limits, Outcome, Rejected, RunEnd, RunStart, Source, Stat,
+    Limits, Outcome, Rejected, RunEnd, RunStart, Source, Stat,
 };
 use bcq_core::document::Document;
 use bcq_retry::RetryPolicy;
@@ -639,22 +639,6 @@ impl Destination for BedrockDestination {
                 ..AttributeCheck::default()
             })
         })
-    }
-
-    fn declare_attributes<'a>(
-        &'a self,
-        _: &'a [(&'static str, AttrKind)],
-    ) -> BoxFuture<'a, Result<Vec<String>, DestinationError>> {
-        Box::pin(async { Ok(Vec::new()) })
-    }
-
-    fn sync_groups<'a>(
-        &'a self,
-        _: &'a [GroupSpec],
-        _: Vec<(String, Option<String>)>,
-    ) -> BoxFuture<'a, Result<GroupSync, DestinationError>> {
-        // Groups are expanded into users in every access list: nothing is kept.
-        Box::pin(async { Ok(GroupSync::default()) })
     }
 
     fn open_run<'a>(

@@ -5,7 +5,7 @@ use crate::destination::{BedrockDestination, BedrockTarget};
 use bcq_core::destination::{
     BoxFuture, CommonSettings, Destination, DestinationKind, PreparedDestination,
 };
-use bcq_core::settings::{Setting, SettingValues, optional_url, region, required};
+use bcq_core::settings::{Setting, SettingValues, id as shaped_id, optional_url, region};
 use std::sync::Arc;
 
 /// Every setting of the Bedrock destination.
@@ -84,14 +84,13 @@ impl DestinationKind for BedrockKind {
     ) -> Result<Box<dyn PreparedDestination>, Vec<String>> {
         let mut problems = Vec::new();
         let mut id = |key: &str| {
-            let v = required(values, key, &mut problems);
-            if !v.is_empty() && !is_bedrock_id(&v) {
-                problems.push(format!(
-                    "{} is '{v}': an Amazon Bedrock knowledge base or data source id is 10 letters and digits",
-                    values.describe(key)
-                ));
-            }
-            v
+            shaped_id(
+                values,
+                key,
+                is_bedrock_id,
+                "an Amazon Bedrock knowledge base or data source id is 10 letters and digits",
+                &mut problems,
+            )
         };
         let target = BedrockTarget {
             knowledge_base_id: id("bedrock.knowledge_base_id"),

@@ -241,20 +241,27 @@ pub trait Destination: Send + Sync + 'static {
         &'a self,
         wanted: &'a [(&'static str, AttrKind)],
     ) -> BoxFuture<'a, Result<AttributeCheck, DestinationError>>;
-    /// Declares the missing attributes; returns the names added.
+    /// Declares the missing attributes; returns the names added. By
+    /// default nothing: a destination that takes attributes undeclared.
     fn declare_attributes<'a>(
         &'a self,
         wanted: &'a [(&'static str, AttrKind)],
-    ) -> BoxFuture<'a, Result<Vec<String>, DestinationError>>;
+    ) -> BoxFuture<'a, Result<Vec<String>, DestinationError>> {
+        let _ = wanted;
+        Box::pin(async { Ok(Vec::new()) })
+    }
     /// Sets the configured groups in the destination and deletes those bcq
     /// put before (`put_before`) that are no longer configured, before any
     /// document goes out. Destinations without groups expand them into
-    /// their users instead and keep nothing.
+    /// their users instead and keep nothing (the default).
     fn sync_groups<'a>(
         &'a self,
         groups: &'a [GroupSpec],
         put_before: Vec<(String, Option<String>)>,
-    ) -> BoxFuture<'a, Result<GroupSync, DestinationError>>;
+    ) -> BoxFuture<'a, Result<GroupSync, DestinationError>> {
+        let _ = (groups, put_before);
+        Box::pin(async { Ok(GroupSync::default()) })
+    }
     /// Opens a run (a Q sync job, or nothing): closes or waits for what an
     /// earlier bcq left, waits for a run someone else holds when configured
     /// to. Returns the run's id, when it has one.

@@ -149,6 +149,22 @@ pub struct Document {
 }
 
 impl Document {
+    /// Cuts a Markdown body longer than `max` bytes at a character
+    /// boundary, ending it with `marker` (which says so in the text
+    /// itself) so that the whole is at most `max` bytes. Whether it cut.
+    pub fn truncate_text(&mut self, max: usize, marker: &str) -> bool {
+        if self.content_type != ContentType::Markdown || self.content.len() <= max {
+            return false;
+        }
+        let mut cut = max.saturating_sub(marker.len());
+        while cut > 0 && (self.content[cut] & 0xC0) == 0x80 {
+            cut -= 1;
+        }
+        self.content.truncate(cut);
+        self.content.extend_from_slice(marker.as_bytes());
+        true
+    }
+
     /// SHA-256 over everything that reaches Q, in a length-prefixed
     /// encoding so that no two different documents share a pre-image.
     pub fn content_hash(&self) -> [u8; 32] {

@@ -135,19 +135,20 @@ pub fn number(
     }
 }
 
-/// A resource id of an AWS service: letters, digits, `-` and `_` only
-/// (no `/`, which would change the request's URL), or a problem.
-pub fn aws_id(values: &dyn SettingValues, key: &str, problems: &mut Vec<String>) -> String {
+/// A required resource id of the shape `valid` accepts (never a `/`,
+/// which would change a request's URL), or a problem saying what is
+/// `expected` (e.g. "an Amazon Q Business id is 36 letters, digits and
+/// dashes").
+pub fn id(
+    values: &dyn SettingValues,
+    key: &str,
+    valid: fn(&str) -> bool,
+    expected: &str,
+    problems: &mut Vec<String>,
+) -> String {
     let v = required(values, key, problems);
-    if !v.is_empty()
-        && !v
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        problems.push(format!(
-            "{} is '{v}': expected an id of letters, digits, '-' and '_'",
-            values.describe(key)
-        ));
+    if !v.is_empty() && !valid(&v) {
+        problems.push(format!("{} is '{v}': {expected}", values.describe(key)));
     }
     v
 }
@@ -257,8 +258,9 @@ mod tests {
         assert_eq!(whole(&m, "b", 5, 1, 100, &mut p), 7);
         assert_eq!(whole(&m, "zz", 5, 1, 100, &mut p), 5);
         assert!(!flag(&m, "c", false, &mut p) && p.len() == 2);
-        assert_eq!(aws_id(&m, "d", &mut p), "x/y");
-        assert!(p[2].contains("<d> is 'x/y'"), "{p:?}");
+        let letters = |v: &str| v.chars().all(|c| c.is_ascii_alphanumeric());
+        assert_eq!(id(&m, "d", letters, "letters only", &mut p), "x/y");
+        assert_eq!(p[2], "<d> is 'x/y': letters only");
         assert_eq!(number(&m, "e", 1.0, 0.0, 1.0, &mut p), 0.25);
         required(&m, "missing", &mut p);
         assert_eq!(p.last().unwrap(), "<missing> is not set");

@@ -94,14 +94,7 @@ pub fn fit(doc: &mut Document) -> Result<Vec<String>, String> {
             cuts.push(format!("attribute {}", a.name));
         }
     }
-    if doc.content_type == ContentType::Markdown && doc.content.len() > MAX_TEXT_BYTES {
-        // Cut at a character boundary and say so in the text itself.
-        let mut cut = MAX_TEXT_BYTES - TRUNCATION_MARKER.len();
-        while cut > 0 && (doc.content[cut] & 0xC0) == 0x80 {
-            cut -= 1;
-        }
-        doc.content.truncate(cut);
-        doc.content.extend_from_slice(TRUNCATION_MARKER.as_bytes());
+    if doc.truncate_text(MAX_TEXT_BYTES, TRUNCATION_MARKER) {
         cuts.push("body (over 5 MB of text)".to_string());
     }
     Ok(cuts)

@@ -5,7 +5,7 @@ use crate::destination::{QDestination, QTarget};
 use bcq_core::destination::{
     BoxFuture, CommonSettings, Destination, DestinationKind, PreparedDestination,
 };
-use bcq_core::settings::{Setting, SettingValues, optional_url, region, required};
+use bcq_core::settings::{Setting, SettingValues, id as shaped_id, optional_url, region};
 use std::sync::Arc;
 
 /// Every setting of the Q destination.
@@ -101,14 +101,13 @@ impl DestinationKind for QKind {
     ) -> Result<Box<dyn PreparedDestination>, Vec<String>> {
         let mut problems = Vec::new();
         let mut id = |key: &str| {
-            let v = required(values, key, &mut problems);
-            if !v.is_empty() && !is_q_id(&v) {
-                problems.push(format!(
-                    "{} is '{v}': an Amazon Q Business id is 36 letters, digits and dashes",
-                    values.describe(key)
-                ));
-            }
-            v
+            shaped_id(
+                values,
+                key,
+                is_q_id,
+                "an Amazon Q Business id is 36 letters, digits and dashes",
+                &mut problems,
+            )
         };
         let target = QTarget {
             application_id: id("q.application_id"),

@@ -9,8 +9,8 @@ use crate::sync::RunSummary;
 use anyhow::Context;
 use bcq_core::catalog::AttrKind;
 use bcq_core::destination::{
-    AttributeCheck, BoxFuture, Check, Destination, DestinationError, GroupSync, Limits, Outcome,
-    Rejected, RunEnd, RunStart, Stat,
+    AttributeCheck, BoxFuture, Check, Destination, DestinationError, Limits, Outcome, Rejected,
+    RunEnd, RunStart, Stat,
 };
 use bcq_core::document::{AttrValue, ContentType, Document};
 use bcq_core::engine::{Engine, Mode, Progress, Stop};
@@ -161,21 +161,6 @@ impl Destination for FileDestination {
                 ..AttributeCheck::default()
             })
         })
-    }
-
-    fn declare_attributes<'a>(
-        &'a self,
-        _: &'a [(&'static str, AttrKind)],
-    ) -> BoxFuture<'a, Result<Vec<String>, DestinationError>> {
-        Box::pin(async { Ok(Vec::new()) })
-    }
-
-    fn sync_groups<'a>(
-        &'a self,
-        _: &'a [bcq_core::acl::GroupSpec],
-        _: Vec<(String, Option<String>)>,
-    ) -> BoxFuture<'a, Result<GroupSync, DestinationError>> {
-        Box::pin(async { Ok(GroupSync::default()) })
     }
 
     fn open_run<'a>(

@@ -621,3 +621,17 @@ impl Engine {
         }
     }
 }
+
+/// The error of a read whose page held only records already read in it (a
+/// cycle the nextLinks did not show): `what` names the collection.
+fn cycle(what: &str, url: &str, again: usize) -> String {
+    format!(
+        "reading {what}: {}",
+        bcq_bc::BcError::PagingAnomaly {
+            url: url.to_string(),
+            reason: format!(
+                "all {again} records of the page were already read in this read (a cycle)"
+            ),
+        }
+    )
+}

@@ -94,16 +94,10 @@ impl Engine {
                 }
             }
             if again > 0 && again == page.values.len() {
-                out.error = Some(format!(
-                    "reading {} of {}: {}",
-                    spec.entity_set,
-                    unit.ctx.company_name,
-                    bcq_bc::BcError::PagingAnomaly {
-                        url: page.url.clone(),
-                        reason: format!(
-                            "all {again} records of the page were already read in this read (a cycle)"
-                        ),
-                    }
+                out.error = Some(super::cycle(
+                    &format!("{} of {}", spec.entity_set, unit.ctx.company_name),
+                    &page.url,
+                    again,
                 ));
                 return;
             }
