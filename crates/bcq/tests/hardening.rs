@@ -118,6 +118,34 @@ async fn q_doc_count(w: &World) -> usize {
     w.q_documents().await.len()
 }
 
+/// A reconciliation through the proxy whose rule must make bcq refuse the
+/// read: exit 1 naming `named`, nothing deleted from Q; then, the rule
+/// cleared, a clean reconciliation converges. Answers the hostile run's
+/// output and the URLs the proxy was asked during it.
+async fn refused_reconcile(
+    w: &Arc<World>,
+    p: &Proxy,
+    via: &[(&'static str, String)],
+    named: &str,
+) -> Result<(Run, Vec<String>), String> {
+    let args = ["sync", "--reconcile", "--no-progress"];
+    let r = bcq(w, &args, via).await;
+    let asked = p.requests();
+    ensure(r.code == 1, || {
+        format!("exit {} (want 1): {}", r.code, r.both())
+    })?;
+    ensure(r.both().contains(named), || {
+        format!("{named:?} is not said: {}", r.both())
+    })?;
+    let held = q_doc_count(w).await;
+    ensure(held == INVOICES as usize, || {
+        format!("Q holds {held} of {INVOICES}: the refused read deleted documents")
+    })?;
+    p.clear();
+    clean_follow_up(w, &args, via).await?;
+    Ok((r, asked))
+}
+
 // ---- Data loss and runaway reads -------------------------------------------
 
 /// 1. A nextLink equal to its own page during a reconciliation.
@@ -131,19 +159,7 @@ async fn repeated_next_link() -> Outcome {
             a.set_json(&v);
         }
     });
-    let r = bcq(&w, &["sync", "--reconcile", "--no-progress"], &via).await;
-    ensure(r.code == 1, || {
-        format!("exit {} (want 1): {}", r.code, r.both())
-    })?;
-    ensure(r.both().contains("not trustworthy"), || {
-        format!("the anomaly is not named: {}", r.both())
-    })?;
-    let held = q_doc_count(&w).await;
-    ensure(held == INVOICES as usize, || {
-        format!("Q holds {held} of {INVOICES}: the partial read deleted documents")
-    })?;
-    p.clear();
-    clean_follow_up(&w, &["sync", "--reconcile", "--no-progress"], &via).await?;
+    refused_reconcile(&w, &p, &via, "not trustworthy").await?;
     Ok(format!(
         "exit 1 naming the anomaly; Q still holds all {INVOICES}; clean reconcile converged"
     ))
@@ -167,27 +183,14 @@ async fn next_link_cycle() -> Outcome {
             a.set_json(&v);
         }
     });
-    let r = bcq(&w, &["sync", "--reconcile", "--no-progress"], &via).await;
-    let pages = p
-        .requests()
+    let (_, asked) = refused_reconcile(&w, &p, &via, "not trustworthy").await?;
+    let pages = asked
         .iter()
         .filter(|u| u.contains("/salesInvoices") && !u.contains("$count"))
         .count();
-    ensure(r.code == 1, || {
-        format!("exit {} (want 1): {}", r.code, r.both())
-    })?;
-    ensure(r.both().contains("not trustworthy"), || {
-        format!("the cycle is not named: {}", r.both())
-    })?;
     ensure(pages <= 5, || {
         format!("{pages} invoice pages requested in the cycle")
     })?;
-    let held = q_doc_count(&w).await;
-    ensure(held == INVOICES as usize, || {
-        format!("Q holds {held} of {INVOICES}")
-    })?;
-    p.clear();
-    clean_follow_up(&w, &["sync", "--reconcile", "--no-progress"], &via).await?;
     Ok(format!(
         "exit 1 after {pages} page requests naming the cycle; nothing deleted; clean reconcile converged"
     ))
@@ -380,22 +383,10 @@ async fn foreign_redirect() -> Outcome {
             a.set_header("location", &req.url.replace(&me, &there));
         }
     });
-    let r = bcq(&w, &["sync", "--reconcile", "--no-progress"], &via).await;
-    ensure(r.code == 1, || {
-        format!("exit {} (want 1): {}", r.code, r.both())
-    })?;
-    ensure(r.both().contains("another origin"), || {
-        format!("the redirect is not named: {}", r.both())
-    })?;
+    refused_reconcile(&w, &p, &via, "another origin").await?;
     ensure(foreign.hits().is_empty(), || {
         format!("the foreign origin was asked: {:?}", foreign.hits())
     })?;
-    let held = q_doc_count(&w).await;
-    ensure(held == INVOICES as usize, || {
-        format!("Q holds {held} of {INVOICES}")
-    })?;
-    p.clear();
-    clean_follow_up(&w, &["sync", "--reconcile", "--no-progress"], &via).await?;
     Ok("refused (exit 1), the other origin never asked, nothing deleted; clean reconcile converged".into())
 }
 
@@ -757,8 +748,13 @@ async fn bad_dotenv() -> Outcome {
 /// 19. Mistakes found up front, not mid-run.
 async fn late_config_errors() -> Outcome {
     let w = World::start(bc(1), q_fast()).await;
+    // A directory with a name of its own: the test's paths are all under
+    // /tmp, so "/tmp" would be found in the output whatever the error.
+    let state_dir = w.dir.path().join("state-is-a-directory");
+    std::fs::create_dir(&state_dir).unwrap();
+    let state_dir = state_dir.to_str().unwrap();
     // (environment, flags, what the error must name)
-    type Case = (Vec<(&'static str, String)>, Vec<&'static str>, &'static str);
+    type Case<'a> = (Vec<(&'static str, String)>, Vec<&'a str>, &'a str);
     let cases: Vec<Case> = vec![
         (
             vec![("BC_TENANT_ID", "contoso/evil".into())],
@@ -778,7 +774,7 @@ async fn late_config_errors() -> Outcome {
             vec![],
             "/nonexistent/bcq.pfx",
         ),
-        (vec![], vec!["--state", "/tmp"], "/tmp"),
+        (vec![], vec!["--state", state_dir], state_dir),
     ];
     let mut said = Vec::new();
     for (extra, flags, name) in cases {
@@ -795,8 +791,8 @@ async fn late_config_errors() -> Outcome {
         said.push(name);
     }
     Ok(format!(
-        "exit 2 before any request, naming {}",
-        said.join(", ")
+        "exit 2 before any request, naming {} (and --state's directory)",
+        said[..3].join(", ")
     ))
 }
 
