@@ -31,6 +31,11 @@ pub struct S3Staging {
 }
 
 impl S3Staging {
+    /// S3 calls made so far (with retries), for the destination's statistics.
+    pub fn calls(&self) -> u64 {
+        self.calls.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Stages into `bucket` under `prefix` through `client`.
     pub fn new(
         client: aws_sdk_s3::Client,
@@ -39,6 +44,8 @@ impl S3Staging {
     ) -> Self {
         S3Staging {
             client,
+            // Like the destinations' callers: 4 calls in flight, adapting
+            // up to 16; its own jitter seed ("bcs").
             caller: Arc::new(Caller::new(
                 bcq_retry::RetryPolicy::default(),
                 4,

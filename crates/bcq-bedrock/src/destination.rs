@@ -702,7 +702,7 @@ impl Destination for BedrockDestination {
     }
 
     fn stats(&self) -> Vec<Stat> {
-        vec![
+        let mut stats = vec![
             Stat {
                 name: "ingest_calls",
                 value: self.ingest_calls.load(Ordering::Relaxed),
@@ -719,7 +719,14 @@ impl Destination for BedrockDestination {
                 name: "retries",
                 value: self.caller.retries.load(Ordering::Relaxed),
             },
-        ]
+        ];
+        if let Some(st) = &self.staging {
+            stats.push(Stat {
+                name: "s3_calls",
+                value: st.calls(),
+            });
+        }
+        stats
     }
 
     fn access_notes(&self) -> Vec<String> {

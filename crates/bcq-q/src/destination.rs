@@ -498,7 +498,7 @@ impl Destination for QDestination {
     }
 
     fn stats(&self) -> Vec<Stat> {
-        vec![
+        let mut stats = vec![
             Stat {
                 name: "put_calls",
                 value: self.put_calls.load(Ordering::Relaxed),
@@ -515,6 +515,13 @@ impl Destination for QDestination {
                 name: "retries",
                 value: self.caller.retries.load(Ordering::Relaxed),
             },
-        ]
+        ];
+        if let Some(st) = &self.staging {
+            stats.push(Stat {
+                name: "s3_calls",
+                value: st.calls(),
+            });
+        }
+        stats
     }
 }

@@ -65,6 +65,8 @@ async fn a_file_too_large_for_inline_goes_through_s3() {
     let r = w.bcq(&["sync", "--no-progress"], &env).await;
     r.assert_ok();
     assert!(r.stdout.contains("updated             1"), "{}", r.stdout);
+    // The staging call is counted with the destination's calls.
+    assert!(r.stdout.contains("1 s3 calls"), "{}", r.stdout);
     let docs = w.q_documents().await;
     let d = docs.iter().find(|d| d["id"] == docx[0]["id"]).unwrap();
     assert!(
