@@ -189,7 +189,22 @@ fn decode_path(p: &str) -> String {
         .into_owned()
 }
 
+/// Every answer carries a `Date` header, as BC's do, from the emulator's
+/// clock (so that a clock moved forward is seen by clients as time passed).
 async fn dispatch(State(sh): State<Arc<Shared>>, req: Request) -> Response {
+    let mut resp = answer(&sh, req).await;
+    let now = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(sh.clock.now_ms())
+        .unwrap_or_default();
+    if let Ok(v) =
+        header::HeaderValue::from_str(&now.format("%a, %d %b %Y %H:%M:%S GMT").to_string())
+    {
+        resp.headers_mut().insert(header::DATE, v);
+    }
+    resp
+}
+
+async fn answer(sh: &Arc<Shared>, req: Request) -> Response {
+    let sh = sh.clone();
     let path = decode_path(req.uri().path());
     let raw_query = req.uri().query().unwrap_or("").to_string();
     let method = req.method().clone();

@@ -91,6 +91,20 @@ impl RequestBudget {
         self.max_in_flight
     }
 
+    /// Requests sent within the current window (what `/metrics` reports
+    /// as the budget used).
+    pub async fn used(&self) -> u32 {
+        let mut sent = self.sent.lock().await;
+        let now = Instant::now();
+        while sent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= self.window)
+        {
+            sent.pop_front();
+        }
+        sent.len() as u32
+    }
+
     /// Waits for an in-flight slot, then for room in the window, and records
     /// the request as sent now.
     ///

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use reqwest::header::{ACCEPT, DATE, RETRY_AFTER};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, DATE, IF_MATCH, RETRY_AFTER};
 use url::Url;
 
 use crate::auth::token::TokenCache;
@@ -70,6 +70,17 @@ impl fmt::Debug for BcClient {
             .field("api_root", &self.inner.api_root)
             .finish_non_exhaustive()
     }
+}
+
+/// One request's shape: a GET of a page or a resource, or a write.
+struct Req {
+    method: reqwest::Method,
+    /// A page read: `Accept: application/json` and the page-size preference.
+    is_page: bool,
+    /// A JSON body.
+    body: Option<Vec<u8>>,
+    /// `If-Match`.
+    if_match: Option<String>,
 }
 
 /// How one attempt ended, when it did not return a body.
@@ -274,6 +285,51 @@ impl BcClient {
         is_page: bool,
         decode: impl Fn(Bytes) -> Result<T, serde_json::Error>,
     ) -> Result<(T, Option<DateTime<Utc>>), BcError> {
+        let req = Req {
+            method: reqwest::Method::GET,
+            is_page,
+            body: None,
+            if_match: None,
+        };
+        self.execute_req(url, &req, decode).await
+    }
+
+    /// Sends a write (`POST`, `PATCH`, `DELETE`) with an optional JSON body
+    /// and `If-Match`, under the same token, budget and retries as a read;
+    /// returns the answer's JSON (`null` for an empty body, as `204`).
+    /// Only throttling (429, 503) and transport failures are retried, as
+    /// for reads; a `POST` retried after a lost answer may have been done
+    /// twice, which is why callers that create things list them afterwards.
+    pub async fn send_json(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        body: Option<&serde_json::Value>,
+        if_match: Option<&str>,
+    ) -> Result<serde_json::Value, BcError> {
+        let req = Req {
+            method,
+            is_page: false,
+            body: body.map(|b| b.to_string().into_bytes()),
+            if_match: if_match.map(str::to_string),
+        };
+        self.execute_req(url, &req, |body| {
+            if body.iter().all(u8::is_ascii_whitespace) {
+                Ok(serde_json::Value::Null)
+            } else {
+                crate::json::from_slice_lossy(&body)
+            }
+        })
+        .await
+        .map(|(v, _)| v)
+    }
+
+    async fn execute_req<T>(
+        &self,
+        url: &str,
+        req: &Req,
+        decode: impl Fn(Bytes) -> Result<T, serde_json::Error>,
+    ) -> Result<(T, Option<DateTime<Utc>>), BcError> {
         let inner = &self.inner;
         self.check_request_url(url)?;
         let mut state = Attempts::new(&inner.retry.policy(), inner.timer.now());
@@ -282,7 +338,7 @@ impl BcClient {
         loop {
             state.begin();
             let token = inner.tokens.token().await?;
-            let (err, retry_after) = match self.attempt(url, is_page, &token).await {
+            let (err, retry_after) = match self.attempt(url, req, &token).await {
                 Ok((body, date)) => match decode(body) {
                     Ok(value) => return Ok((value, date)),
                     Err(source) => {
@@ -349,18 +405,29 @@ impl BcClient {
     async fn attempt(
         &self,
         url: &str,
-        is_page: bool,
+        r: &Req,
         token: &Secret,
     ) -> Result<(Bytes, Option<DateTime<Utc>>), AttemptError> {
         let inner = &self.inner;
         let _permit = inner.budget.acquire().await;
         Counters::bump(&inner.stats.requests, 1);
-        let mut req = inner.http.get(url).bearer_auth(token.expose());
-        if is_page {
+        let mut req = inner
+            .http
+            .request(r.method.clone(), url)
+            .bearer_auth(token.expose());
+        if r.is_page {
             req = req.header(ACCEPT, "application/json");
             if let Some(n) = inner.page_size {
                 req = req.header("Prefer", format!("odata.maxpagesize={n}"));
             }
+        }
+        if let Some(body) = &r.body {
+            req = req
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.clone());
+        }
+        if let Some(tag) = &r.if_match {
+            req = req.header(IF_MATCH, tag.as_str());
         }
         let transport = |source| crate::error::transport(url, source);
         let resp = req.send().await.map_err(transport)?;

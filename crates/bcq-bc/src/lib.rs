@@ -57,6 +57,7 @@ pub mod record;
 pub mod retry;
 pub mod secret;
 pub mod stats;
+pub mod webhooks;
 
 #[cfg(test)]
 mod client_tests;
@@ -73,3 +74,4 @@ pub use record::{Field, Record};
 pub use retry::{Timer, TokioTimer};
 pub use secret::Secret;
 pub use stats::Stats;
+pub use webhooks::BcSubscription;

@@ -17,6 +17,19 @@ pub struct Stats {
     pub token_requests: u64,
 }
 
+impl Stats {
+    /// What was counted since `earlier` (a snapshot of the same client).
+    pub fn since(&self, earlier: &Stats) -> Stats {
+        Stats {
+            requests: self.requests.saturating_sub(earlier.requests),
+            retries: self.retries.saturating_sub(earlier.retries),
+            throttled: self.throttled.saturating_sub(earlier.throttled),
+            bytes: self.bytes.saturating_sub(earlier.bytes),
+            token_requests: self.token_requests.saturating_sub(earlier.token_requests),
+        }
+    }
+}
+
 /// The live counters behind [`Stats`].
 #[derive(Debug, Default)]
 pub(crate) struct Counters {

@@ -60,7 +60,7 @@
 //!   process from syncing with the same file.
 //! - `time`: the fixed-width RFC 3339 text form of timestamps in the file.
 //! - `store`: [`StateStore`], split by table: `documents`, `units`, `runs`,
-//!   `companies`, `groups`.
+//!   `companies`, `groups`, `webhooks` (subscriptions and notifications).
 
 pub mod error;
 mod file;
@@ -75,4 +75,5 @@ pub use error::StateError;
 pub use hash::content_hash;
 pub use lock::SyncLock;
 pub use model::{Ack, DocState, RunCounts, RunKind, RunOutcome, RunRecord, UnitKey, UnitState};
+pub use store::webhooks::{Change, Notification, Subscription};
 pub use store::{Clock, StateStore};

@@ -118,6 +118,40 @@ pub const MIGRATIONS: &[Migration] = &[
             ) WITHOUT ROWID;
         ",
     },
+    Migration {
+        version: 6,
+        description: "BC webhook subscriptions bcq created (with their clientState secret), \
+                      and the notifications BC sent, kept until the run that handles them \
+                      has acknowledged their documents",
+        sql: "
+            CREATE TABLE subscriptions (
+                subscription_id TEXT PRIMARY KEY,
+                unit            TEXT NOT NULL,     -- env/company/entity
+                environment     TEXT NOT NULL,
+                company_id      TEXT NOT NULL,
+                entity          TEXT NOT NULL,
+                api_root        TEXT NOT NULL,     -- where subscriptions('<id>') lives
+                resource        TEXT NOT NULL,
+                notification_url TEXT NOT NULL,
+                client_state    TEXT NOT NULL,
+                etag            TEXT,
+                expires_at      TEXT NOT NULL,
+                created_at      TEXT NOT NULL
+            ) WITHOUT ROWID;
+            CREATE INDEX subscriptions_by_unit ON subscriptions (unit);
+
+            CREATE TABLE notifications (
+                id          INTEGER PRIMARY KEY AUTOINCREMENT,
+                received_at TEXT NOT NULL,
+                environment TEXT NOT NULL,
+                company_id  TEXT NOT NULL,
+                entity      TEXT NOT NULL,
+                change      TEXT NOT NULL
+                            CHECK (change IN ('created', 'updated', 'deleted', 'collection')),
+                bc_id       TEXT                   -- NULL for collection
+            );
+        ",
+    },
 ];
 
 /// The newest schema version this code knows.

@@ -191,7 +191,47 @@ pub const SETTINGS: &[Setting] = &[
         "BCQ_FOLLOW_INDEXING_SECONDS",
         "after a run, follow what was sent until the destination indexed it (failures are reported by the run), up to this long (default 300; 0 skips)",
     ),
+    s(
+        "serve.poll_seconds",
+        "BCQ_POLL_SECONDS",
+        "bcq serve: read every unit's changes this often (default 300)",
+    ),
+    s(
+        "serve.public_url",
+        "BCQ_PUBLIC_URL",
+        "bcq serve: the https URL at which Business Central reaches bcq's listen address; set, bcq subscribes to BC's webhooks (notifications go to <url>/webhooks/bc)",
+    ),
+    s(
+        "serve.listen",
+        "BCQ_LISTEN",
+        "bcq serve: address of the webhook and operations endpoints (/healthz, /readyz, /metrics; default 127.0.0.1:8080)",
+    ),
+    s(
+        "serve.window_ms",
+        "BCQ_WINDOW_MS",
+        "bcq serve: after a notification, wait this long for more before syncing them together (default 1000)",
+    ),
+    s(
+        "serve.grace_seconds",
+        "BCQ_GRACE_SECONDS",
+        "bcq serve: on SIGTERM or SIGINT, how long the run in flight may take to finish before it is cut (default 20)",
+    ),
 ];
+
+/// `bcq serve`'s settings.
+#[derive(Clone, Debug)]
+pub struct ServeSettings {
+    /// How often every unit is read incrementally.
+    pub poll: Duration,
+    /// Where BC reaches bcq (webhooks on when set).
+    pub public_url: Option<url::Url>,
+    /// The listen address.
+    pub listen: std::net::SocketAddr,
+    /// The micro-batch window after a notification.
+    pub window: Duration,
+    /// The shutdown grace period.
+    pub grace: Duration,
+}
 
 /// Every setting: bcq's own, then each destination's.
 pub fn all_settings() -> impl Iterator<Item = &'static Setting> {
@@ -586,6 +626,8 @@ pub struct Config {
     pub sync: SyncSettings,
     /// What every destination may use: concurrency, large files, groups.
     pub common: CommonSettings,
+    /// `bcq serve`.
+    pub serve: ServeSettings,
     /// Where documents go (absent for commands that write nowhere, such as
     /// `bcq companies` and `bcq export`, when none is configured).
     pub destination: Option<Arc<dyn PreparedDestination>>,
@@ -861,6 +903,38 @@ impl Raw {
         let overlap = whole(self, "sync.overlap_seconds", 300, 0, 86400, p);
         let wait = whole(self, "sync.wait_for_job_seconds", 0, 0, 86400, p);
         let follow = whole(self, "sync.follow_indexing_seconds", 300, 0, 86400, p);
+        let poll = whole(self, "serve.poll_seconds", 300, 5, 86400, p);
+        let window = whole(self, "serve.window_ms", 1000, 0, 600_000, p);
+        let grace = whole(self, "serve.grace_seconds", 20, 0, 3600, p);
+        let listen = match self.get("serve.listen").map(str::trim) {
+            None => std::net::SocketAddr::from(([127, 0, 0, 1], 8080)),
+            Some(v) => v.parse().unwrap_or_else(|_| {
+                p.push(format!(
+                    "{} is '{v}': expected an address and port such as 0.0.0.0:8080 or [::]:8080",
+                    self.describe("serve.listen")
+                ));
+                std::net::SocketAddr::from(([127, 0, 0, 1], 8080))
+            }),
+        };
+        let public_url = self.get("serve.public_url").map(str::trim).and_then(|v| {
+            match url::Url::parse(v) {
+                Ok(u)
+                    if matches!(u.scheme(), "https" | "http")
+                        && u.host().is_some()
+                        && u.query().is_none()
+                        && u.fragment().is_none() =>
+                {
+                    Some(u)
+                }
+                _ => {
+                    p.push(format!(
+                        "{} is '{v}': expected the https URL at which Business Central reaches bcq, without query or fragment, such as https://bcq.example.com",
+                        self.describe("serve.public_url")
+                    ));
+                    None
+                }
+            }
+        });
         let mut flag = |key: &str| bcq_core::settings::flag(self, key, false, &mut problems);
         let include_pdf = flag("sync.include_pdf");
         let include_attachments = flag("sync.include_attachments");
@@ -984,6 +1058,13 @@ impl Raw {
                 access: std::sync::Arc::new(access),
                 require_access,
                 delete_sample_documents,
+            },
+            serve: ServeSettings {
+                poll: Duration::from_secs(poll),
+                public_url,
+                listen,
+                window: Duration::from_millis(window),
+                grace: Duration::from_secs(grace),
             },
             common,
             destination,

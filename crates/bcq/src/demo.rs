@@ -244,10 +244,7 @@ pub async fn run(opts: DemoOptions, ui: &Ui) -> anyhow::Result<bool> {
             declared.len()
         );
     }
-    let flags = RunFlags {
-        mode: Mode::Incremental,
-        allow_mass_delete: false,
-    };
+    let flags = RunFlags::new(Mode::Incremental, false);
     let stop = bcq_core::engine::Stop::default();
     let _signals = crate::signals::watch(stop.clone());
     let summary = sync::run(&cfg, &flags, dest.clone(), ui, stop).await?;

@@ -255,7 +255,7 @@ pub async fn run_local(
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .clone();
-    let requests = targets.iter().map(|t| t.client.stats().requests).sum();
+    let requests = targets.iter().map(|t| t.stats().requests).sum();
     let summary = RunSummary {
         outcome: if errors.is_empty() && counts.failed == 0 {
             RunOutcome::Succeeded
@@ -280,6 +280,7 @@ pub async fn run_local(
         bc_requests: requests,
         bc_retries: 0,
         bc_throttled: 0,
+        bc_by_environment: Vec::new(),
         destination_stats: Default::default(),
         peak_rss_mb: crate::sync::peak_rss_mb(),
         cpu_seconds: crate::sync::cpu_seconds(),

@@ -29,6 +29,7 @@ pub mod export;
 pub mod migrate;
 pub mod plan;
 pub mod redact;
+pub mod serve;
 pub mod signals;
 pub mod status;
 pub mod sync;

@@ -74,6 +74,23 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Keep BC and the destination in step continuously: poll on a
+    /// schedule, take BC's webhooks (with BCQ_PUBLIC_URL), serve /healthz,
+    /// /readyz and /metrics. SIGTERM or SIGINT stops it cleanly (exit 0).
+    Serve {
+        /// Listen address of the webhook and operations endpoints (overrides BCQ_LISTEN).
+        #[arg(long)]
+        listen: Option<String>,
+        /// The URL at which BC reaches this listener (overrides BCQ_PUBLIC_URL).
+        #[arg(long)]
+        public_url: Option<String>,
+        /// Seconds between incremental reads of every unit (overrides BCQ_POLL_SECONDS).
+        #[arg(long, value_name = "SECONDS")]
+        poll_seconds: Option<u64>,
+        /// State file (overrides BCQ_STATE_PATH).
+        #[arg(long)]
+        state: Option<PathBuf>,
+    },
     /// Render documents to local files (Markdown or the file, plus JSON attributes); no Q needed.
     Export {
         /// Output directory.
@@ -307,13 +324,59 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let stop = Stop::default();
             let received = bcq::signals::watch(stop.clone());
             let dest = bcq::sync::open_destination(&cfg).await?;
-            let flags = RunFlags {
-                mode,
-                allow_mass_delete: *allow_mass_delete,
-            };
+            let flags = RunFlags::new(mode, *allow_mass_delete);
             let summary = bcq::sync::run(&cfg, &flags, dest, &ui, stop).await?;
             print_summary(&cli, &summary)?;
             Ok(exit_code(summary.outcome, &received))
+        }
+        Command::Serve {
+            listen,
+            public_url,
+            poll_seconds,
+            state,
+        } => {
+            let mut raw = raw_config(&cli)?;
+            for (key, v) in [
+                ("serve.listen", listen.clone()),
+                ("serve.public_url", public_url.clone()),
+                ("serve.poll_seconds", poll_seconds.map(|p| p.to_string())),
+                (
+                    "sync.state_path",
+                    state.as_ref().map(|s| s.display().to_string()),
+                ),
+            ] {
+                if let Some(v) = v {
+                    raw.set_flag(key, v)?;
+                }
+            }
+            let cfg = raw.build()?;
+            let stop = Stop::default();
+            let received = bcq::signals::watch(stop.clone());
+            let ui = Ui::new(cli.log_format, true);
+            let report = bcq::serve::run(cfg, &ui, stop).await?;
+            let line = format!(
+                "bcq serve stopped{}: {} runs, {} failed{}",
+                received
+                    .signal()
+                    .map(|n| format!(" by signal {n}"))
+                    .unwrap_or_default(),
+                report.runs,
+                report.failed_runs,
+                if report.cut_short {
+                    "; the grace period ran out with a run in flight (the next start closes it)"
+                } else {
+                    ""
+                }
+            );
+            if cli.log_format == LogFormat::Json {
+                println!(
+                    "{}",
+                    serde_json::json!({"outcome": "stopped", "runs": report.runs, "failed_runs": report.failed_runs, "cut_short": report.cut_short})
+                );
+            } else {
+                println!("{line}");
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Demo {
             invoices,
@@ -488,6 +551,10 @@ mod tests {
             "companies",
             "entities",
             "index-schema",
+            "serve",
+            "--listen",
+            "--public-url",
+            "--poll-seconds",
             "--full",
             "--reconcile",
             "--dry-run",

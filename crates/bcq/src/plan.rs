@@ -21,10 +21,50 @@ pub struct Target {
     pub client: BcClient,
     /// Company id (lowercase) and name.
     pub companies: Vec<(String, String)>,
+    /// The client's counters when the target was resolved: a run reports
+    /// what it made, though the client outlives it.
+    pub started: bcq_bc::Stats,
 }
 
-/// Builds the BC client of one environment.
+impl Target {
+    /// BC requests, retries and throttles since the target was resolved.
+    pub fn stats(&self) -> bcq_bc::Stats {
+        self.client.stats().since(&self.started)
+    }
+}
+
+/// The BC client of one environment, one per process: BC's budget (6,000
+/// requests per 5 minutes per app and environment, 5 in flight) and the
+/// token belong to the process, so `bcq serve`'s runs share them instead
+/// of each starting with a full budget.
 pub fn bc_client(cfg: &Config, environment: &str) -> anyhow::Result<BcClient> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static CLIENTS: OnceLock<Mutex<HashMap<String, BcClient>>> = OnceLock::new();
+    let key = format!(
+        "{}|{}|{}|{}|{}|{:?}|{}|{}",
+        cfg.bc.api_base,
+        cfg.bc.authority,
+        cfg.bc.tenant,
+        environment,
+        cfg.bc.client_id,
+        cfg.bc.page_size,
+        cfg.bc.requests_per_5min,
+        cfg.bc.max_in_flight
+    );
+    let mut clients = CLIENTS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some(c) = clients.get(&key) {
+        return Ok(c.clone());
+    }
+    let client = new_bc_client(cfg, environment)?;
+    clients.insert(key, client.clone());
+    Ok(client)
+}
+
+fn new_bc_client(cfg: &Config, environment: &str) -> anyhow::Result<BcClient> {
     let mut auth = AuthConfig::new(
         &cfg.bc.authority,
         &cfg.bc.client_id,
@@ -58,6 +98,7 @@ pub async fn resolve(
         - chrono::Duration::from_std(cfg.sync.reconcile_every).unwrap_or(chrono::Duration::days(1));
     for (i, environment) in cfg.bc.environments.iter().enumerate() {
         let client = bc_client(cfg, environment)?;
+        let started = client.stats();
         if i == 0 {
             // One token serves every environment of the tenant.
             client
@@ -115,6 +156,7 @@ pub async fn resolve(
         };
         targets.push(Target {
             environment: environment.clone(),
+            started,
             client,
             companies,
         });

@@ -46,10 +46,21 @@ pub fn render(path: &Path, runs: usize) -> anyhow::Result<String> {
         );
     }
     let _ = writeln!(out, "\nunits:");
+    let subs = store.subscriptions()?;
     for (key, u) in store.units()? {
+        // Which units BC notifies (bcq serve with BCQ_PUBLIC_URL) and which
+        // are only read on a schedule.
+        let fresh = match subs.iter().find(|s| s.unit == key) {
+            Some(s) => format!(
+                "webhook (subscription {} until {})",
+                s.id,
+                s.expires_at.format("%Y-%m-%d %H:%M")
+            ),
+            None => "polled".into(),
+        };
         let _ = writeln!(
             out,
-            "  {key}: cursor {}, last reconciled {}, {} documents",
+            "  {key}: {fresh}, cursor {}, last reconciled {}, {} documents",
             u.cursor
                 .map(|c| c.to_rfc3339())
                 .unwrap_or_else(|| "-".into()),
@@ -57,6 +68,18 @@ pub fn render(path: &Path, runs: usize) -> anyhow::Result<String> {
                 .map(|c| c.to_rfc3339())
                 .unwrap_or_else(|| "never".into()),
             store.count_documents(Some(&key))?
+        );
+    }
+    let pending = store.pending_notifications()?;
+    if !pending.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nnotifications waiting: {} (received {}; bcq serve handles them)",
+            pending.len(),
+            store
+                .oldest_notification()?
+                .map(|t| format!("since {}", t.to_rfc3339()))
+                .unwrap_or_default()
         );
     }
     if let Some(last) = recent.first() {

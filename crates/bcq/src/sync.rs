@@ -10,7 +10,7 @@ use bcq_core::destination::{AccessModel, Destination, Rejected, RunEnd, RunStart
 use bcq_core::engine::{Engine, Mode, Progress, Stop, Unit, UnitReport};
 use bcq_state::{RunCounts, RunKind, RunOutcome, StateStore};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -21,6 +21,24 @@ pub struct RunFlags {
     pub mode: Mode,
     /// Override of the deletion guard.
     pub allow_mass_delete: bool,
+    /// Only these units (`env/company/entity`), as `bcq serve` syncs the
+    /// units BC notified; `None`: every unit.
+    pub only: Option<BTreeSet<String>>,
+    /// Records BC notified as deleted, by unit key: their documents are
+    /// deleted before the unit is read (the unit is synced too).
+    pub deleted: BTreeMap<String, Vec<String>>,
+}
+
+impl RunFlags {
+    /// Every unit in `mode`.
+    pub fn new(mode: Mode, allow_mass_delete: bool) -> Self {
+        RunFlags {
+            mode,
+            allow_mass_delete,
+            only: None,
+            deleted: BTreeMap::new(),
+        }
+    }
 }
 
 /// What a run did, for people (text) and machines (JSON).
@@ -65,6 +83,9 @@ pub struct RunSummary {
     pub bc_retries: u64,
     /// BC answers 429.
     pub bc_throttled: u64,
+    /// BC's counters per environment (for `bcq serve`'s metrics).
+    #[serde(skip)]
+    pub bc_by_environment: Vec<(String, bcq_bc::Stats)>,
     /// The destination's call counters, under its key.
     #[serde(flatten)]
     pub destination_stats: BTreeMap<String, BTreeMap<&'static str, u64>>,
@@ -375,7 +396,13 @@ pub async fn run(
     // must fail before the destination's run exists.
     ui.step("checking Business Central access");
     let targets = plan::resolve(cfg, Some(&mut store)).await?;
-    let units = plan::units(cfg, &targets, &store, flags.mode != Mode::Incremental)?;
+    let mut units = plan::units(cfg, &targets, &store, flags.mode != Mode::Incremental)?;
+    if let Some(only) = &flags.only {
+        units.retain(|u| {
+            let key = u.key.to_string();
+            only.contains(&key) || flags.deleted.contains_key(&key)
+        });
+    }
     let without_access_control = uncovered_units(cfg, &units);
     if !without_access_control.is_empty() {
         if cfg.sync.require_access {
@@ -472,7 +499,14 @@ pub async fn run(
             "syncing {} of {}",
             unit.spec.entity_set, unit.ctx.company_name
         ));
-        let r = engine.sync_unit(&unit).await;
+        let mut r = match flags.deleted.get(&unit.key.to_string()) {
+            Some(ids) if !ids.is_empty() => engine.delete_records(&unit, ids).await,
+            _ => UnitReport::default(),
+        };
+        if !(r.fatal || r.interrupted) {
+            let read = engine.sync_unit(&unit).await;
+            r.absorb(read);
+        }
         let end = r.fatal || r.interrupted;
         reports.push((unit, r));
         if end {
@@ -569,12 +603,9 @@ pub async fn run(
         st.finish_run(run_id, outcome, counts)?;
         st.set_run_kind(run_id, kind)?;
     }
-    let bc_stats = targets
-        .iter()
-        .map(|t| t.client.stats())
-        .fold((0, 0, 0), |acc, s| {
-            (acc.0 + s.requests, acc.1 + s.retries, acc.2 + s.throttled)
-        });
+    let bc_stats = targets.iter().map(|t| t.stats()).fold((0, 0, 0), |acc, s| {
+        (acc.0 + s.requests, acc.1 + s.retries, acc.2 + s.throttled)
+    });
     let stats: BTreeMap<&'static str, u64> = dest
         .stats()
         .into_iter()
@@ -602,6 +633,10 @@ pub async fn run(
         bc_requests: bc_stats.0,
         bc_retries: bc_stats.1,
         bc_throttled: bc_stats.2,
+        bc_by_environment: targets
+            .iter()
+            .map(|t| (t.environment.clone(), t.stats()))
+            .collect(),
         destination_stats: BTreeMap::from([(dest.key().to_string(), stats)]),
         peak_rss_mb: peak_rss_mb(),
         cpu_seconds: cpu_seconds(),

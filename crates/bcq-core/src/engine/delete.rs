@@ -7,6 +7,9 @@ use chrono::Utc;
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 
+/// Deletions BC named one by one that the guard lets through in any case.
+pub const NAMED_DELETES_ALWAYS_ALLOWED: usize = 10;
+
 /// Whether deleting `gone` of `known` documents is allowed: at most
 /// `max_share` of them unless `allow_mass` (a wrong company id or a BC
 /// outage that answers empty pages must not empty the index).
@@ -55,6 +58,63 @@ impl Engine {
             ));
             return;
         }
+        self.delete_docs(&gone, report).await;
+        if report.counts.failed == 0 && !report.interrupted && report.errors.is_empty() {
+            let _ = self.state().mark_reconciled(&unit.key, Utc::now());
+        }
+    }
+
+    /// Deletes the documents of records BC said were deleted (webhooks):
+    /// every document of the unit whose BC id is one of `bc_ids`. The
+    /// guard counts them against the unit's documents like a reconciling
+    /// run, but lets [`NAMED_DELETES_ALWAYS_ALLOWED`] through whatever the
+    /// share: BC named each record, which an empty page never does, and a
+    /// small company must be able to lose a customer. A refused batch
+    /// deletes nothing and says so; the next reconciliation meets the same
+    /// guard.
+    pub async fn delete_records(&self, unit: &Unit, bc_ids: &[String]) -> UnitReport {
+        let mut report = UnitReport::default();
+        let wanted: HashSet<String> = bc_ids.iter().map(|i| i.to_ascii_lowercase()).collect();
+        let mut known = 0usize;
+        let mut gone: Vec<String> = Vec::new();
+        let visited = self
+            .state()
+            .for_each_document_of_unit(&unit.key, |doc_id, bc_id| {
+                known += 1;
+                if wanted.contains(&bc_id.to_ascii_lowercase()) {
+                    gone.push(doc_id.to_string());
+                }
+            });
+        if let Err(e) = visited {
+            report.errors.push(format!("state store: {e}"));
+            return report;
+        }
+        if gone.len() > NAMED_DELETES_ALWAYS_ALLOWED
+            && !guard_allows(
+                gone.len(),
+                known,
+                self.cfg.max_delete_share,
+                self.cfg.allow_mass_delete,
+            )
+        {
+            report.errors.push(format!(
+                "deletion guard: business central notified the deletion of {} records of {} in {}, {} of its {} documents, more than the allowed {:.1}%; nothing was deleted. check the company, then run bcq sync --reconcile --allow-mass-delete if this is intended",
+                bc_ids.len(),
+                unit.spec.entity_set,
+                unit.ctx.company_name,
+                gone.len(),
+                known,
+                self.cfg.max_delete_share * 100.0
+            ));
+            return report;
+        }
+        self.delete_docs(&gone, &mut report).await;
+        report
+    }
+
+    /// Deletes `gone` from the destination, in calls of its size, and
+    /// forgets what it deleted.
+    async fn delete_docs(&self, gone: &[String], report: &mut UnitReport) {
         for chunk in gone.chunks(self.dest.limits().docs_per_call.max(1)) {
             if self.cfg.stop.requested() {
                 report.interrupted = true;
@@ -93,9 +153,6 @@ impl Engine {
                     return;
                 }
             }
-        }
-        if report.counts.failed == 0 {
-            let _ = self.state().mark_reconciled(&unit.key, Utc::now());
         }
     }
 }

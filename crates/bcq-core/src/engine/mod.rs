@@ -258,6 +258,22 @@ pub(crate) struct Pending {
     pub(crate) known: bool,
 }
 
+impl UnitReport {
+    /// Adds a later report of the same unit (its read after deletions):
+    /// counts add up, lists join, the read's cursor and completeness win.
+    pub fn absorb(&mut self, later: UnitReport) {
+        self.counts += later.counts;
+        self.read += later.read;
+        self.complete_read = later.complete_read;
+        self.cursor = later.cursor;
+        self.rejected.extend(later.rejected);
+        self.errors.extend(later.errors);
+        self.warnings.extend(later.warnings);
+        self.fatal |= later.fatal;
+        self.interrupted |= later.interrupted;
+    }
+}
+
 /// The engine of one run.
 pub struct Engine {
     dest: Arc<dyn Destination>,

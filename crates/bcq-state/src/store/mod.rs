@@ -6,6 +6,7 @@ mod documents;
 mod groups;
 mod runs;
 mod units;
+pub mod webhooks;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -142,7 +143,7 @@ impl StateStore {
         // Children before parents: the foreign keys are enforced.
         tx.execute_batch(
             "DELETE FROM failures; DELETE FROM documents; DELETE FROM units; DELETE FROM runs; \
-             DELETE FROM companies;",
+             DELETE FROM companies; DELETE FROM notifications;",
         )
         .map_err(&err)?;
         tx.commit().map_err(&err)?;

@@ -1,0 +1,586 @@
+//! `bcq serve` end to end: the real binary against the BC and Q emulators,
+//! BC's webhooks delivered over real HTTP to bcq's listener.
+
+mod common;
+
+use common::{World, bc, q_fast};
+use serde_json::{Value, json};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+/// A loopback port nothing listens on (bound and released).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running `bcq serve`, killed if the test fails.
+struct Serve {
+    child: Option<Child>,
+    base: String,
+    log: std::path::PathBuf,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.child {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Serve {
+    fn start(w: &World, poll_seconds: u64, webhooks: bool) -> Serve {
+        let port = free_port();
+        let base = format!("http://127.0.0.1:{port}");
+        let log = w.dir.path().join(format!("serve-{port}.log"));
+        let mut c = w.command(&["serve"]);
+        c.env("BCQ_LISTEN", format!("127.0.0.1:{port}"))
+            .env("BCQ_POLL_SECONDS", poll_seconds.to_string())
+            .env("BCQ_WINDOW_MS", "200")
+            .env("BCQ_FOLLOW_INDEXING_SECONDS", "30")
+            .env("RUST_LOG", "info");
+        if webhooks {
+            c.env("BCQ_PUBLIC_URL", &base);
+        }
+        c.stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap());
+        Serve {
+            child: Some(c.spawn().expect("bcq serve starts")),
+            base,
+            log,
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    async fn get(&self, path: &str) -> (u16, String) {
+        match reqwest::get(format!("{}{path}", self.base)).await {
+            Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default()),
+            Err(_) => (0, String::new()),
+        }
+    }
+
+    /// The metrics, parsed by a Prometheus text-format parser.
+    async fn metrics(&self) -> prometheus_parse::Scrape {
+        self.try_metrics().await.expect("/metrics answers 200")
+    }
+
+    /// The metrics, once the listener is up.
+    async fn try_metrics(&self) -> Option<prometheus_parse::Scrape> {
+        let (status, text) = self.get("/metrics").await;
+        if status != 200 {
+            return None;
+        }
+        let lines = text.lines().map(|l| Ok(l.to_string()));
+        Some(prometheus_parse::Scrape::parse(lines).expect("the metrics parse"))
+    }
+
+    /// A sample once the listener is up (0 before).
+    async fn sample(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        match self.try_metrics().await {
+            Some(m) => sample(&m, name, labels),
+            None => 0.0,
+        }
+    }
+
+    /// SIGTERM, then the exit code and stdout.
+    fn terminate(&mut self) -> (i32, String) {
+        let mut child = self.child.take().unwrap();
+        // SAFETY: signalling our own child by its pid.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                let mut out = String::new();
+                use std::io::Read;
+                child
+                    .stdout
+                    .take()
+                    .unwrap()
+                    .read_to_string(&mut out)
+                    .unwrap();
+                return (status.code().unwrap_or(-1), out);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "bcq serve did not stop on SIGTERM: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// The value of a sample with these labels (0 when absent).
+fn sample(s: &prometheus_parse::Scrape, name: &str, labels: &[(&str, &str)]) -> f64 {
+    s.samples
+        .iter()
+        .filter(|x| x.metric == name)
+        .filter(|x| labels.iter().all(|(k, v)| x.labels.get(k) == Some(*v)))
+        .map(|x| match x.value {
+            prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Untyped(v) => v,
+            _ => 0.0,
+        })
+        .sum()
+}
+
+/// Waits until `check` holds, or fails naming `what` with the serve log.
+async fn until<F, Fut>(serve: &Serve, what: &str, secs: u64, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !check().await {
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}\nserve log:\n{}",
+            serve.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn sim(w: &World, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+    let mut r = reqwest::Client::new().request(method, format!("{}{path}", w.emu.bc.base_url()));
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    let r = r.send().await.unwrap();
+    assert!(r.status().is_success(), "{path}: {}", r.status());
+    r.json().await.unwrap_or(Value::Null)
+}
+
+async fn subscriptions(w: &World) -> Vec<Value> {
+    sim(
+        w,
+        reqwest::Method::GET,
+        "/_sim/webhooks/subscriptions",
+        None,
+    )
+    .await
+    .as_array()
+    .cloned()
+    .unwrap_or_default()
+}
+
+/// Whether Q holds exactly BC's invoices (at their latest version).
+async fn q_equals_bc(w: &World) -> bool {
+    let bc = w.bc_invoices().await;
+    let docs = w.q_documents().await;
+    if docs.len() != bc.len() {
+        return false;
+    }
+    bc.iter().all(|inv| {
+        let id = w.invoice_doc_id(inv["id"].as_str().unwrap());
+        docs.iter().any(|d| {
+            d["id"] == id.as_str()
+                && d["title"]
+                    .as_str()
+                    .is_some_and(|t| t.contains(inv["number"].as_str().unwrap()))
+                && matches!(d["status"].as_str(), Some("INDEXED" | "UPDATED"))
+        })
+    })
+}
+
+fn webhook_bc(delay_ms: u64) -> bc_sim::SimConfig {
+    bc_sim::SimConfig {
+        webhook_delay: Duration::from_millis(delay_ms),
+        ..bc(20)
+    }
+}
+
+/// Created, changed and deleted records reach Q through webhooks alone
+/// (the poll is an hour away); a forged notification changes nothing;
+/// `/metrics` parses and counts what happened; SIGTERM exits 0 with no
+/// sync job left running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_keep_q_in_step_and_sigterm_stops_cleanly() {
+    let w = World::start(webhook_bc(300), q_fast()).await;
+    let mut serve = Serve::start(&w, 3600, true);
+    until(&serve, "the first run to fill Q", 60, || q_equals_bc(&w)).await;
+    until(&serve, "a subscription for salesInvoices", 30, || async {
+        subscriptions(&w).await.len() == 1
+    })
+    .await;
+    let subs = subscriptions(&w).await;
+    assert_eq!(subs[0]["entity_set"], "salesInvoices");
+    assert!(subs[0]["client_state"].as_str().unwrap().len() >= 32);
+    until(&serve, "/readyz", 30, || async {
+        serve.get("/readyz").await.0 == 200
+    })
+    .await;
+    assert_eq!(serve.get("/healthz").await.0, 200);
+
+    // Changes in BC: one update, one new invoice, one deletion.
+    let invoices = w.bc_invoices().await;
+    let changed = invoices[0]["id"].as_str().unwrap().to_string();
+    let gone = invoices[1]["id"].as_str().unwrap().to_string();
+    w.bc_update("salesInvoices", &changed, json!({"number": "CHANGED-1"}))
+        .await;
+    w.bc_create("salesInvoices", json!({"number": "WEB-1"}))
+        .await;
+    w.bc_delete("salesInvoices", &gone).await;
+    let t = Instant::now();
+    until(&serve, "Q to follow BC's changes", 30, || q_equals_bc(&w)).await;
+    eprintln!(
+        "changes reached Q {:?} after they were made (notification delay 300 ms)",
+        t.elapsed()
+    );
+    // The run that handled them counts once it has followed its job.
+    until(&serve, "the run to finish", 30, || async {
+        serve.sample("bcq_runs_total", &[]).await >= 2.0
+            && serve.sample("bcq_notifications_pending", &[]).await == 0.0
+    })
+    .await;
+    let m = serve.metrics().await;
+    assert!(
+        sample(&m, "bcq_notifications_received_total", &[]) >= 3.0,
+        "{m:?}"
+    );
+    assert!(
+        sample(&m, "bcq_documents_total", &[("outcome", "deleted")]) >= 1.0,
+        "{}",
+        serve.get("/metrics").await.1
+    );
+    assert!(sample(&m, "bcq_runs_total", &[("outcome", "succeeded")]) >= 2.0);
+    assert_eq!(sample(&m, "bcq_subscriptions", &[]), 1.0);
+    assert_eq!(sample(&m, "bcq_units", &[("by", "webhook")]), 1.0);
+    assert!(
+        sample(
+            &m,
+            "bcq_bc_requests_total",
+            &[("environment", "production")]
+        ) > 0.0
+    );
+    assert!(sample(&m, "bcq_bc_budget_limit", &[("environment", "production")]) > 0.0);
+    assert!(
+        m.samples.iter().any(|s| s.metric == "bcq_unit_lag_seconds"),
+        "per-unit lag is reported"
+    );
+
+    // A forged notification: a real subscription id and resource, a wrong
+    // clientState. Answered 202 (see hooks.rs), nothing deleted.
+    let victim = w.bc_invoices().await[2]["id"].as_str().unwrap().to_string();
+    let forged = json!({"value": [{
+        "subscriptionId": subs[0]["subscription_id"],
+        "clientState": "not-the-secret",
+        "expirationDateTime": "2099-01-01T00:00:00Z",
+        "resource": format!("{}({victim})", subs[0]["resource"].as_str().unwrap()),
+        "changeType": "deleted",
+        "lastModifiedDateTime": "2026-01-01T00:00:00Z"
+    }]});
+    let r = reqwest::Client::new()
+        .post(format!("{}/webhooks/bc", serve.base))
+        .json(&forged)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 202);
+    let unknown = json!({"value": [{"subscriptionId": "nope", "clientState": "x", "resource": "r(1)", "changeType": "deleted"}]});
+    reqwest::Client::new()
+        .post(format!("{}/webhooks/bc", serve.base))
+        .json(&unknown)
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(q_equals_bc(&w).await, "a forged notification changed Q");
+    let m = serve.metrics().await;
+    assert_eq!(
+        sample(
+            &m,
+            "bcq_notifications_rejected_total",
+            &[("reason", "client_state")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        sample(
+            &m,
+            "bcq_notifications_rejected_total",
+            &[("reason", "unknown_subscription")]
+        ),
+        1.0
+    );
+    assert!(!serve.log().contains("not-the-secret"));
+
+    // The handshake echoes the token as text/plain.
+    let r = reqwest::Client::new()
+        .post(format!(
+            "{}/webhooks/bc?validationToken=tok-123",
+            serve.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    assert_eq!(r.text().await.unwrap(), "tok-123");
+
+    let (code, out) = serve.terminate();
+    assert_eq!(code, 0, "{out}\n{}", serve.log());
+    assert!(out.contains("bcq serve stopped by signal 15"), "{out}");
+    let jobs = w.q_jobs().await;
+    let running = jobs["jobs"]
+        .as_array()
+        .map_or(0, |j| j.iter().filter(|j| j["status"] == "SYNCING").count());
+    assert_eq!(running, 0, "a sync job was left running: {jobs}");
+    let client_state = subs[0]["client_state"].as_str().unwrap();
+    assert!(
+        !serve.log().contains(client_state),
+        "the clientState leaked into the log"
+    );
+}
+
+/// Subscriptions are kept: one BC deleted is created again, one about to
+/// expire is renewed, and a notification URL that was down converges once
+/// BC's retries get through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscriptions_are_recreated_renewed_and_retries_converge() {
+    let w = World::start(webhook_bc(200), q_fast()).await;
+    let serve = Serve::start(&w, 5, true);
+    until(&serve, "a subscription", 60, || async {
+        subscriptions(&w).await.len() == 1
+    })
+    .await;
+    until(&serve, "the first run", 60, || q_equals_bc(&w)).await;
+    let first = subscriptions(&w).await[0].clone();
+
+    // Down for a while (503: BC retries), a change meanwhile, then back.
+    sim(
+        &w,
+        reqwest::Method::POST,
+        "/_sim/webhooks/unreachable",
+        Some(json!({"url_prefix": serve.base, "status": 503})),
+    )
+    .await;
+    let id = w.bc_invoices().await[0]["id"].as_str().unwrap().to_string();
+    w.bc_delete("salesInvoices", &id).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    sim(
+        &w,
+        reqwest::Method::DELETE,
+        "/_sim/webhooks/unreachable",
+        None,
+    )
+    .await;
+    // The retry is due in BC's 60 s: move its clock.
+    sim(
+        &w,
+        reqwest::Method::POST,
+        "/_sim/webhooks/clock",
+        Some(json!({"advance_secs": 61})),
+    )
+    .await;
+    sim(&w, reqwest::Method::POST, "/_sim/webhooks/flush", None).await;
+    until(
+        &serve,
+        "Q to lose the invoice deleted while bcq was unreachable",
+        30,
+        || q_equals_bc(&w),
+    )
+    .await;
+
+    // BC deletes a subscription whose URL answers a non-retryable status.
+    sim(
+        &w,
+        reqwest::Method::POST,
+        "/_sim/webhooks/unreachable",
+        Some(json!({"url_prefix": serve.base, "status": 400})),
+    )
+    .await;
+    let id = w.bc_invoices().await[0]["id"].as_str().unwrap().to_string();
+    w.bc_update("salesInvoices", &id, json!({"number": "WHILE-400"}))
+        .await;
+    sim(&w, reqwest::Method::POST, "/_sim/webhooks/flush", None).await;
+    assert!(
+        subscriptions(&w).await.is_empty(),
+        "BC deleted the subscription"
+    );
+    sim(
+        &w,
+        reqwest::Method::DELETE,
+        "/_sim/webhooks/unreachable",
+        None,
+    )
+    .await;
+    until(
+        &serve,
+        "the subscription to be created again",
+        30,
+        || async {
+            subscriptions(&w)
+                .await
+                .first()
+                .is_some_and(|s| s["subscription_id"] != first["subscription_id"])
+        },
+    )
+    .await;
+    until(
+        &serve,
+        "the poll to bring the change BC could not deliver",
+        30,
+        || q_equals_bc(&w),
+    )
+    .await;
+
+    // 2.5 days pass on BC's clock: the next pass renews.
+    let before = subscriptions(&w).await[0].clone();
+    sim(
+        &w,
+        reqwest::Method::POST,
+        "/_sim/webhooks/clock",
+        Some(json!({"advance_secs": 216_000})),
+    )
+    .await;
+    until(&serve, "the subscription to be renewed", 30, || async {
+        subscriptions(&w).await.first().is_some_and(|s| {
+            s["subscription_id"] == before["subscription_id"]
+                && s["expiration_date_time"] != before["expiration_date_time"]
+        })
+    })
+    .await;
+    assert!(serve.log().contains("renewed the webhook subscription"));
+}
+
+/// SIGTERM while a run pushes: exit 0, the Q job stopped, and what BC
+/// notified is still recorded, so the next start brings Q to BC.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_in_the_middle_of_a_run_loses_nothing() {
+    let mut q = q_fast();
+    q.rates.insert("BatchPutDocument".into(), 0.5);
+    let w = World::start(webhook_bc(100), q).await;
+    let mut serve = Serve::start(&w, 3600, true);
+    until(&serve, "the first run", 90, || q_equals_bc(&w)).await;
+    until(&serve, "a subscription", 30, || async {
+        subscriptions(&w).await.len() == 1
+    })
+    .await;
+    until(&serve, "the first run to end", 30, || async {
+        serve.sample("bcq_runs_total", &[]).await >= 1.0
+    })
+    .await;
+    let invoices = w.bc_invoices().await;
+    for (i, inv) in invoices.iter().take(15).enumerate() {
+        w.bc_update(
+            "salesInvoices",
+            inv["id"].as_str().unwrap(),
+            json!({"number": format!("TERM-{i}")}),
+        )
+        .await;
+    }
+    w.bc_delete("salesInvoices", invoices[19]["id"].as_str().unwrap())
+        .await;
+    let syncing = || async {
+        w.q_jobs().await["jobs"]
+            .as_array()
+            .is_some_and(|j| j.iter().any(|j| j["status"] == "SYNCING"))
+    };
+    until(&serve, "the notified run to push", 30, syncing).await;
+    let (code, out) = serve.terminate();
+    assert_eq!(code, 0, "{out}\n{}", serve.log());
+    assert!(!syncing().await, "the sync job was left running");
+    // The run stopped early: the notifications it took stay recorded.
+    let status = w.bcq(&["status"], &[]).await;
+    status.assert_ok();
+    assert!(status.stdout.contains("interrupted"), "{}", status.stdout);
+    assert!(
+        status.stdout.contains("notifications waiting: 16"),
+        "{}",
+        status.stdout
+    );
+
+    let serve = Serve::start(&w, 3600, true);
+    until(&serve, "the next start to bring Q to BC", 120, || {
+        q_equals_bc(&w)
+    })
+    .await;
+    until(&serve, "the notifications to be handled", 30, || async {
+        serve.sample("bcq_runs_total", &[]).await >= 1.0
+            && serve.sample("bcq_notifications_pending", &[]).await == 0.0
+    })
+    .await;
+}
+
+/// Past BC's limit of subscriptions per environment, units are polled,
+/// and `bcq status` says which is which.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn units_past_the_subscription_limit_are_polled() {
+    let bc_cfg = bc_sim::SimConfig {
+        webhook_max_subscriptions: 2,
+        ..webhook_bc(100)
+    };
+    let w = World::start(bc_cfg, q_fast()).await;
+    w.bcq(
+        &["index-schema", "--apply"],
+        &[("BCQ_ENTITIES", "salesInvoices,customers,vendors")],
+    )
+    .await
+    .assert_ok();
+    let mut c = w.command(&["serve"]);
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let log = w.dir.path().join("serve-limit.log");
+    let child = c
+        .env("BCQ_ENTITIES", "salesInvoices,customers,vendors")
+        .env("BCQ_LISTEN", format!("127.0.0.1:{port}"))
+        .env("BCQ_PUBLIC_URL", &base)
+        .env("BCQ_POLL_SECONDS", "3600")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let serve = Serve {
+        child: Some(child),
+        base,
+        log,
+    };
+    until(
+        &serve,
+        "two subscriptions and a polled unit",
+        60,
+        || async {
+            serve.sample("bcq_units", &[("by", "webhook")]).await == 2.0
+                && serve.sample("bcq_units", &[("by", "polled")]).await == 1.0
+        },
+    )
+    .await;
+    assert_eq!(subscriptions(&w).await.len(), 2);
+    until(&serve, "the first run", 60, || async {
+        serve.sample("bcq_runs_total", &[]).await >= 1.0
+    })
+    .await;
+    let status = w.bcq(&["status"], &[]).await;
+    status.assert_ok();
+    let webhook = status
+        .stdout
+        .lines()
+        .filter(|l| l.contains(": webhook (subscription"))
+        .count();
+    let polled = status
+        .stdout
+        .lines()
+        .filter(|l| l.contains(": polled,"))
+        .count();
+    assert_eq!((webhook, polled), (2, 1), "{}", status.stdout);
+    assert!(
+        serve.log().contains("The maximum number of subscriptions"),
+        "BC's refusal is logged: {}",
+        serve.log()
+    );
+}
