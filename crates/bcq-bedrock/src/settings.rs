@@ -3,7 +3,8 @@
 
 use crate::destination::{BedrockDestination, BedrockTarget};
 use bcq_core::destination::{
-    BoxFuture, CommonSettings, Destination, DestinationKind, PreparedDestination,
+    BoxFuture, CommonSettings, Destination, DestinationKind, IamStatement, PreparedDestination,
+    policy_region,
 };
 use bcq_core::settings::{Setting, SettingValues, id as shaped_id, optional_url, region};
 use std::sync::Arc;
@@ -122,6 +123,28 @@ impl PreparedDestination for PreparedBedrock {
             "Amazon Bedrock knowledge base {}, data source {}",
             self.target.knowledge_base_id, self.target.data_source_id
         )
+    }
+
+    fn iam_statements(&self, account: &str) -> Vec<IamStatement> {
+        let t = &self.target;
+        let region = policy_region(self.region.as_deref());
+        let kb = format!(
+            "arn:aws:bedrock:{region}:{account}:knowledge-base/{}",
+            t.knowledge_base_id
+        );
+        vec![IamStatement::allow(
+            "BcqBedrockKnowledgeBase",
+            "bedrock",
+            &[
+                "GetKnowledgeBase",
+                "GetDataSource",
+                "IngestKnowledgeBaseDocuments",
+                "DeleteKnowledgeBaseDocuments",
+                "GetKnowledgeBaseDocuments",
+                "ListKnowledgeBaseDocuments",
+            ],
+            vec![kb],
+        )]
     }
 
     fn open(&self, common: &CommonSettings) -> BoxFuture<'_, Result<Arc<dyn Destination>, String>> {

@@ -363,6 +363,59 @@ pub trait PreparedDestination: Send + Sync + std::fmt::Debug {
     fn describe(&self) -> String;
     /// Opens it: AWS clients, staging, options.
     fn open(&self, common: &CommonSettings) -> BoxFuture<'_, Result<Arc<dyn Destination>, String>>;
+    /// The IAM statements bcq needs to write here: the exact actions it
+    /// calls, on the configured resources only (`account`: the AWS account
+    /// id, or a policy variable standing for it).
+    fn iam_statements(&self, account: &str) -> Vec<IamStatement>;
+}
+
+/// One statement of an IAM policy (`bcq iam-policy`).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct IamStatement {
+    /// What the statement is for.
+    #[serde(rename = "Sid")]
+    pub sid: &'static str,
+    /// Always `Allow`.
+    #[serde(rename = "Effect")]
+    pub effect: &'static str,
+    /// `service:Operation`, as bcq calls them.
+    #[serde(rename = "Action")]
+    pub actions: Vec<String>,
+    /// ARNs of the configured resources.
+    #[serde(rename = "Resource")]
+    pub resources: Vec<String>,
+    /// A condition, when one narrows it (`iam:PassedToService`).
+    #[serde(rename = "Condition", skip_serializing_if = "Option::is_none")]
+    pub condition: Option<serde_json::Value>,
+}
+
+impl IamStatement {
+    /// An `Allow` of `actions` (prefixed with `service:`) on `resources`.
+    pub fn allow(
+        sid: &'static str,
+        service: &str,
+        actions: &[&str],
+        resources: Vec<String>,
+    ) -> Self {
+        IamStatement {
+            sid,
+            effect: "Allow",
+            actions: actions.iter().map(|a| format!("{service}:{a}")).collect(),
+            resources,
+            condition: None,
+        }
+    }
+}
+
+/// The region a policy names: the configured one, else the AWS chain's
+/// variables, else `*`.
+pub fn policy_region(configured: Option<&str>) -> String {
+    configured
+        .map(str::to_string)
+        .or_else(|| std::env::var("AWS_REGION").ok())
+        .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
+        .filter(|r| !r.trim().is_empty())
+        .unwrap_or_else(|| "*".into())
 }
 
 /// A kind of destination: its name, settings, and how they are validated.

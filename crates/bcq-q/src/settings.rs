@@ -3,7 +3,8 @@
 
 use crate::destination::{QDestination, QTarget};
 use bcq_core::destination::{
-    BoxFuture, CommonSettings, Destination, DestinationKind, PreparedDestination,
+    BoxFuture, CommonSettings, Destination, DestinationKind, IamStatement, PreparedDestination,
+    policy_region,
 };
 use bcq_core::settings::{Setting, SettingValues, id as shaped_id, optional_url, region};
 use std::sync::Arc;
@@ -153,6 +154,69 @@ impl PreparedDestination for PreparedQ {
             "Amazon Q Business application {}, index {}, data source {}",
             self.target.application_id, self.target.index_id, self.target.data_source_id
         )
+    }
+
+    fn iam_statements(&self, account: &str) -> Vec<IamStatement> {
+        let t = &self.target;
+        let region = policy_region(self.region.as_deref());
+        let app = format!(
+            "arn:aws:qbusiness:{region}:{account}:application/{}",
+            t.application_id
+        );
+        let index = format!("{app}/index/{}", t.index_id);
+        let data_source = format!("{index}/data-source/{}", t.data_source_id);
+        let mut v = vec![
+            IamStatement::allow(
+                "BcqQBusinessApplication",
+                "qbusiness",
+                &["GetApplication"],
+                vec![app],
+            ),
+            IamStatement::allow(
+                "BcqQBusinessIndex",
+                "qbusiness",
+                &[
+                    "GetIndex",
+                    "BatchPutDocument",
+                    "BatchDeleteDocument",
+                    "ListDocuments",
+                    "PutGroup",
+                    "DeleteGroup",
+                ],
+                vec![index.clone(), data_source.clone()],
+            ),
+            IamStatement::allow(
+                "BcqQBusinessDataSource",
+                "qbusiness",
+                &[
+                    "GetDataSource",
+                    "StartDataSourceSyncJob",
+                    "StopDataSourceSyncJob",
+                    "ListDataSourceSyncJobs",
+                ],
+                vec![data_source],
+            ),
+            // Only `bcq index-schema --apply` (once per index): remove it after.
+            IamStatement::allow(
+                "BcqQBusinessDeclareAttributesOnce",
+                "qbusiness",
+                &["UpdateIndex"],
+                vec![index],
+            ),
+        ];
+        if let Some(role) = &self.role_arn {
+            let mut pass = IamStatement::allow(
+                "BcqPassRoleToQBusinessForS3",
+                "iam",
+                &["PassRole"],
+                vec![role.clone()],
+            );
+            pass.condition = Some(serde_json::json!({
+                "StringEquals": {"iam:PassedToService": "qbusiness.amazonaws.com"}
+            }));
+            v.push(pass);
+        }
+        v
     }
 
     fn open(&self, common: &CommonSettings) -> BoxFuture<'_, Result<Arc<dyn Destination>, String>> {

@@ -212,6 +212,16 @@ pub const SETTINGS: &[Setting] = &[
         "bcq serve: after a notification, wait this long for more before syncing them together (default 1000)",
     ),
     s(
+        "serve.tls_cert",
+        "BCQ_TLS_CERT",
+        "bcq serve: PEM certificate chain (server first) to serve HTTPS itself; with serve.tls_key",
+    ),
+    s(
+        "serve.tls_key",
+        "BCQ_TLS_KEY",
+        "bcq serve: PEM private key of serve.tls_cert",
+    ),
+    s(
         "serve.grace_seconds",
         "BCQ_GRACE_SECONDS",
         "bcq serve: on SIGTERM or SIGINT, how long the run in flight may take to finish before it is cut (default 20)",
@@ -231,6 +241,8 @@ pub struct ServeSettings {
     pub window: Duration,
     /// The shutdown grace period.
     pub grace: Duration,
+    /// Certificate and key files when bcq terminates TLS itself.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 /// Every setting: bcq's own, then each destination's.
@@ -935,6 +947,29 @@ impl Raw {
                 }
             }
         });
+        let tls = match (self.get("serve.tls_cert"), self.get("serve.tls_key")) {
+            (None, None) => None,
+            (Some(c), Some(k)) => {
+                for (key, path) in [("serve.tls_cert", c), ("serve.tls_key", k)] {
+                    if !Path::new(path.trim()).is_file() {
+                        p.push(format!(
+                            "{} is '{}', which is not a readable file",
+                            self.describe(key),
+                            path.trim()
+                        ));
+                    }
+                }
+                Some((PathBuf::from(c.trim()), PathBuf::from(k.trim())))
+            }
+            (Some(_), None) | (None, Some(_)) => {
+                p.push(format!(
+                    "{} and {} go together: set both to serve HTTPS, or neither",
+                    self.describe("serve.tls_cert"),
+                    self.describe("serve.tls_key")
+                ));
+                None
+            }
+        };
         let mut flag = |key: &str| bcq_core::settings::flag(self, key, false, &mut problems);
         let include_pdf = flag("sync.include_pdf");
         let include_attachments = flag("sync.include_attachments");
@@ -1065,6 +1100,7 @@ impl Raw {
                 listen,
                 window: Duration::from_millis(window),
                 grace: Duration::from_secs(grace),
+                tls,
             },
             common,
             destination,

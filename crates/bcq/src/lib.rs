@@ -26,6 +26,7 @@ pub mod custom;
 pub mod demo;
 pub mod destinations;
 pub mod export;
+pub mod iam;
 pub mod migrate;
 pub mod plan;
 pub mod redact;

@@ -124,6 +124,15 @@ enum Command {
         #[arg(long)]
         apply: bool,
     },
+    /// Print the least-privilege IAM policy for the configured destination
+    /// and features (JSON): exact actions, resources scoped to the
+    /// configured ones.
+    IamPolicy {
+        /// The AWS account id (default: the policy variable
+        /// ${aws:PrincipalAccount}, the account of whoever uses it).
+        #[arg(long)]
+        account: Option<String>,
+    },
     /// Show the last runs, cursors and failures from the state file.
     Status {
         /// How many runs.
@@ -486,6 +495,24 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::from(1))
             }
         }
+        Command::IamPolicy { account } => {
+            if let Some(a) = account
+                && !bcq::iam::is_account_id(a)
+            {
+                return Err(bcq::config::ConfigError {
+                    problems: vec![format!(
+                        "--account is '{a}': expected a 12-digit AWS account id"
+                    )],
+                }
+                .into());
+            }
+            let cfg = raw_config(&cli)?.build()?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&bcq::iam::policy(&cfg, account.as_deref()))?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Status { runs, state } => {
             print!("{}", bcq::status::render(&state_path(&cli, state), *runs)?);
             Ok(ExitCode::SUCCESS)
@@ -552,6 +579,8 @@ mod tests {
             "entities",
             "index-schema",
             "serve",
+            "iam-policy",
+            "--account",
             "--listen",
             "--public-url",
             "--poll-seconds",

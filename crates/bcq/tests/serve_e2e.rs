@@ -584,3 +584,66 @@ async fn units_past_the_subscription_limit_are_polled() {
         serve.log()
     );
 }
+
+/// `bcq serve` terminates TLS itself from PEM files; half a TLS setting is
+/// refused before anything starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_from_pem_files() {
+    let w = World::start(webhook_bc(100), q_fast()).await;
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls");
+    let cert = fixtures.join("cert.pem");
+    let key = fixtures.join("key.pem");
+    let half = w
+        .bcq(&["serve"], &[("BCQ_TLS_CERT", cert.to_str().unwrap())])
+        .await;
+    assert_eq!(half.code, 2, "{}", half.both());
+    assert!(
+        half.stderr
+            .contains("BCQ_TLS_CERT and BCQ_TLS_KEY go together"),
+        "{}",
+        half.stderr
+    );
+
+    let port = free_port();
+    let log = w.dir.path().join("serve-tls.log");
+    let child = w
+        .command(&["serve"])
+        .env("BCQ_LISTEN", format!("127.0.0.1:{port}"))
+        .env("BCQ_POLL_SECONDS", "3600")
+        .env("BCQ_TLS_CERT", &cert)
+        .env("BCQ_TLS_KEY", &key)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let serve = Serve {
+        child: Some(child),
+        base: format!("https://127.0.0.1:{port}"),
+        log,
+    };
+    let client = reqwest::Client::builder()
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(&std::fs::read(fixtures.join("ca.pem")).unwrap())
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let healthz = format!("{}/healthz", serve.base);
+    until(&serve, "/healthz over https", 30, || async {
+        client
+            .get(&healthz)
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+    })
+    .await;
+    let r = client
+        .post(format!("{}/webhooks/bc?validationToken=t-1", serve.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.text().await.unwrap(), "t-1");
+    // Plain HTTP on the TLS port gets no answer.
+    let plain = reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await;
+    assert!(plain.is_err() || plain.is_ok_and(|r| r.status() != 200));
+}

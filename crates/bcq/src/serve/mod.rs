@@ -30,6 +30,7 @@
 pub mod hooks;
 pub mod http;
 pub mod metrics;
+pub mod tls;
 
 use crate::config::Config;
 use crate::plan;
@@ -277,18 +278,31 @@ pub async fn run(cfg: Config, ui: &Ui, stop: Stop) -> anyhow::Result<ServeReport
     });
     tracing::info!(
         listen = %local,
+        tls = shared.cfg.serve.tls.is_some(),
         webhooks = shared.cfg.serve.public_url.as_ref().map(hooks::notification_url).unwrap_or_else(|| "off (BCQ_PUBLIC_URL unset): polling only".into()),
         poll_seconds = shared.cfg.serve.poll.as_secs(),
         "bcq serve started"
     );
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(
-        axum::serve(listener, http::router(shared.clone()))
-            .with_graceful_shutdown(async {
-                let _ = done_rx.await;
-            })
-            .into_future(),
-    );
+    let until_done = async {
+        let _ = done_rx.await;
+    };
+    let router = http::router(shared.clone());
+    let server = match &shared.cfg.serve.tls {
+        Some((cert, key)) => {
+            let listener = tls::TlsListener::new(listener, tls::acceptor(cert, key)?)?;
+            tokio::spawn(
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(until_done)
+                    .into_future(),
+            )
+        }
+        None => tokio::spawn(
+            axum::serve(listener, router)
+                .with_graceful_shutdown(until_done)
+                .into_future(),
+        ),
+    };
     let mut report = ServeReport::default();
     let worked = {
         let work = work(&shared, ui, &stop, &mut report);
