@@ -95,14 +95,18 @@ impl RequestBudget {
     /// as the budget used).
     pub async fn used(&self) -> u32 {
         let mut sent = self.sent.lock().await;
-        let now = Instant::now();
+        self.forget_old(&mut sent, Instant::now());
+        sent.len() as u32
+    }
+
+    /// Drops the requests the window no longer holds at `now`.
+    fn forget_old(&self, sent: &mut VecDeque<Instant>, now: Instant) {
         while sent
             .front()
             .is_some_and(|t| now.duration_since(*t) >= self.window)
         {
             sent.pop_front();
         }
-        sent.len() as u32
     }
 
     /// Waits for an in-flight slot, then for room in the window, and records
@@ -122,12 +126,7 @@ impl RequestBudget {
             let wake_at = {
                 let mut sent = self.sent.lock().await;
                 let now = Instant::now();
-                while sent
-                    .front()
-                    .is_some_and(|t| now.duration_since(*t) >= self.window)
-                {
-                    sent.pop_front();
-                }
+                self.forget_old(&mut sent, now);
                 if sent.len() < self.limit as usize {
                     sent.push_back(now);
                     return BudgetPermit { _permit: permit };

@@ -35,10 +35,21 @@ impl Drop for Serve {
 
 impl Serve {
     fn start(w: &World, poll_seconds: u64, webhooks: bool) -> Serve {
+        Self::start_with(w, poll_seconds, webhooks, &[])
+    }
+
+    /// With more environment; `BCQ_TLS_CERT` among it makes the base https.
+    fn start_with(w: &World, poll_seconds: u64, webhooks: bool, extra: &[(&str, &str)]) -> Serve {
         let port = free_port();
-        let base = format!("http://127.0.0.1:{port}");
+        let scheme = if extra.iter().any(|(k, _)| *k == "BCQ_TLS_CERT") {
+            "https"
+        } else {
+            "http"
+        };
+        let base = format!("{scheme}://127.0.0.1:{port}");
         let log = w.dir.path().join(format!("serve-{port}.log"));
         let mut c = w.command(&["serve"]);
+        c.envs(extra.iter().copied());
         c.env("BCQ_LISTEN", format!("127.0.0.1:{port}"))
             .env("BCQ_POLL_SECONDS", poll_seconds.to_string())
             .env("BCQ_WINDOW_MS", "200")
@@ -532,24 +543,12 @@ async fn units_past_the_subscription_limit_are_polled() {
     )
     .await
     .assert_ok();
-    let mut c = w.command(&["serve"]);
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let log = w.dir.path().join("serve-limit.log");
-    let child = c
-        .env("BCQ_ENTITIES", "salesInvoices,customers,vendors")
-        .env("BCQ_LISTEN", format!("127.0.0.1:{port}"))
-        .env("BCQ_PUBLIC_URL", &base)
-        .env("BCQ_POLL_SECONDS", "3600")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let serve = Serve {
-        child: Some(child),
-        base,
-        log,
-    };
+    let serve = Serve::start_with(
+        &w,
+        3600,
+        true,
+        &[("BCQ_ENTITIES", "salesInvoices,customers,vendors")],
+    );
     until(
         &serve,
         "two subscriptions and a polled unit",
@@ -604,23 +603,16 @@ async fn tls_from_pem_files() {
         half.stderr
     );
 
-    let port = free_port();
-    let log = w.dir.path().join("serve-tls.log");
-    let child = w
-        .command(&["serve"])
-        .env("BCQ_LISTEN", format!("127.0.0.1:{port}"))
-        .env("BCQ_POLL_SECONDS", "3600")
-        .env("BCQ_TLS_CERT", &cert)
-        .env("BCQ_TLS_KEY", &key)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let serve = Serve {
-        child: Some(child),
-        base: format!("https://127.0.0.1:{port}"),
-        log,
-    };
+    let serve = Serve::start_with(
+        &w,
+        3600,
+        false,
+        &[
+            ("BCQ_TLS_CERT", cert.to_str().unwrap()),
+            ("BCQ_TLS_KEY", key.to_str().unwrap()),
+        ],
+    );
+    let port = serve.base.rsplit(':').next().unwrap().to_string();
     let client = reqwest::Client::builder()
         .add_root_certificate(
             reqwest::Certificate::from_pem(&std::fs::read(fixtures.join("ca.pem")).unwrap())

@@ -21,22 +21,14 @@ impl Engine {
     /// Deletes what the state store knows of `unit` and `seen` (the sorted
     /// id keys of a complete read) does not hold.
     pub(super) async fn delete_missing(&self, unit: &Unit, seen: &[u64], report: &mut UnitReport) {
-        // Streamed from the store: collecting a million (doc id, BC id)
-        // pairs would cost more memory than the whole rest of the run.
-        let mut known = 0usize;
-        let mut gone: Vec<String> = Vec::new();
-        let visited = self
-            .state()
-            .for_each_document_of_unit(&unit.key, |doc_id, bc_id| {
-                known += 1;
-                if seen.binary_search(&id_key(bc_id)).is_err() {
-                    gone.push(doc_id.to_string());
+        let (known, gone) =
+            match self.documents_where(unit, |bc_id| seen.binary_search(&id_key(bc_id)).is_err()) {
+                Ok(x) => x,
+                Err(e) => {
+                    report.errors.push(e);
+                    return;
                 }
-            });
-        if let Err(e) = visited {
-            report.errors.push(format!("state store: {e}"));
-            return;
-        }
+            };
         if gone.is_empty() {
             let _ = self.state().mark_reconciled(&unit.key, Utc::now());
             return;
@@ -75,20 +67,15 @@ impl Engine {
     pub async fn delete_records(&self, unit: &Unit, bc_ids: &[String]) -> UnitReport {
         let mut report = UnitReport::default();
         let wanted: HashSet<String> = bc_ids.iter().map(|i| i.to_ascii_lowercase()).collect();
-        let mut known = 0usize;
-        let mut gone: Vec<String> = Vec::new();
-        let visited = self
-            .state()
-            .for_each_document_of_unit(&unit.key, |doc_id, bc_id| {
-                known += 1;
-                if wanted.contains(&bc_id.to_ascii_lowercase()) {
-                    gone.push(doc_id.to_string());
-                }
-            });
-        if let Err(e) = visited {
-            report.errors.push(format!("state store: {e}"));
-            return report;
-        }
+        let (known, gone) = match self
+            .documents_where(unit, |bc_id| wanted.contains(&bc_id.to_ascii_lowercase()))
+        {
+            Ok(x) => x,
+            Err(e) => {
+                report.errors.push(e);
+                return report;
+            }
+        };
         if gone.len() > NAMED_DELETES_ALWAYS_ALLOWED
             && !guard_allows(
                 gone.len(),
@@ -110,6 +97,28 @@ impl Engine {
         }
         self.delete_docs(&gone, &mut report).await;
         report
+    }
+
+    /// How many documents the store knows of `unit`, and the ids of those
+    /// whose BC id `pick` chooses. Streamed from the store: collecting a
+    /// million (doc id, BC id) pairs would cost more memory than the whole
+    /// rest of the run.
+    fn documents_where(
+        &self,
+        unit: &Unit,
+        mut pick: impl FnMut(&str) -> bool,
+    ) -> Result<(usize, Vec<String>), String> {
+        let mut known = 0usize;
+        let mut picked = Vec::new();
+        self.state()
+            .for_each_document_of_unit(&unit.key, |doc_id, bc_id| {
+                known += 1;
+                if pick(bc_id) {
+                    picked.push(doc_id.to_string());
+                }
+            })
+            .map_err(|e| format!("state store: {e}"))?;
+        Ok((known, picked))
     }
 
     /// Deletes `gone` from the destination, in calls of its size, and
