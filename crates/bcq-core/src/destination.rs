@@ -171,6 +171,9 @@ pub struct RunEnd {
     pub still_indexing: bool,
     /// Errors closing the run (it may still be open).
     pub errors: Vec<String>,
+    /// The run closed, when it was opened at the first write
+    /// ([`CommonSettings::lazy_runs`]); `None` when none was opened.
+    pub run: Option<String>,
 }
 
 /// The groups a destination keeps, after [`Destination::sync_groups`].
@@ -330,6 +333,10 @@ pub struct CommonSettings {
     /// Static AWS credentials instead of the AWS chain: only for the bundled
     /// emulators (`bcq demo`, tests in one process).
     pub static_credentials: Option<StaticCredentials>,
+    /// Open the destination's run (a Q sync job) at the first write instead
+    /// of at the start, so that a run with nothing to write leaves no empty
+    /// run behind (`bcq serve`'s polls).
+    pub lazy_runs: bool,
 }
 
 /// An access key and its secret (never printed).

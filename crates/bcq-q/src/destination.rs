@@ -43,6 +43,12 @@ pub struct QDestination {
     pub(crate) job: Mutex<Option<String>>,
     /// When this process opened its run (documents failed since are its own).
     pub(crate) opened_at: Mutex<Option<chrono::DateTime<chrono::Utc>>>,
+    /// With lazy runs: what `open_run` was given, until the first write
+    /// starts the job.
+    pub(crate) lazy_start: Mutex<Option<RunStart>>,
+    /// Serialises the lazy start among concurrent writes.
+    starting: tokio::sync::Mutex<()>,
+    lazy_runs: bool,
     staging: Option<S3Staging>,
     /// The role Q assumes to read staged files.
     role_arn: Option<String>,
@@ -104,6 +110,9 @@ impl QDestination {
             caller: Caller::new(RetryPolicy::default(), 4.min(max), max, 0x0062_6371),
             job: Mutex::new(None),
             opened_at: Mutex::new(None),
+            lazy_start: Mutex::new(None),
+            starting: tokio::sync::Mutex::new(()),
+            lazy_runs: common.lazy_runs,
             staging: None,
             role_arn: None,
             wait_for_other_job: common.wait_for_run,
@@ -142,6 +151,27 @@ impl QDestination {
     /// The running job's execution id, once started.
     pub fn job_id(&self) -> Option<String> {
         self.job.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The job writes go into: the running one, or, with lazy runs, one
+    /// started now (once, whatever the number of concurrent writes).
+    async fn job_for_write(&self) -> Result<Option<String>, DestinationError> {
+        if let Some(j) = self.job_id() {
+            return Ok(Some(j));
+        }
+        let _one = self.starting.lock().await;
+        if let Some(j) = self.job_id() {
+            return Ok(Some(j));
+        }
+        let start = self
+            .lazy_start
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        match start {
+            Some(start) => self.start_run(&start).await.map(Some),
+            None => Ok(None),
+        }
     }
 
     /// The largest content sent inline: its base64 form, with room for the
@@ -196,7 +226,7 @@ impl QDestination {
     /// Sends one batch; documents rejected with a retryable code are sent
     /// again alone (bcq's retry policy); returns those refused for good.
     async fn put_batch(&self, docs: Vec<Document>) -> Result<Outcome, DestinationError> {
-        let job = self.job_id();
+        let job = self.job_for_write().await?;
         let run_attrs = convert::run_attributes(&self.target.data_source_id, job.as_deref());
         let mut pending: HashMap<String, Document> =
             docs.into_iter().map(|d| (d.id.clone(), d)).collect();
@@ -333,7 +363,7 @@ impl QDestination {
     }
 
     async fn delete_batch(&self, ids: Vec<String>) -> Result<Outcome, DestinationError> {
-        let job = self.job_id();
+        let job = self.job_for_write().await?;
         let docs: Vec<DeleteDocument> = ids
             .iter()
             .map(|id| {
@@ -449,7 +479,13 @@ impl Destination for QDestination {
         &'a self,
         start: &'a RunStart,
     ) -> BoxFuture<'a, Result<Option<String>, DestinationError>> {
-        Box::pin(async move { self.start_run(start).await.map(Some) })
+        Box::pin(async move {
+            if self.lazy_runs {
+                *self.lazy_start.lock().unwrap_or_else(|e| e.into_inner()) = Some(start.clone());
+                return Ok(None);
+            }
+            self.start_run(start).await.map(Some)
+        })
     }
 
     fn close_run(&self, follow: Duration) -> BoxFuture<'_, RunEnd> {

@@ -245,9 +245,11 @@ impl QDestination {
     /// until Q finished indexing, and reports the documents that failed.
     pub(crate) async fn end_run(&self, follow: Duration) -> RunEnd {
         let mut end = RunEnd::default();
+        *self.lazy_start.lock().unwrap_or_else(|e| e.into_inner()) = None;
         let Some(id) = self.job.lock().unwrap_or_else(|e| e.into_inner()).take() else {
             return end;
         };
+        end.run = Some(id.clone());
         if let Err(e) = self.stop_job_id(&id).await {
             end.errors.push(format!("stopping the sync job: {e}"));
             return end;

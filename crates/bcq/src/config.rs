@@ -1049,6 +1049,7 @@ impl Raw {
             groups,
             wait_for_run: (wait > 0).then(|| Duration::from_secs(wait)),
             static_credentials: None,
+            lazy_runs: false,
         };
         let destination = if want_destination {
             match kind.prepare(self, &common) {

@@ -539,7 +539,16 @@ pub async fn run(
         failed_after_accept,
         still_indexing,
         errors: close_errors,
+        run: opened_late,
     } = dest.close_run(follow).await;
+    // A run opened at the first write (bcq serve) is recorded now.
+    let destination_run = match (destination_run, opened_late) {
+        (None, Some(r)) => {
+            lock(&state).set_run_sync_job(run_id, &r)?;
+            Some(r)
+        }
+        (r, _) => r,
+    };
 
     let mut counts = RunCounts::default();
     let mut errors = Vec::new();

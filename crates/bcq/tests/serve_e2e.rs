@@ -467,6 +467,19 @@ async fn subscriptions_are_recreated_renewed_and_retries_converge() {
     })
     .await;
     assert!(serve.log().contains("renewed the webhook subscription"));
+
+    // Polls that find nothing new open no Q sync job.
+    let jobs = || async { w.q_jobs().await["jobs"].as_array().map_or(0, Vec::len) };
+    let (before_jobs, before_runs) = (jobs().await, serve.sample("bcq_runs_total", &[]).await);
+    until(&serve, "two more polls", 30, || async {
+        serve.sample("bcq_runs_total", &[]).await >= before_runs + 2.0
+    })
+    .await;
+    assert_eq!(
+        jobs().await,
+        before_jobs,
+        "an idle poll opened a Q sync job"
+    );
 }
 
 /// SIGTERM while a run pushes: exit 0, the Q job stopped, and what BC
@@ -638,4 +651,43 @@ async fn tls_from_pem_files() {
     // Plain HTTP on the TLS port gets no answer.
     let plain = reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await;
     assert!(plain.is_err() || plain.is_ok_and(|r| r.status() != 200));
+}
+
+/// More units than BC's 200 subscriptions per environment: bcq subscribes
+/// 200 and polls the rest, without asking BC for a 201st.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_units_than_two_hundred_the_rest_are_polled() {
+    let bc_cfg = bc_sim::SimConfig {
+        companies: 70,
+        ..webhook_bc(100)
+    };
+    let entities = ("BCQ_ENTITIES", "salesInvoices,customers,vendors");
+    let w = World::start(
+        bc_sim::SimConfig {
+            invoices_per_company: 2,
+            ..bc_cfg
+        },
+        q_fast(),
+    )
+    .await;
+    w.bcq(&["index-schema", "--apply"], &[entities])
+        .await
+        .assert_ok();
+    let serve = Serve::start_with(&w, 3600, true, &[entities, ("BC_COMPANIES", "all")]);
+    until(
+        &serve,
+        "200 subscriptions and 10 polled units",
+        180,
+        || async {
+            serve.sample("bcq_units", &[("by", "webhook")]).await == 200.0
+                && serve.sample("bcq_units", &[("by", "polled")]).await == 10.0
+        },
+    )
+    .await;
+    assert_eq!(subscriptions(&w).await.len(), 200);
+    assert!(
+        !serve.log().contains("The maximum number of subscriptions"),
+        "bcq asked BC for more than 200: {}",
+        serve.log()
+    );
 }

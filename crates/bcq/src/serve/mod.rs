@@ -11,8 +11,9 @@
 //!   (fewer than reading them one by one); `collection` is the same read.
 //!
 //! # Destination runs
-//! Each run is one destination run (a Q sync job), closed at its end and
-//! followed until indexed, as in `bcq sync`. Q runs one job per data
+//! Each run that writes is one destination run (a Q sync job), opened at
+//! its first write (a poll that finds nothing new opens none), closed at
+//! its end and followed until indexed, as in `bcq sync`. Q runs one job per data
 //! source at a time and a stopped job goes on indexing (SYNCING_INDEXING),
 //! so a second job could not start earlier anyway: following costs no
 //! freshness and reports indexing failures; the next run starts on a free
@@ -254,7 +255,9 @@ impl Shared {
 }
 
 /// Runs `bcq serve` until `stop` (see the module doc).
-pub async fn run(cfg: Config, ui: &Ui, stop: Stop) -> anyhow::Result<ServeReport> {
+pub async fn run(mut cfg: Config, ui: &Ui, stop: Stop) -> anyhow::Result<ServeReport> {
+    // A poll that finds nothing new must not leave an empty Q sync job.
+    cfg.common.lazy_runs = true;
     let store = StateStore::open(&cfg.sync.state_path)
         .with_context(|| format!("opening the state file {}", cfg.sync.state_path.display()))?;
     let listener = tokio::net::TcpListener::bind(cfg.serve.listen)
