@@ -691,3 +691,32 @@ async fn more_units_than_two_hundred_the_rest_are_polled() {
         serve.log()
     );
 }
+
+/// A destination bcq cannot use: alive but not ready, saying why, and the
+/// run is tried again sooner than the next poll.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_names_what_is_not_ready() {
+    let w = World::start(webhook_bc(100), q_fast()).await;
+    let serve = Serve::start_with(
+        &w,
+        3600,
+        false,
+        &[("Q_DATASOURCE_ID", "00000000-0000-4000-8000-000000000000")],
+    );
+    until(&serve, "a run that could not start", 30, || async {
+        serve.sample("bcq_run_errors_total", &[]).await >= 1.0
+    })
+    .await;
+    assert_eq!(serve.get("/healthz").await.0, 200);
+    let (status, body) = serve.get("/readyz").await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("FAIL destination"), "{body}");
+    assert!(
+        body.contains("ok   state") && body.contains("ok   business central token"),
+        "{body}"
+    );
+    until(&serve, "the run to be tried again", 30, || async {
+        serve.sample("bcq_run_errors_total", &[]).await >= 2.0
+    })
+    .await;
+}
