@@ -151,6 +151,14 @@ impl World {
             .collect()
     }
 
+    /// Q sync jobs started so far.
+    async fn q_jobs(&self) -> u64 {
+        let c = get(&format!("{}/_sim/counts", self.emu.q.endpoint())).await;
+        c["by_operation"]["StartDataSourceSyncJob"]
+            .as_u64()
+            .unwrap_or(0)
+    }
+
     async fn bc_requests(&self) -> u64 {
         let c = get(&format!("{}/_sim/counts", self.emu.bc.base_url())).await;
         c["by_route"]
@@ -325,6 +333,7 @@ async fn main() {
         tokio::time::sleep(Duration::from_secs(2)).await;
         let steady_ids: Vec<String> = ids.iter().take(o.rate_seconds as usize).cloned().collect();
         let limit = Duration::from_secs(o.rate_seconds + o.poll_seconds * 2 + 120);
+        let jobs = w.q_jobs().await;
         let v = measure(
             &w,
             &steady_ids,
@@ -334,6 +343,10 @@ async fn main() {
         )
         .await;
         report("1 change/s", &v);
+        println!(
+            "    Q sync jobs started meanwhile: {}",
+            w.q_jobs().await - jobs
+        );
         let burst: Vec<String> = ids.iter().take(o.burst as usize).cloned().collect();
         let v = measure(
             &w,
