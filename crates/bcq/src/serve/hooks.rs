@@ -35,7 +35,7 @@ use bcq_bc::{BcClient, BcSubscription};
 use bcq_core::engine::Unit;
 use bcq_state::{Change, Notification, Subscription};
 use chrono::Utc;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// BC's limit of subscriptions per environment.
 pub const MAX_PER_ENVIRONMENT: usize = 200;
@@ -403,10 +403,18 @@ impl Shared {
             reject("malformed");
             return Ok((0, 1));
         }
+        // One read of the subscriptions per POST, not one per entry (BC
+        // sends up to 1,000 entries in a POST).
+        let subs: HashMap<String, Subscription> = self
+            .lock_store()
+            .subscriptions()?
+            .into_iter()
+            .map(|s| (s.id.clone(), s))
+            .collect();
         let mut taken = Vec::new();
         let mut refused = 0;
         for e in &entries {
-            match self.check_entry(e) {
+            match check_entry(&subs, e) {
                 Ok(n) => taken.push(n),
                 Err((reason, why)) => {
                     refused += 1;
@@ -424,56 +432,56 @@ impl Shared {
         }
         Ok((taken.len(), refused))
     }
+}
 
-    fn check_entry(&self, e: &serde_json::Value) -> Result<Notification, (&'static str, String)> {
-        let field = |k: &str| e.get(k).and_then(|v| v.as_str()).unwrap_or_default();
-        let id = field("subscriptionId");
-        let sub = self
-            .lock_store()
-            .subscription(id)
-            .map_err(|e| ("state", e.to_string()))?
-            .ok_or_else(|| {
-                (
-                    "unknown_subscription",
-                    format!("subscription {id:?} is not one bcq holds"),
-                )
-            })?;
-        if !same_secret(field("clientState"), &sub.client_state) {
-            return Err((
-                "client_state",
-                format!("the clientState of subscription {id} does not match"),
-            ));
-        }
-        let change = Change::parse(field("changeType")).ok_or_else(|| {
-            (
-                "malformed",
-                format!("changeType {:?} is not one BC sends", field("changeType")),
-            )
-        })?;
-        let resource = field("resource");
-        if !resource_under(resource, &sub.resource) {
-            return Err((
-                "resource",
-                format!(
-                    "resource {resource:?} is not under the subscription's {:?}",
-                    sub.resource
-                ),
-            ));
-        }
-        let bc_id =
-            match change {
-                Change::Collection => None,
-                _ => Some(record_id(resource).ok_or_else(|| {
-                    ("resource", format!("resource {resource:?} names no record"))
-                })?),
-            };
-        Ok(Notification {
-            id: 0,
-            unit: sub.unit,
-            change,
-            bc_id,
-        })
+/// Checks one entry of a POST against the subscriptions bcq holds.
+fn check_entry(
+    subs: &HashMap<String, Subscription>,
+    e: &serde_json::Value,
+) -> Result<Notification, (&'static str, String)> {
+    let field = |k: &str| e.get(k).and_then(|v| v.as_str()).unwrap_or_default();
+    let id = field("subscriptionId");
+    let sub = subs.get(id).cloned().ok_or_else(|| {
+        (
+            "unknown_subscription",
+            format!("subscription {id:?} is not one bcq holds"),
+        )
+    })?;
+    if !same_secret(field("clientState"), &sub.client_state) {
+        return Err((
+            "client_state",
+            format!("the clientState of subscription {id} does not match"),
+        ));
     }
+    let change = Change::parse(field("changeType")).ok_or_else(|| {
+        (
+            "malformed",
+            format!("changeType {:?} is not one BC sends", field("changeType")),
+        )
+    })?;
+    let resource = field("resource");
+    if !resource_under(resource, &sub.resource) {
+        return Err((
+            "resource",
+            format!(
+                "resource {resource:?} is not under the subscription's {:?}",
+                sub.resource
+            ),
+        ));
+    }
+    let bc_id = match change {
+        Change::Collection => None,
+        _ => Some(
+            record_id(resource)
+                .ok_or_else(|| ("resource", format!("resource {resource:?} names no record")))?,
+        ),
+    };
+    Ok(Notification {
+        id: 0,
+        unit: sub.unit,
+        change,
+        bc_id,
+    })
 }
 
 /// Whether a notification's resource is the subscription's (plus a key or

@@ -81,6 +81,9 @@ const RETRY_FIRST: std::time::Duration = std::time::Duration::from_secs(5);
 /// The longest wait before trying again a run that could not start.
 const RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(300);
 
+/// The longest `/readyz` waits for a BC token.
+const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// What `bcq serve` did, for its last words.
 #[derive(Debug, Default)]
 pub struct ServeReport {
@@ -116,8 +119,17 @@ impl Shared {
             .first()
             .cloned()
             .unwrap_or_default();
+        // A probe must answer quickly: the token is cached, but a token
+        // endpoint that is down would hold the probe for the whole retry
+        // schedule.
         let token = match plan::bc_client(&self.cfg, &env) {
-            Ok(c) => c.token_check().await.map_err(|e| e.to_string()),
+            Ok(c) => match tokio::time::timeout(READY_TIMEOUT, c.token_check()).await {
+                Ok(r) => r.map_err(|e| e.to_string()),
+                Err(_) => Err(format!(
+                    "no token within {} s (the token endpoint is slow or down)",
+                    READY_TIMEOUT.as_secs()
+                )),
+            },
             Err(e) => Err(format!("{e:#}")),
         };
         match token {
