@@ -1,7 +1,8 @@
 //! The store's single error type.
 //!
-//! Every variant names the state file, so that an operator running several
-//! bcq instances (one state file each) can tell which one failed; variants
+//! Every variant names where the state lives (the SQLite file, or the
+//! PostgreSQL URL without its password), so that an operator running several
+//! bcq instances can tell which one failed; variants
 //! about a unit or a run carry it too. Nothing stored here is secret, and no
 //! credential ever passes through this crate.
 
@@ -9,6 +10,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 
+use crate::db::DbError;
 use crate::model::UnitKey;
 
 /// A failure of the state store.
@@ -34,21 +36,21 @@ pub enum StateError {
         source: std::io::Error,
     },
 
-    /// SQLite could not open or configure the file (not a database, locked,
-    /// unreadable, ...).
-    #[error("cannot open state file {path}")]
+    /// The store could not be opened or configured (a file that is not a
+    /// database, unreadable, PostgreSQL unreachable or refusing the login).
+    #[error("cannot open the state in {path}")]
     Open {
-        /// The state file.
+        /// The state file or PostgreSQL URL.
         path: PathBuf,
-        /// The underlying SQLite error.
+        /// The underlying database error.
         #[source]
-        source: rusqlite::Error,
+        source: DbError,
     },
 
     /// The file was written by a newer bcq whose schema this code does not
     /// know; reading it could silently misinterpret it, so it is refused.
     #[error(
-        "state file {path} has schema version {found}, this bcq knows up to {known}; upgrade bcq"
+        "state in {path} has schema version {found}, this bcq knows up to {known}; upgrade bcq"
     )]
     SchemaTooNew {
         /// The state file.
@@ -61,7 +63,7 @@ pub enum StateError {
 
     /// Applying a migration failed; the transaction was rolled back and the
     /// file is still at version `from`.
-    #[error("cannot migrate state file {path} from schema version {from} to {to}")]
+    #[error("cannot migrate the state in {path} from schema version {from} to {to}")]
     Migrate {
         /// The state file.
         path: PathBuf,
@@ -69,15 +71,17 @@ pub enum StateError {
         from: u32,
         /// The version the failing step would have produced.
         to: u32,
-        /// The underlying SQLite error.
+        /// The underlying database error.
         #[source]
-        source: rusqlite::Error,
+        source: DbError,
     },
 
     /// A cursor would move backwards. This means the caller is about to
     /// record a read that ended before one already recorded, which would
     /// re-read data at best and hide an ordering bug at worst.
-    #[error("cursor of unit {unit} in state file {path} would move backwards from {old} to {new}")]
+    #[error(
+        "cursor of unit {unit} in the state in {path} would move backwards from {old} to {new}"
+    )]
     CursorBackwards {
         /// The state file.
         path: PathBuf,
@@ -90,7 +94,7 @@ pub enum StateError {
     },
 
     /// A run id that `begin_run` never returned (or that `reset` forgot).
-    #[error("run {run_id} does not exist in state file {path}")]
+    #[error("run {run_id} does not exist in the state in {path}")]
     RunNotFound {
         /// The state file.
         path: PathBuf,
@@ -100,7 +104,7 @@ pub enum StateError {
 
     /// `finish_run` on a run that is no longer `running` (finished twice, or
     /// marked `interrupted` by another process).
-    #[error("run {run_id} in state file {path} is already {outcome}")]
+    #[error("run {run_id} in the state in {path} is already {outcome}")]
     RunNotRunning {
         /// The state file.
         path: PathBuf,
@@ -121,19 +125,19 @@ pub enum StateError {
     },
 
     /// A statement failed; `op` says which operation, with its unit or run.
-    #[error("state file {path}: cannot {op}")]
-    Sqlite {
-        /// The state file.
+    #[error("state in {path}: cannot {op}")]
+    Database {
+        /// The state file or PostgreSQL URL.
         path: PathBuf,
         /// The operation, e.g. `commit acks for unit production/<id>/customers`.
         op: String,
-        /// The underlying SQLite error.
+        /// The underlying database error.
         #[source]
-        source: rusqlite::Error,
+        source: DbError,
     },
 
-    /// Another process holds the sync lock of this state file.
-    #[error("state file is in use by another bcq process (lock {path} is held)")]
+    /// Another process holds the sync lock of this state.
+    #[error("the state is in use by another bcq process (lock {path} is held)")]
     Locked {
         /// The lock file.
         path: PathBuf,
@@ -151,7 +155,7 @@ pub enum StateError {
 
     /// A stored value does not have the shape this code writes (edited by
     /// hand, or a bug): reported rather than guessed around.
-    #[error("state file {path}: invalid stored {what}: {detail}")]
+    #[error("state in {path}: invalid stored {what}: {detail}")]
     Corrupt {
         /// The state file.
         path: PathBuf,

@@ -62,6 +62,7 @@
 //! - `store`: [`StateStore`], split by table: `documents`, `units`, `runs`,
 //!   `companies`, `groups`, `webhooks` (subscriptions and notifications).
 
+mod db;
 pub mod error;
 mod file;
 pub mod hash;
@@ -69,11 +70,13 @@ mod lock;
 pub mod model;
 pub mod schema;
 mod store;
+pub mod testing;
 mod time;
 
+pub use db::{DbError, PgTarget};
 pub use error::StateError;
 pub use hash::content_hash;
 pub use lock::SyncLock;
 pub use model::{Ack, DocState, RunCounts, RunKind, RunOutcome, RunRecord, UnitKey, UnitState};
 pub use store::webhooks::{Change, Notification, Subscription};
-pub use store::{Clock, StateStore};
+pub use store::{Clock, Location, StateStore};

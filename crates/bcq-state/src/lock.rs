@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 
 use crate::error::StateError;
 
-/// Proof that this process is the only one syncing with a state file.
+/// Proof that this process is the only one syncing with a state file (or
+/// PostgreSQL database: then a session advisory lock, see
+/// [`StateStore::lock_for_sync`](crate::StateStore::lock_for_sync)).
 ///
 /// An advisory OS lock (`flock` on Linux) on `<state file>.lock`, released
 /// when this value is dropped *or when the process dies*, even by SIGKILL:
@@ -21,7 +23,9 @@ pub struct SyncLock {
     /// The locked file; `None` for an in-memory store, which no other
     /// process can reach.
     _file: Option<File>,
-    /// The lock file's path, for logs.
+    /// The PostgreSQL advisory lock, held on a connection of its own.
+    _pg: Option<crate::db::PgLock>,
+    /// The lock file's path (or the PostgreSQL URL), for logs.
     path: PathBuf,
 }
 
@@ -32,7 +36,16 @@ impl SyncLock {
         try_lock(state_path, false)
     }
 
-    /// The lock file (`<state file>.lock`).
+    /// A lock held in PostgreSQL.
+    pub(crate) fn postgres(lock: crate::db::PgLock, path: PathBuf) -> SyncLock {
+        SyncLock {
+            _file: None,
+            _pg: Some(lock),
+            path,
+        }
+    }
+
+    /// The lock file (`<state file>.lock`), or the PostgreSQL URL.
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -49,7 +62,11 @@ fn lock_path(state_path: &Path) -> PathBuf {
 pub(crate) fn try_lock(state_path: &Path, in_memory: bool) -> Result<SyncLock, StateError> {
     let path = lock_path(state_path);
     if in_memory {
-        return Ok(SyncLock { _file: None, path });
+        return Ok(SyncLock {
+            _file: None,
+            _pg: None,
+            path,
+        });
     }
     let mut options = OpenOptions::new();
     options.read(true).write(true).create(true).truncate(false);
@@ -62,6 +79,7 @@ pub(crate) fn try_lock(state_path: &Path, in_memory: bool) -> Result<SyncLock, S
     match file.try_lock() {
         Ok(()) => Ok(SyncLock {
             _file: Some(file),
+            _pg: None,
             path,
         }),
         Err(TryLockError::WouldBlock) => Err(StateError::Locked { path }),

@@ -214,7 +214,7 @@ fn a_file_from_a_newer_bcq_is_refused_and_left_untouched() {
     assert_eq!(
         err.to_string(),
         format!(
-            "state file {} has schema version 99, this bcq knows up to {CURRENT_VERSION}; upgrade bcq",
+            "state in {} has schema version 99, this bcq knows up to {CURRENT_VERSION}; upgrade bcq",
             path.display()
         )
     );

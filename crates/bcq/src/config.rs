@@ -161,6 +161,11 @@ pub const SETTINGS: &[Setting] = &[
         "BCQ_STATE_PATH",
         "state file (default .bcq/state.db)",
     ),
+    Setting::secret(
+        "sync.state_url",
+        "BCQ_STATE_URL",
+        "state in PostgreSQL instead of the file: postgres://user:password@host:5432/database?sslmode=require (for containers and replicas)",
+    ),
     s(
         "sync.reconcile_every_hours",
         "BCQ_RECONCILE_EVERY_HOURS",
@@ -492,13 +497,28 @@ impl Raw {
         }
     }
 
-    /// Every secret value set, for redaction from messages.
+    /// Every secret value set, for redaction from messages (for a URL,
+    /// its password too, which may appear on its own).
     pub fn secrets(&self) -> Vec<String> {
-        self.values
+        let mut secrets: Vec<String> = self
+            .values
             .iter()
             .filter(|(k, _)| setting(k).is_some_and(|s| s.secret))
             .map(|(_, (v, _))| v.clone())
-            .collect()
+            .collect();
+        let passwords: Vec<String> = secrets
+            .iter()
+            .filter_map(|v| url::Url::parse(v).ok())
+            .filter_map(|u| u.password().map(str::to_owned))
+            .flat_map(|p| {
+                let decoded = percent_encoding::percent_decode_str(&p)
+                    .decode_utf8_lossy()
+                    .into_owned();
+                [p, decoded]
+            })
+            .collect();
+        secrets.extend(passwords);
+        secrets
     }
 }
 
@@ -607,8 +627,10 @@ pub struct SyncSettings {
     pub entities: Vec<&'static EntitySpec>,
     /// Also push PDFs.
     pub include_pdf: bool,
-    /// State file.
+    /// State file (used when `state` is a file).
     pub state_path: PathBuf,
+    /// Where the state lives: the file, or PostgreSQL (`sync.state_url`).
+    pub state: bcq_state::Location,
     /// Reconciliation cadence.
     pub reconcile_every: Duration,
     /// Deletion guard share.
@@ -1035,6 +1057,19 @@ impl Raw {
                 state_path.display()
             ));
         }
+        let state = match self.get("sync.state_url").map(str::trim) {
+            None | Some("") => bcq_state::Location::File(state_path.clone()),
+            Some(url) => match bcq_state::PgTarget::parse(url) {
+                Ok(target) => bcq_state::Location::Postgres(Box::new(target)),
+                Err(e) => {
+                    problems.push(format!(
+                        "{} is not a usable PostgreSQL URL: {e}",
+                        self.describe("sync.state_url")
+                    ));
+                    bcq_state::Location::File(state_path.clone())
+                }
+            },
+        };
         let known: Vec<&str> = catalog::CATALOG
             .iter()
             .map(|e| e.entity_set)
@@ -1085,6 +1120,7 @@ impl Raw {
                 entities,
                 include_pdf,
                 state_path,
+                state,
                 reconcile_every: Duration::from_secs_f64(reconcile_hours * 3600.0),
                 max_delete_share,
                 overlap: Duration::from_secs(overlap),

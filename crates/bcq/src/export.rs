@@ -213,8 +213,12 @@ pub async fn run_local(
 ) -> anyhow::Result<(RunSummary, Vec<String>)> {
     let started = Instant::now();
     let scratch = tempfile::tempdir().context("creating a scratch directory")?;
-    let mut store = if dry_run && cfg.sync.state_path.exists() {
-        let real = StateStore::open(&cfg.sync.state_path)?;
+    let has_state = match &cfg.sync.state {
+        bcq_state::Location::File(path) => path.exists(),
+        bcq_state::Location::Postgres(_) => true,
+    };
+    let mut store = if dry_run && has_state {
+        let real = StateStore::open_at(&cfg.sync.state)?;
         let snap = scratch.path().join("snapshot.db");
         real.snapshot_to(&snap)?;
         StateStore::open(&snap)?

@@ -7,7 +7,7 @@ use bcq::signals::Received;
 use bcq::sync::RunFlags;
 use bcq::ui::{LogFormat, Ui, init_logging};
 use bcq_core::engine::{Mode, Stop};
-use bcq_state::RunOutcome;
+use bcq_state::{Location, RunOutcome};
 use clap::{Parser, Subcommand};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -133,7 +133,8 @@ enum Command {
         #[arg(long)]
         account: Option<String>,
     },
-    /// Show the last runs, cursors and failures from the state file.
+    /// Show the last runs, cursors and failures from the state (the file,
+    /// or PostgreSQL with BCQ_STATE_URL).
     Status {
         /// How many runs.
         #[arg(long, default_value_t = 10)]
@@ -150,6 +151,14 @@ enum Command {
         /// State file.
         #[arg(long)]
         state: Option<PathBuf>,
+    },
+    /// Copy a state file into the configured state (PostgreSQL with
+    /// BCQ_STATE_URL), which must be empty: moving to containers or
+    /// replicas keeps what was synced, so nothing is pushed again.
+    CopyState {
+        /// The SQLite state file to copy from (e.g. .bcq/state.db).
+        #[arg(long)]
+        from: PathBuf,
     },
 }
 
@@ -247,16 +256,29 @@ fn raw_config(cli: &Cli) -> anyhow::Result<Raw> {
     Ok(raw)
 }
 
-fn state_path(cli: &Cli, flag: &Option<PathBuf>) -> PathBuf {
+/// Where `status` and `reset` find the state: `--state`, else the
+/// configuration's, else `BCQ_STATE_URL` or `BCQ_STATE_PATH` alone (status
+/// needs no BC or destination settings).
+fn state_location(cli: &Cli, flag: &Option<PathBuf>) -> anyhow::Result<Location> {
     if let Some(p) = flag {
-        return p.clone();
+        return Ok(Location::File(p.clone()));
     }
-    raw_config(cli)
+    if let Some(cfg) = raw_config(cli).ok().and_then(|r| r.build_for(false).ok()) {
+        return Ok(cfg.sync.state);
+    }
+    if let Some(url) = std::env::var("BCQ_STATE_URL")
         .ok()
-        .and_then(|r| r.build_for(false).ok())
-        .map(|c| c.sync.state_path)
-        .or_else(|| std::env::var("BCQ_STATE_PATH").ok().map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from(".bcq/state.db"))
+        .filter(|u| !u.trim().is_empty())
+    {
+        return bcq_state::PgTarget::parse(url.trim())
+            .map(|t| Location::Postgres(Box::new(t)))
+            .map_err(|e| anyhow::anyhow!("BCQ_STATE_URL is not a usable PostgreSQL URL: {e}"));
+    }
+    Ok(Location::File(
+        std::env::var("BCQ_STATE_PATH")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| PathBuf::from(".bcq/state.db")),
+    ))
 }
 
 /// The exit code of a run that ended with `outcome`.
@@ -514,12 +536,26 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Status { runs, state } => {
-            print!("{}", bcq::status::render(&state_path(&cli, state), *runs)?);
+            print!(
+                "{}",
+                bcq::status::render(&state_location(&cli, state)?, *runs)?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::CopyState { from } => {
+            let cfg = raw_config(&cli)?.build_for(false)?;
+            let copied = bcq::status::copy_state(from, &cfg.sync.state)?;
+            println!(
+                "copied {copied} rows from {} into {}: the next sync continues where the file left off",
+                from.display(),
+                cfg.sync.state
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Reset { yes, state } => {
-            let path = state_path(&cli, state);
-            if !path.exists() {
+            let location = state_location(&cli, state)?;
+            let path = PathBuf::from(location.to_string());
+            if matches!(location, Location::File(_)) && !path.exists() {
                 println!("no state file at {}: nothing to reset", path.display());
                 return Ok(ExitCode::SUCCESS);
             }
@@ -542,7 +578,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     return Ok(ExitCode::from(1));
                 }
             }
-            let removed = bcq::status::reset(&path)?;
+            let removed = bcq::status::reset(&location)?;
             if removed.is_empty() {
                 println!("state in {} forgotten", path.display());
             } else {

@@ -1,24 +1,29 @@
 //! `bcq status` (what the state store knows) and `bcq reset` (forget it).
 
-use bcq_state::StateStore;
+use bcq_state::{Location, StateStore};
 use std::fmt::Write;
 use std::path::Path;
 
 /// Renders the last `runs` runs, the cursor of every unit and the failures
 /// of the latest run.
-pub fn render(path: &Path, runs: usize) -> anyhow::Result<String> {
-    if !path.exists() {
+pub fn render(location: &Location, runs: usize) -> anyhow::Result<String> {
+    if let Location::File(path) = location
+        && !path.exists()
+    {
         return Ok(format!(
             "no state file at {}: bcq has not synced from here yet (run bcq sync)\n",
             path.display()
         ));
     }
-    let store = StateStore::open(path)?;
+    let store = StateStore::open_at(location)?;
     let mut out = String::new();
+    let what = match location {
+        Location::File(_) => "state file",
+        Location::Postgres(_) => "state in PostgreSQL",
+    };
     let _ = writeln!(
         out,
-        "state file {} (schema v{})",
-        path.display(),
+        "{what} {location} (schema v{})",
         store.schema_version()?
     );
     let _ = writeln!(out, "documents known: {}", store.count_documents(None)?);
@@ -102,7 +107,16 @@ pub fn render(path: &Path, runs: usize) -> anyhow::Result<String> {
 /// has meanwhile. A state file that cannot be opened (corrupt, or written
 /// by a newer bcq) is removed instead, with its `-wal` and `-shm` files;
 /// returns what was removed (empty when the store was reset in place).
-pub fn reset(path: &Path) -> anyhow::Result<Vec<std::path::PathBuf>> {
+pub fn reset(location: &Location) -> anyhow::Result<Vec<std::path::PathBuf>> {
+    let path = match location {
+        Location::File(path) => path,
+        Location::Postgres(_) => {
+            let mut store = StateStore::open_at(location)?;
+            let _lock = store.lock_for_sync()?;
+            store.reset()?;
+            return Ok(Vec::new());
+        }
+    };
     match StateStore::open(path) {
         Ok(mut store) => {
             store.reset()?;
@@ -126,4 +140,27 @@ pub fn reset(path: &Path) -> anyhow::Result<Vec<std::path::PathBuf>> {
             Ok(removed)
         }
     }
+}
+
+/// Copies the SQLite state file `from` into the state at `to`, which must
+/// be empty; returns the rows copied. Both are locked for the copy, so no
+/// sync changes either meanwhile.
+pub fn copy_state(from: &Path, to: &Location) -> anyhow::Result<u64> {
+    if !from.is_file() {
+        anyhow::bail!(
+            "no state file at {}: name the file to copy with --from",
+            from.display()
+        );
+    }
+    if matches!(to, Location::File(p) if p == from) {
+        anyhow::bail!(
+            "the state to copy into is {} itself: set BCQ_STATE_URL (or sync.state_url) to the PostgreSQL database to copy into",
+            from.display()
+        );
+    }
+    let source = StateStore::open(from)?;
+    let _source_lock = source.lock_for_sync()?;
+    let mut dest = StateStore::open_at(to)?;
+    let _dest_lock = dest.lock_for_sync()?;
+    Ok(source.copy_to(&mut dest)?)
 }

@@ -378,8 +378,8 @@ pub async fn run(
     stop: Stop,
 ) -> anyhow::Result<RunSummary> {
     let started = Instant::now();
-    let mut store = StateStore::open(&cfg.sync.state_path)
-        .with_context(|| format!("opening the state file {}", cfg.sync.state_path.display()))?;
+    let mut store = StateStore::open_at(&cfg.sync.state)
+        .with_context(|| format!("opening the state in {}", cfg.sync.state))?;
     // Two bcq processes sharing a state file would take each other's runs
     // for interrupted ones and close each other's destination runs.
     let _lock = store.lock_for_sync()?;

@@ -1,12 +1,11 @@
 //! The `companies` table: BC company names per environment, remembered so
 //! that a run need not list companies before every sync.
 
-use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, params};
-
 use super::StateStore;
+use crate::db::vals;
 use crate::error::StateError;
 use crate::time;
+use chrono::{DateTime, Utc};
 
 impl StateStore {
     /// The remembered name of a company and when it was last seen in BC.
@@ -15,18 +14,15 @@ impl StateStore {
         environment: &str,
         company_id: &str,
     ) -> Result<Option<(String, DateTime<Utc>)>, StateError> {
-        let row: Option<(String, String)> = self
+        let err = self.sql_err(format!("read company {environment}/{company_id}"));
+        let row = self
             .conn
-            .prepare_cached(
+            .query_opt(
                 "SELECT name, seen_at FROM companies WHERE environment = ?1 AND company_id = ?2",
+                vals![environment, company_id],
             )
-            .and_then(|mut stmt| {
-                stmt.query_row(params![environment, company_id], |row| {
-                    Ok((row.get(0)?, row.get(1)?))
-                })
-                .optional()
-            })
-            .map_err(self.sql_err(format!("read company {environment}/{company_id}")))?;
+            .and_then(|row| row.map(|r| Ok((r.text(0)?, r.text(1)?))).transpose())
+            .map_err(err)?;
         match row {
             None => Ok(None),
             Some((name, seen)) => {
@@ -49,20 +45,17 @@ impl StateStore {
     ) -> Result<(), StateError> {
         let err = self.sql_err(format!("remember the companies of {environment}"));
         let now = self.now_text();
-        let tx = self.write_tx().map_err(&err)?;
-        {
-            let mut stmt = tx
-                .prepare_cached(
+        self.write(&err, |tx| {
+            for (id, name) in companies {
+                tx.execute(
                     "INSERT INTO companies (environment, company_id, name, seen_at) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (environment, company_id) DO UPDATE SET name = excluded.name, seen_at = excluded.seen_at",
+                    vals![environment, id, name, &now],
                 )
                 .map_err(&err)?;
-            for (id, name) in companies {
-                stmt.execute(params![environment, id, name, now])
-                    .map_err(&err)?;
             }
-        }
-        tx.commit().map_err(&err)
+            Ok(())
+        })
     }
 }
 

@@ -1,10 +1,9 @@
-//! The `documents` table: what Q acknowledged, by Q document id.
+//! The `documents` table: what the destination acknowledged, by document id.
 
 use std::collections::HashMap;
 
-use rusqlite::{OptionalExtension, params, params_from_iter};
-
-use super::{StateStore, is_foreign_key_violation, units};
+use super::{StateStore, units};
+use crate::db::{Value, vals};
 use crate::error::StateError;
 use crate::model::{Ack, DocState, UnitKey};
 
@@ -12,13 +11,21 @@ use crate::model::{Ack, DocState, UnitKey};
 /// bound-parameter limit, large enough that 10,000 ids cost 20 queries.
 const LOOKUP_CHUNK: usize = 500;
 
+/// Documents per page when [`StateStore::for_each_document_of_unit`] walks
+/// a unit, so that a unit of millions never sits in memory at once.
+const WALK_PAGE: i64 = 10_000;
+
 impl StateStore {
     /// The content hash Q last acknowledged for `doc_id`, if any.
     pub fn hash_of(&self, doc_id: &str) -> Result<Option<[u8; 32]>, StateError> {
+        let err = self.sql_err(format!("look up the hash of document {doc_id:?}"));
         self.conn
-            .prepare_cached("SELECT content_hash FROM documents WHERE doc_id = ?1")
-            .and_then(|mut stmt| stmt.query_row([doc_id], |row| row.get(0)).optional())
-            .map_err(self.sql_err(format!("look up the hash of document {doc_id:?}")))
+            .query_opt(
+                "SELECT content_hash FROM documents WHERE doc_id = ?1",
+                vals![doc_id],
+            )
+            .and_then(|row| row.map(|r| r.hash(0)).transpose())
+            .map_err(err)
     }
 
     /// The acknowledged hashes of those `doc_ids` the store knows; ids it
@@ -29,19 +36,14 @@ impl StateStore {
         let err = self.sql_err(format!("look up the hashes of {} documents", doc_ids.len()));
         let mut found = HashMap::with_capacity(doc_ids.len());
         for chunk in doc_ids.chunks(LOOKUP_CHUNK) {
-            let placeholders = vec!["?"; chunk.len()].join(",");
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("?{i}")).collect();
             let sql = format!(
-                "SELECT doc_id, content_hash FROM documents WHERE doc_id IN ({placeholders})"
+                "SELECT doc_id, content_hash FROM documents WHERE doc_id IN ({})",
+                placeholders.join(",")
             );
-            let mut stmt = self.conn.prepare_cached(&sql).map_err(&err)?;
-            let rows = stmt
-                .query_map(params_from_iter(chunk), |row| {
-                    Ok((row.get::<_, String>(0)?, row.get::<_, [u8; 32]>(1)?))
-                })
-                .map_err(&err)?;
-            for row in rows {
-                let (doc_id, hash) = row.map_err(&err)?;
-                found.insert(doc_id, hash);
+            let params: Vec<Value> = chunk.iter().map(|id| Value::from(*id)).collect();
+            for row in self.conn.query(&sql, &params).map_err(&err)? {
+                found.insert(row.text(0).map_err(&err)?, row.hash(1).map_err(&err)?);
             }
         }
         Ok(found)
@@ -49,32 +51,25 @@ impl StateStore {
 
     /// Everything the store knows about one document.
     pub fn document(&self, doc_id: &str) -> Result<Option<DocState>, StateError> {
-        let row = self
+        let err = self.sql_err(format!("read document {doc_id:?}"));
+        let Some(row) = self
             .conn
-            .prepare_cached(
+            .query_opt(
                 "SELECT bc_id, content_hash, pushed_at FROM documents WHERE doc_id = ?1",
+                vals![doc_id],
             )
-            .and_then(|mut stmt| {
-                stmt.query_row([doc_id], |row| {
-                    Ok((
-                        row.get::<_, String>(0)?,
-                        row.get::<_, [u8; 32]>(1)?,
-                        row.get::<_, String>(2)?,
-                    ))
-                })
-                .optional()
-            })
-            .map_err(self.sql_err(format!("read document {doc_id:?}")))?;
-        row.map(|(bc_id, content_hash, pushed_at)| {
-            Ok(DocState {
-                doc_id: doc_id.to_owned(),
-                bc_id,
-                content_hash,
-                pushed_at: self
-                    .decode_time(&pushed_at, || format!("pushed_at of document {doc_id:?}"))?,
-            })
-        })
-        .transpose()
+            .map_err(&err)?
+        else {
+            return Ok(None);
+        };
+        let pushed_at = row.text(2).map_err(&err)?;
+        Ok(Some(DocState {
+            doc_id: doc_id.to_owned(),
+            bc_id: row.text(0).map_err(&err)?,
+            content_hash: row.hash(1).map_err(&err)?,
+            pushed_at: self
+                .decode_time(&pushed_at, || format!("pushed_at of document {doc_id:?}"))?,
+        }))
     }
 
     /// `(doc_id, bc_id)` of every document of `unit`, ordered by doc id.
@@ -83,61 +78,62 @@ impl StateStore {
     /// a document whose `bc_id` BC no longer lists was deleted in BC, and Q
     /// never deletes on its own, so bcq must.
     pub fn doc_ids_of_unit(&self, unit: &UnitKey) -> Result<Vec<(String, String)>, StateError> {
-        let err = self.sql_err(format!("list the documents of unit {unit}"));
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT doc_id, bc_id FROM documents WHERE unit = ?1 ORDER BY doc_id")
-            .map_err(&err)?;
-        let rows = stmt
-            .query_map([unit.to_string()], |row| Ok((row.get(0)?, row.get(1)?)))
-            .map_err(&err)?;
-        rows.collect::<Result<_, _>>().map_err(&err)
+        let mut ids = Vec::new();
+        self.for_each_document_of_unit(unit, |doc_id, bc_id| {
+            ids.push((doc_id.to_owned(), bc_id.to_owned()));
+        })?;
+        Ok(ids)
     }
 
     /// Calls `f(doc_id, bc_id)` for every document of `unit`, in `doc_id`
-    /// order, without collecting them: a unit can hold millions.
+    /// order, a page of 10,000 at a time: a unit can hold millions.
     pub fn for_each_document_of_unit(
         &self,
         unit: &UnitKey,
         mut f: impl FnMut(&str, &str),
     ) -> Result<(), StateError> {
         let err = self.sql_err(format!("list the documents of unit {unit}"));
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT doc_id, bc_id FROM documents WHERE unit = ?1 ORDER BY doc_id")
-            .map_err(&err)?;
-        let mut rows = stmt.query([unit.to_string()]).map_err(&err)?;
-        while let Some(row) = rows.next().map_err(&err)? {
-            let doc_id = row
-                .get_ref(0)
-                .and_then(|v| v.as_str().map_err(Into::into))
+        let unit_text = unit.to_string();
+        let mut after = String::new();
+        loop {
+            let rows = self
+                .conn
+                .query(
+                    "SELECT doc_id, bc_id FROM documents WHERE unit = ?1 AND doc_id > ?2
+                     ORDER BY doc_id LIMIT ?3",
+                    vals![&unit_text, &after, WALK_PAGE],
+                )
                 .map_err(&err)?;
-            let bc_id = row
-                .get_ref(1)
-                .and_then(|v| v.as_str().map_err(Into::into))
-                .map_err(&err)?;
-            f(doc_id, bc_id);
+            let full = rows.len() as i64 == WALK_PAGE;
+            for row in &rows {
+                let (doc_id, bc_id) = (row.text(0).map_err(&err)?, row.text(1).map_err(&err)?);
+                f(&doc_id, &bc_id);
+                after = doc_id;
+            }
+            if !full {
+                return Ok(());
+            }
         }
-        Ok(())
     }
 
     /// How many documents the store knows, in `unit` or in total.
     pub fn count_documents(&self, unit: Option<&UnitKey>) -> Result<u64, StateError> {
-        let result = match unit {
-            Some(unit) => self.conn.query_row(
-                "SELECT count(*) FROM documents WHERE unit = ?1",
-                [unit.to_string()],
-                |row| row.get(0),
+        let (op, rows) = match unit {
+            Some(unit) => (
+                format!("count the documents of unit {unit}"),
+                self.conn.query(
+                    "SELECT count(*) FROM documents WHERE unit = ?1",
+                    vals![unit.to_string()],
+                ),
             ),
-            None => self
-                .conn
-                .query_row("SELECT count(*) FROM documents", [], |row| row.get(0)),
+            None => (
+                "count documents".to_owned(),
+                self.conn.query("SELECT count(*) FROM documents", &[]),
+            ),
         };
-        let op = match unit {
-            Some(unit) => format!("count the documents of unit {unit}"),
-            None => "count documents".to_owned(),
-        };
-        result.map_err(self.sql_err(op))
+        let err = self.sql_err(op);
+        let rows = rows.map_err(&err)?;
+        rows.first().map_or(Ok(0), |r| r.count(0)).map_err(err)
     }
 
     /// Records that Q accepted `acks` (pushed for `unit` in run `run_id`),
@@ -159,11 +155,10 @@ impl StateStore {
         let now = self.now_text();
         let unit_text = unit.to_string();
         let path = self.path.clone();
-        let tx = self.write_tx().map_err(&err)?;
-        units::ensure(&tx, unit, &now).map_err(&err)?;
-        {
-            let mut stmt = tx
-                .prepare_cached(
+        self.write(&err, |tx| {
+            units::ensure(tx, unit, &now).map_err(&err)?;
+            for ack in acks {
+                tx.execute(
                     "INSERT INTO documents (doc_id, unit, bc_id, content_hash, pushed_at, run_id)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                      ON CONFLICT (doc_id) DO UPDATE SET
@@ -172,21 +167,19 @@ impl StateStore {
                          content_hash = excluded.content_hash,
                          pushed_at = excluded.pushed_at,
                          run_id = excluded.run_id",
+                    vals![
+                        &ack.doc_id,
+                        &unit_text,
+                        &ack.bc_id,
+                        &ack.content_hash,
+                        &now,
+                        run_id
+                    ],
                 )
-                .map_err(&err)?;
-            for ack in acks {
-                stmt.execute(params![
-                    ack.doc_id,
-                    unit_text,
-                    ack.bc_id,
-                    ack.content_hash,
-                    now,
-                    run_id
-                ])
                 .map_err(|e| {
                     // The unit row exists (ensured above), so the only
                     // foreign key that can fail is the run.
-                    if is_foreign_key_violation(&e) {
+                    if e.is_foreign_key_violation() {
                         StateError::RunNotFound {
                             path: path.clone(),
                             run_id,
@@ -196,9 +189,8 @@ impl StateStore {
                     }
                 })?;
             }
-        }
-        // Dropping `tx` on any `?` above rolls the whole batch back.
-        tx.commit().map_err(&err)
+            Ok(())
+        })
     }
 
     /// Forgets documents that were deleted from Q, in one transaction.
@@ -209,16 +201,13 @@ impl StateStore {
             return Ok(());
         }
         let err = self.sql_err(format!("commit {} deletes", doc_ids.len()));
-        let tx = self.write_tx().map_err(&err)?;
-        {
-            let mut stmt = tx
-                .prepare_cached("DELETE FROM documents WHERE doc_id = ?1")
-                .map_err(&err)?;
+        self.write(&err, |tx| {
             for doc_id in doc_ids {
-                stmt.execute([doc_id]).map_err(&err)?;
+                tx.execute("DELETE FROM documents WHERE doc_id = ?1", vals![doc_id])
+                    .map_err(&err)?;
             }
-        }
-        tx.commit().map_err(&err)
+            Ok(())
+        })
     }
 
     /// Forgets documents the destination accepted and then failed to index,
@@ -230,22 +219,18 @@ impl StateStore {
             return Ok(());
         }
         let err = self.sql_err(format!("forget {} documents to push again", doc_ids.len()));
-        let tx = self.write_tx().map_err(&err)?;
-        {
-            let mut unit = tx
-                .prepare_cached(
+        self.write(&err, |tx| {
+            for doc_id in doc_ids {
+                tx.execute(
                     "UPDATE units SET last_reconciled_at = NULL
                      WHERE unit = (SELECT unit FROM documents WHERE doc_id = ?1)",
+                    vals![doc_id],
                 )
                 .map_err(&err)?;
-            let mut forget = tx
-                .prepare_cached("DELETE FROM documents WHERE doc_id = ?1")
-                .map_err(&err)?;
-            for doc_id in doc_ids {
-                unit.execute([doc_id]).map_err(&err)?;
-                forget.execute([doc_id]).map_err(&err)?;
+                tx.execute("DELETE FROM documents WHERE doc_id = ?1", vals![doc_id])
+                    .map_err(&err)?;
             }
-        }
-        tx.commit().map_err(&err)
+            Ok(())
+        })
     }
 }

@@ -2,9 +2,8 @@
 //! one removed from the configuration can be deleted from Q as well
 //! (bcq deletes only groups it put itself).
 
-use rusqlite::params;
-
 use super::StateStore;
+use crate::db::vals;
 use crate::error::StateError;
 
 impl StateStore {
@@ -12,9 +11,10 @@ impl StateStore {
     /// source of a DATASOURCE group).
     pub fn groups(&self) -> Result<Vec<(String, Option<String>)>, StateError> {
         self.conn
-            .prepare_cached("SELECT name, data_source_id FROM groups ORDER BY name")
-            .and_then(|mut stmt| {
-                stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+            .query("SELECT name, data_source_id FROM groups ORDER BY name", &[])
+            .and_then(|rows| {
+                rows.iter()
+                    .map(|r| Ok((r.text(0)?, r.opt_text(1)?)))
                     .collect()
             })
             .map_err(self.sql_err("read the groups put in Q"))
@@ -27,25 +27,23 @@ impl StateStore {
     ) -> Result<(), StateError> {
         let err = self.sql_err("remember the groups put in Q");
         let now = self.now_text();
-        let tx = self.write_tx().map_err(&err)?;
-        {
-            let mut stmt = tx
-                .prepare_cached(
+        self.write(&err, |tx| {
+            for (name, ds) in groups {
+                tx.execute(
                     "INSERT INTO groups (name, data_source_id, put_at) VALUES (?1, ?2, ?3)
                      ON CONFLICT (name) DO UPDATE SET data_source_id = excluded.data_source_id, put_at = excluded.put_at",
+                    vals![name, ds, &now],
                 )
                 .map_err(&err)?;
-            for (name, ds) in groups {
-                stmt.execute(params![name, ds, now]).map_err(&err)?;
             }
-        }
-        tx.commit().map_err(&err)
+            Ok(())
+        })
     }
 
     /// Forgets a group deleted from Q.
     pub fn forget_group(&mut self, name: &str) -> Result<(), StateError> {
         self.conn
-            .execute("DELETE FROM groups WHERE name = ?1", params![name])
+            .execute("DELETE FROM groups WHERE name = ?1", vals![name])
             .map(drop)
             .map_err(self.sql_err(format!("forget group {name}")))
     }

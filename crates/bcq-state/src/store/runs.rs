@@ -1,8 +1,7 @@
 //! The `runs` and `failures` tables: the history `bcq status` shows.
 
-use rusqlite::{OptionalExtension, params};
-
-use super::{StateStore, is_foreign_key_violation};
+use super::StateStore;
+use crate::db::vals;
 use crate::error::StateError;
 use crate::model::{RunCounts, RunKind, RunOutcome, RunRecord};
 
@@ -12,13 +11,15 @@ impl StateStore {
     /// returned before.
     pub fn begin_run(&mut self, kind: RunKind) -> Result<i64, StateError> {
         let now = self.now_text();
-        self.conn
-            .execute(
-                "INSERT INTO runs (started_at, outcome, mode) VALUES (?1, 'running', ?2)",
-                params![now, kind.as_str()],
+        let err = self.sql_err(format!("begin a {kind} run"));
+        let rows = self
+            .conn
+            .query(
+                "INSERT INTO runs (started_at, outcome, mode) VALUES (?1, 'running', ?2) RETURNING id",
+                vals![now, kind.as_str()],
             )
-            .map_err(self.sql_err(format!("begin a {kind} run")))?;
-        Ok(self.conn.last_insert_rowid())
+            .map_err(&err)?;
+        rows.first().map_or(Ok(0), |r| r.int(0)).map_err(err)
     }
 
     /// Labels a run by what it did (a first sync asked as incremental read
@@ -28,7 +29,7 @@ impl StateStore {
             .conn
             .execute(
                 "UPDATE runs SET mode = ?2 WHERE id = ?1",
-                params![run_id, kind.as_str()],
+                vals![run_id, kind.as_str()],
             )
             .map_err(self.sql_err(format!("label run {run_id}")))?;
         if changed == 0 {
@@ -44,7 +45,7 @@ impl StateStore {
             .conn
             .execute(
                 "UPDATE runs SET sync_job_id = ?2 WHERE id = ?1",
-                params![run_id, job_id],
+                vals![run_id, job_id],
             )
             .map_err(self.sql_err(format!("set the sync job of run {run_id}")))?;
         if changed == 0 {
@@ -69,41 +70,40 @@ impl StateStore {
         let err = self.sql_err(format!("finish run {run_id}"));
         let now = self.now_text();
         let path = self.path.clone();
-        let tx = self.write_tx().map_err(&err)?;
-        let current: Option<String> = tx
-            .query_row("SELECT outcome FROM runs WHERE id = ?1", [run_id], |row| {
-                row.get(0)
-            })
-            .optional()
-            .map_err(&err)?;
-        match current.as_deref() {
-            None => return Err(StateError::RunNotFound { path, run_id }),
-            Some("running") => {}
-            Some(other) => {
-                return Err(StateError::RunNotRunning {
-                    path,
-                    run_id,
-                    outcome: other.to_owned(),
-                });
+        self.write(&err, |tx| {
+            let current = tx
+                .query_opt("SELECT outcome FROM runs WHERE id = ?1", vals![run_id])
+                .and_then(|row| row.map(|r| r.text(0)).transpose())
+                .map_err(&err)?;
+            match current.as_deref() {
+                None => return Err(StateError::RunNotFound { path, run_id }),
+                Some("running") => {}
+                Some(other) => {
+                    return Err(StateError::RunNotRunning {
+                        path,
+                        run_id,
+                        outcome: other.to_owned(),
+                    });
+                }
             }
-        }
-        tx.execute(
-            "UPDATE runs SET ended_at = ?2, outcome = ?3,
-                 added = ?4, updated = ?5, deleted = ?6, unchanged = ?7, failed = ?8
-             WHERE id = ?1",
-            params![
-                run_id,
-                now,
-                outcome.as_str(),
-                counts.added,
-                counts.updated,
-                counts.deleted,
-                counts.unchanged,
-                counts.failed
-            ],
-        )
-        .map_err(&err)?;
-        tx.commit().map_err(&err)
+            tx.execute(
+                "UPDATE runs SET ended_at = ?2, outcome = ?3,
+                     added = ?4, updated = ?5, deleted = ?6, unchanged = ?7, failed = ?8
+                 WHERE id = ?1",
+                vals![
+                    run_id,
+                    &now,
+                    outcome.as_str(),
+                    counts.added,
+                    counts.updated,
+                    counts.deleted,
+                    counts.unchanged,
+                    counts.failed
+                ],
+            )
+            .map_err(&err)?;
+            Ok(())
+        })
     }
 
     /// Records why `doc_id` failed in run `run_id` (rejected by Q in
@@ -118,10 +118,10 @@ impl StateStore {
         self.conn
             .execute(
                 "INSERT INTO failures (run_id, doc_id, reason, at) VALUES (?1, ?2, ?3, ?4)",
-                params![run_id, doc_id, reason, now],
+                vals![run_id, doc_id, reason, now],
             )
             .map_err(|e| {
-                if is_foreign_key_violation(&e) {
+                if e.is_foreign_key_violation() {
                     self.run_not_found(run_id)
                 } else {
                     self.sql_err(format!("record a failure of run {run_id}"))(e)
@@ -134,50 +134,44 @@ impl StateStore {
     /// order recorded.
     pub fn failures(&self, run_id: i64) -> Result<Vec<(String, String)>, StateError> {
         let err = self.sql_err(format!("list the failures of run {run_id}"));
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT doc_id, reason FROM failures WHERE run_id = ?1 ORDER BY id")
-            .map_err(&err)?;
-        let rows = stmt
-            .query_map([run_id], |row| Ok((row.get(0)?, row.get(1)?)))
-            .map_err(&err)?;
-        rows.collect::<Result<_, _>>().map_err(&err)
+        self.conn
+            .query(
+                "SELECT doc_id, reason FROM failures WHERE run_id = ?1 ORDER BY id",
+                vals![run_id],
+            )
+            .and_then(|rows| rows.iter().map(|r| Ok((r.text(0)?, r.text(1)?))).collect())
+            .map_err(err)
     }
 
     /// The `n` most recent runs, newest first.
     pub fn recent_runs(&self, n: usize) -> Result<Vec<RunRecord>, StateError> {
         let err = self.sql_err("list recent runs");
-        let mut stmt = self
+        let rows = self
             .conn
-            .prepare_cached(
+            .query(
                 "SELECT id, started_at, ended_at, outcome, mode,
                         added, updated, deleted, unchanged, failed, sync_job_id
                  FROM runs ORDER BY id DESC LIMIT ?1",
+                vals![i64::try_from(n).unwrap_or(i64::MAX)],
             )
             .map_err(&err)?;
-        let rows = stmt
-            .query_map([i64::try_from(n).unwrap_or(i64::MAX)], |row| {
-                Ok((
-                    row.get::<_, i64>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, Option<String>>(2)?,
-                    row.get::<_, String>(3)?,
-                    row.get::<_, String>(4)?,
-                    RunCounts {
-                        added: row.get(5)?,
-                        updated: row.get(6)?,
-                        deleted: row.get(7)?,
-                        unchanged: row.get(8)?,
-                        failed: row.get(9)?,
-                    },
-                    row.get::<_, Option<String>>(10)?,
-                ))
-            })
-            .map_err(&err)?;
-        let mut runs = Vec::new();
+        let mut runs = Vec::with_capacity(rows.len());
         for row in rows {
-            let (id, started_at, ended_at, outcome, mode, counts, sync_job_id) =
-                row.map_err(&err)?;
+            let id = row.int(0).map_err(&err)?;
+            let (started_at, ended_at, outcome, mode) = (
+                row.text(1).map_err(&err)?,
+                row.opt_text(2).map_err(&err)?,
+                row.text(3).map_err(&err)?,
+                row.text(4).map_err(&err)?,
+            );
+            let counts = RunCounts {
+                added: row.count(5).map_err(&err)?,
+                updated: row.count(6).map_err(&err)?,
+                deleted: row.count(7).map_err(&err)?,
+                unchanged: row.count(8).map_err(&err)?,
+                failed: row.count(9).map_err(&err)?,
+            };
+            let sync_job_id = row.opt_text(10).map_err(&err)?;
             let corrupt = |what: &str, value: &str| StateError::Corrupt {
                 path: self.path.clone(),
                 what: format!("{what} of run {id}"),
@@ -209,7 +203,7 @@ impl StateStore {
             .conn
             .execute(
                 "UPDATE runs SET outcome = 'interrupted', ended_at = ?1 WHERE outcome = 'running'",
-                [now],
+                vals![now],
             )
             .map_err(self.sql_err("mark interrupted runs"))?;
         if changed > 0 {
@@ -219,7 +213,7 @@ impl StateStore {
                 "runs left running by an earlier process marked interrupted"
             );
         }
-        Ok(changed as u64)
+        Ok(changed)
     }
 
     fn run_not_found(&self, run_id: i64) -> StateError {

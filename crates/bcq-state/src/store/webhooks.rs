@@ -6,13 +6,12 @@
 //! answer loses nothing, and forgotten only after the run that handled it
 //! acknowledged its documents (at least once, as everything else here).
 
-use chrono::{DateTime, Utc};
-use rusqlite::params;
-
 use super::StateStore;
+use crate::db::vals;
 use crate::error::StateError;
 use crate::model::UnitKey;
 use crate::time;
+use chrono::{DateTime, Utc};
 
 /// A BC webhook subscription bcq created.
 #[derive(Clone, PartialEq, Eq)]
@@ -109,17 +108,17 @@ impl StateStore {
                  ON CONFLICT (subscription_id) DO UPDATE SET etag = excluded.etag,
                      expires_at = excluded.expires_at, client_state = excluded.client_state,
                      notification_url = excluded.notification_url",
-                params![
-                    s.id,
+                vals![
+                    &s.id,
                     s.unit.to_string(),
-                    s.unit.environment,
-                    s.unit.company_id,
-                    s.unit.entity,
-                    s.api_root,
-                    s.resource,
-                    s.notification_url,
-                    s.client_state,
-                    s.etag,
+                    &s.unit.environment,
+                    &s.unit.company_id,
+                    &s.unit.entity,
+                    &s.api_root,
+                    &s.resource,
+                    &s.notification_url,
+                    &s.client_state,
+                    &s.etag,
                     time::encode(s.expires_at),
                     now
                 ],
@@ -133,27 +132,22 @@ impl StateStore {
         let err = self.sql_err("read the webhook subscriptions");
         let rows: Vec<[Option<String>; 10]> = self
             .conn
-            .prepare_cached(
+            .query(
                 "SELECT subscription_id, environment, company_id, entity, api_root, resource,
                         notification_url, client_state, etag, expires_at
                  FROM subscriptions ORDER BY unit, subscription_id",
+                &[],
             )
-            .and_then(|mut stmt| {
-                stmt.query_map([], |r| {
-                    Ok([
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                        r.get(6)?,
-                        r.get(7)?,
-                        r.get(8)?,
-                        r.get(9)?,
-                    ])
-                })?
-                .collect()
+            .and_then(|rows| {
+                rows.iter()
+                    .map(|r| {
+                        let mut cols: [Option<String>; 10] = Default::default();
+                        for (i, col) in cols.iter_mut().enumerate() {
+                            *col = r.opt_text(i)?;
+                        }
+                        Ok(cols)
+                    })
+                    .collect()
             })
             .map_err(err)?;
         rows.into_iter()
@@ -198,7 +192,7 @@ impl StateStore {
         self.conn
             .execute(
                 "DELETE FROM subscriptions WHERE subscription_id = ?1",
-                params![id],
+                vals![id],
             )
             .map(drop)
             .map_err(self.sql_err(format!("forget subscription {id}")))
@@ -209,27 +203,24 @@ impl StateStore {
     pub fn record_notifications(&mut self, items: &[Notification]) -> Result<(), StateError> {
         let err = self.sql_err(format!("record {} notifications", items.len()));
         let now = self.now_text();
-        let tx = self.write_tx().map_err(&err)?;
-        {
-            let mut stmt = tx
-                .prepare_cached(
+        self.write(&err, |tx| {
+            for n in items {
+                tx.execute(
                     "INSERT INTO notifications (received_at, environment, company_id, entity, change, bc_id)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    vals![
+                        &now,
+                        &n.unit.environment,
+                        &n.unit.company_id,
+                        &n.unit.entity,
+                        n.change.as_str(),
+                        &n.bc_id
+                    ],
                 )
                 .map_err(&err)?;
-            for n in items {
-                stmt.execute(params![
-                    now,
-                    n.unit.environment,
-                    n.unit.company_id,
-                    n.unit.entity,
-                    n.change.as_str(),
-                    n.bc_id
-                ])
-                .map_err(&err)?;
             }
-        }
-        tx.commit().map_err(&err)
+            Ok(())
+        })
     }
 
     /// The notifications not yet handled, oldest first.
@@ -237,22 +228,24 @@ impl StateStore {
         let err = self.sql_err("read the pending notifications");
         let rows: Vec<(i64, String, String, String, String, Option<String>)> = self
             .conn
-            .prepare_cached(
+            .query(
                 "SELECT id, environment, company_id, entity, change, bc_id
                  FROM notifications ORDER BY id",
+                &[],
             )
-            .and_then(|mut stmt| {
-                stmt.query_map([], |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                    ))
-                })?
-                .collect()
+            .and_then(|rows| {
+                rows.iter()
+                    .map(|r| {
+                        Ok((
+                            r.int(0)?,
+                            r.text(1)?,
+                            r.text(2)?,
+                            r.text(3)?,
+                            r.text(4)?,
+                            r.opt_text(5)?,
+                        ))
+                    })
+                    .collect()
             })
             .map_err(err)?;
         rows.into_iter()
@@ -274,28 +267,25 @@ impl StateStore {
 
     /// When the oldest pending notification was received.
     pub fn oldest_notification(&self) -> Result<Option<DateTime<Utc>>, StateError> {
-        let t: Option<String> = self
+        let t = self
             .conn
-            .query_row("SELECT min(received_at) FROM notifications", [], |r| {
-                r.get(0)
-            })
-            .map_err(self.sql_err("read the oldest notification"))?;
+            .query_opt("SELECT min(received_at) FROM notifications", &[])
+            .and_then(|row| row.map(|r| r.opt_text(0)).transpose())
+            .map_err(self.sql_err("read the oldest notification"))?
+            .flatten();
         self.decode_opt_time(t, || "the oldest notification".into())
     }
 
     /// Forgets handled notifications.
     pub fn forget_notifications(&mut self, ids: &[i64]) -> Result<(), StateError> {
         let err = self.sql_err(format!("forget {} handled notifications", ids.len()));
-        let tx = self.write_tx().map_err(&err)?;
-        {
-            let mut stmt = tx
-                .prepare_cached("DELETE FROM notifications WHERE id = ?1")
-                .map_err(&err)?;
+        self.write(&err, |tx| {
             for id in ids {
-                stmt.execute([id]).map_err(&err)?;
+                tx.execute("DELETE FROM notifications WHERE id = ?1", vals![id])
+                    .map_err(&err)?;
             }
-        }
-        tx.commit().map_err(&err)
+            Ok(())
+        })
     }
 }
 

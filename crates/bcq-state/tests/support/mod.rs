@@ -60,3 +60,29 @@ pub fn at(secs: i64, millis: u32) -> DateTime<Utc> {
         + chrono::Duration::seconds(secs)
         + chrono::Duration::milliseconds(millis.into())
 }
+
+#[allow(unused_imports)] // each test binary uses a different subset
+pub use bcq_state::testing::{PgSchema, pg_admin};
+
+/// A backend for the conformance suite.
+pub enum Backend {
+    /// A fresh in-memory SQLite store per open.
+    Sqlite,
+    /// A PostgreSQL schema: every open reaches the same data.
+    Postgres(PgSchema),
+}
+
+impl Backend {
+    pub fn postgres() -> Backend {
+        Backend::Postgres(PgSchema::new())
+    }
+
+    pub fn open(&self) -> bcq_state::StateStore {
+        match self {
+            Backend::Sqlite => bcq_state::StateStore::open_in_memory().unwrap(),
+            Backend::Postgres(schema) => {
+                bcq_state::StateStore::open_postgres(&schema.target()).unwrap()
+            }
+        }
+    }
+}

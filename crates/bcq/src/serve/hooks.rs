@@ -105,7 +105,7 @@ impl Shared {
         let mut out = Maintenance::default();
         let targets = {
             // plan::resolve may list companies (and remember them).
-            let mut store = bcq_state::StateStore::open(&self.cfg.sync.state_path)?;
+            let mut store = bcq_state::StateStore::open_at(&self.cfg.sync.state)?;
             let targets = plan::resolve(&self.cfg, Some(&mut store)).await?;
             let units = plan::units(&self.cfg, &targets, &store, false)?;
             (targets, units)

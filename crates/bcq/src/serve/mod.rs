@@ -255,6 +255,18 @@ impl Shared {
                 }
                 Cycle::Ran(s.outcome)
             }
+            Err(e) if another_process_syncs(&e) => {
+                // Replicas sharing one PostgreSQL state take turns: the one
+                // holding the sync lock runs (and handles every replica's
+                // notifications, which are all in the shared table); this
+                // one waits for the next poll or notification. If the
+                // holder dies, PostgreSQL releases its lock at once.
+                tracing::info!(
+                    "another bcq process holds the sync lock (another replica is syncing); waiting"
+                );
+                *self.last_error() = None;
+                Cycle::Idle
+            }
             Err(e) => {
                 self.metrics.run_errors.inc();
                 let msg = crate::redact::redact(&format!("{e:#}")).into_owned();
@@ -266,12 +278,23 @@ impl Shared {
     }
 }
 
+/// True if the run did not start because another process holds the sync
+/// lock of the same state.
+fn another_process_syncs(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<bcq_state::StateError>(),
+            Some(bcq_state::StateError::Locked { .. })
+        )
+    })
+}
+
 /// Runs `bcq serve` until `stop` (see the module doc).
 pub async fn run(mut cfg: Config, ui: &Ui, stop: Stop) -> anyhow::Result<ServeReport> {
     // A poll that finds nothing new must not leave an empty Q sync job.
     cfg.common.lazy_runs = true;
-    let store = StateStore::open(&cfg.sync.state_path)
-        .with_context(|| format!("opening the state file {}", cfg.sync.state_path.display()))?;
+    let store = StateStore::open_at(&cfg.sync.state)
+        .with_context(|| format!("opening the state in {}", cfg.sync.state))?;
     let listener = tokio::net::TcpListener::bind(cfg.serve.listen)
         .await
         .with_context(|| {
