@@ -64,7 +64,7 @@ pub enum BcError {
 
     /// Business Central still answered 401 after one forced re-authentication.
     #[error(
-        "business central rejected the access token for {url} (401 after re-authenticating); grant the Entra app the 'Dynamics 365 Business Central' API permission (API.ReadWrite.All, admin consent) and add it in BC on the 'Microsoft Entra Applications' page with permission sets"
+        "business central rejected the access token for {url} (401 after re-authenticating); grant the Entra app the 'Dynamics 365 Business Central' API permission (API.ReadWrite.All, admin consent) and add it in BC on the 'Microsoft Entra Applications' page with permission sets (README, 'Before the first sync', steps 1 and 2)"
     )]
     Unauthorized {
         /// The request URL.

@@ -1,4 +1,6 @@
-//! Throughput of acknowledgements on a real file (WAL, synchronous=NORMAL).
+//! Throughput of acknowledgements on a real file (WAL, synchronous=NORMAL)
+//! and in PostgreSQL (the local server of `BCQ_TEST_PG_URL`, a schema of
+//! its own).
 //!
 //! Run with `cargo bench -p bcq-state`. Reports acks/s for `commit_acks`
 //! batches of 10 (one BatchPutDocument response: Q takes at most 10
@@ -20,9 +22,7 @@ fn acks(start: u64, n: u64) -> Vec<Ack> {
         .collect()
 }
 
-fn bench_commit(dir: &std::path::Path, batch: u64, total: u64) {
-    let path = dir.join(format!("bench-{batch}.db"));
-    let mut store = StateStore::open(&path).expect("open state file");
+fn bench_commit(backend: &str, mut store: StateStore, batch: u64, total: u64) {
     let unit = UnitKey::new(
         "production",
         "5d115c9c-44e3-ea11-bb43-000d3a2feca1",
@@ -39,7 +39,7 @@ fn bench_commit(dir: &std::path::Path, batch: u64, total: u64) {
     }
     let secs = started.elapsed().as_secs_f64();
     println!(
-        "commit_acks batch {batch:>4}: {total} acks in {secs:.3} s = {:>9.0} acks/s ({:.0} transactions/s)",
+        "{backend:<10} commit_acks batch {batch:>4}: {total} acks in {secs:.3} s = {:>9.0} acks/s ({:.0} transactions/s)",
         total as f64 / secs,
         (total / batch) as f64 / secs
     );
@@ -51,7 +51,7 @@ fn bench_commit(dir: &std::path::Path, batch: u64, total: u64) {
     let secs = started.elapsed().as_secs_f64();
     assert_eq!(found.len() as u64, total);
     println!(
-        "hashes over {total} ids: {secs:.3} s = {:>9.0} lookups/s",
+        "{backend:<10} hashes over {total} ids: {secs:.3} s = {:>9.0} lookups/s",
         total as f64 / secs
     );
 }
@@ -59,8 +59,13 @@ fn bench_commit(dir: &std::path::Path, batch: u64, total: u64) {
 fn main() {
     let dir = std::env::temp_dir().join(format!("bcq-state-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("create bench dir");
-    bench_commit(&dir, 10, 20_000);
-    bench_commit(&dir, 250, 100_000);
-    bench_commit(&dir, 1000, 200_000);
+    for (batch, total) in [(10, 20_000), (250, 100_000), (1000, 200_000)] {
+        let file =
+            StateStore::open(&dir.join(format!("bench-{batch}.db"))).expect("open state file");
+        bench_commit("SQLite", file, batch, total);
+        let schema = bcq_state::testing::PgSchema::new();
+        let pg = StateStore::open_postgres(&schema.target()).expect("open PostgreSQL");
+        bench_commit("PostgreSQL", pg, batch, total);
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

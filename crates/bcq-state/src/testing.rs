@@ -13,9 +13,10 @@ pub fn pg_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test?sslmode=disable".to_owned())
 }
 
-/// Runs `sql` on the test server with a connection of its own (on a
-/// thread of its own, so it works inside a test's runtime too).
-pub fn pg_admin(sql: &str) {
+/// Runs `sql` (one or more statements) on the test server with a
+/// connection of its own, on a thread of its own (so it works inside a
+/// test's runtime too); returns the first column of every row, as text.
+pub fn pg_admin(sql: &str) -> Vec<Option<String>> {
     let (url, sql) = (pg_url(), sql.to_owned());
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -31,13 +32,23 @@ pub fn pg_admin(sql: &str) {
                     )
                 });
             let task = tokio::spawn(connection);
-            client.batch_execute(&sql).await.unwrap();
+            let rows = client
+                .simple_query(&sql)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"))
+                .into_iter()
+                .filter_map(|m| match m {
+                    tokio_postgres::SimpleQueryMessage::Row(r) => Some(r.get(0).map(str::to_owned)),
+                    _ => None,
+                })
+                .collect();
             drop(client);
             let _ = task.await;
-        });
+            rows
+        })
     })
     .join()
-    .expect("the PostgreSQL statement failed");
+    .expect("the PostgreSQL statement failed")
 }
 
 /// A PostgreSQL schema of its own for one test (dropped with it), and the

@@ -70,6 +70,22 @@ conformance! {
         assert_eq!(store.count_documents(Some(&b)).unwrap(), 1);
     }
 
+    fn a_document_acknowledged_twice_in_one_commit_keeps_the_last(b: &Backend) {
+        let mut store = b.open();
+        let c = unit("customers");
+        let run = store.begin_run(bcq_state::RunKind::Full).unwrap();
+        // 250 acks (three INSERT statements), "d-7" three times.
+        let mut acks: Vec<Ack> = (0..247).map(|i| ack(&format!("d-{i}"), 1)).collect();
+        acks.insert(120, ack("d-7", 2));
+        acks.push(ack("d-7", 3));
+        acks.push(ack("d-200", 9));
+        store.commit_acks(&c, run, &acks).unwrap();
+        assert_eq!(store.count_documents(Some(&c)).unwrap(), 247);
+        assert_eq!(store.hash_of("d-7").unwrap(), Some(hash("d-7", 3)));
+        assert_eq!(store.hash_of("d-200").unwrap(), Some(hash("d-200", 9)));
+        assert_eq!(store.hash_of("d-246").unwrap(), Some(hash("d-246", 1)));
+    }
+
     fn commit_acks_with_no_acks_changes_nothing(b: &Backend) {
         let mut store = b.open();
         store.commit_acks(&unit("customers"), 1, &[]).unwrap();

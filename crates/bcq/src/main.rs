@@ -152,6 +152,17 @@ enum Command {
         #[arg(long)]
         state: Option<PathBuf>,
     },
+    /// Check a running `bcq serve`: GET its /healthz (or another URL) and
+    /// exit 0 on a 2xx answer, 1 otherwise. For container health checks,
+    /// where no curl exists; needs no other setting.
+    Health {
+        /// The URL to ask.
+        #[arg(long, default_value = "http://127.0.0.1:8080/healthz")]
+        url: String,
+        /// Seconds to wait for the answer.
+        #[arg(long, default_value_t = 5)]
+        timeout: u64,
+    },
     /// Copy a state file into the configured state (PostgreSQL with
     /// BCQ_STATE_URL), which must be empty: moving to containers or
     /// replicas keeps what was synced, so nothing is pushed again.
@@ -541,6 +552,30 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 bcq::status::render(&state_location(&cli, state)?, *runs)?
             );
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Health { url, timeout } => {
+            let answer = reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(*timeout))
+                .build()?
+                .get(url)
+                .send()
+                .await;
+            match answer {
+                Ok(r) if r.status().is_success() => {
+                    println!("{url}: {}", r.status());
+                    Ok(ExitCode::SUCCESS)
+                }
+                Ok(r) => {
+                    let status = r.status();
+                    let body = r.text().await.unwrap_or_default();
+                    eprintln!("{url}: {status} {}", body.trim());
+                    Ok(ExitCode::from(1))
+                }
+                Err(e) => {
+                    eprintln!("{url}: no answer ({e})");
+                    Ok(ExitCode::from(1))
+                }
+            }
         }
         Command::CopyState { from } => {
             let cfg = raw_config(&cli)?.build_for(false)?;

@@ -720,3 +720,119 @@ async fn readyz_names_what_is_not_ready() {
     })
     .await;
 }
+
+/// Three `bcq serve` replicas on one PostgreSQL state take turns on the
+/// sync lock: while one runs the others stand by (ready, no failed runs, no
+/// second Q sync job); `kill -9` of the one holding the lock in the middle
+/// of its run lets another take over at its next poll, repair what the dead
+/// one left (its Q job) and bring Q to BC, nothing lost; BC's limits were
+/// never exceeded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_on_postgres_take_turns_and_survive_kill_9() {
+    let mut q = q_fast();
+    // Slow enough that the first run is still pushing when it is killed.
+    q.rates.insert("BatchPutDocument".into(), 2.0);
+    let w = World::start(bc(400), q).await;
+    let schema = bcq_state::testing::PgSchema::new();
+    let mut replicas: Vec<Serve> = (0..3)
+        .map(|i| {
+            let url = format!("{}&application_name=r{i}-{}", schema.url, schema.name());
+            Serve::start_with(&w, 5, false, &[("BCQ_STATE_URL", url.as_str())])
+        })
+        .collect();
+    let holder = || {
+        bcq_state::testing::pg_admin(&format!(
+            "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+             WHERE l.locktype = 'advisory' AND l.granted AND a.application_name LIKE 'r_-{}'",
+            schema.name()
+        ))
+    };
+    // Someone is pushing: find who holds the lock.
+    let first = &replicas[0];
+    until(first, "a replica to push", 60, || async {
+        w.q_counts().await["documents_put"].as_u64().unwrap_or(0) >= 20
+    })
+    .await;
+    let held = holder();
+    assert_eq!(
+        held.len(),
+        1,
+        "exactly one replica holds the lock: {held:?}"
+    );
+    let name = held[0].clone().unwrap();
+    let dead: usize = name[1..2].parse().unwrap();
+    // The others stand by, ready, without failed runs.
+    for (i, r) in replicas.iter().enumerate().filter(|(i, _)| *i != dead) {
+        until(r, "a standby replica to be ready", 30, || async {
+            r.get("/readyz").await.0 == 200
+        })
+        .await;
+        until(r, "a standby replica to see the lock held", 30, || async {
+            r.log().contains("another bcq process holds the sync lock")
+        })
+        .await;
+        assert_eq!(
+            r.sample("bcq_runs_total", &[("outcome", "failed")]).await,
+            0.0,
+            "replica {i} failed a run: {}",
+            r.log()
+        );
+    }
+    let jobs = w.q_jobs().await;
+    let syncing = |jobs: &Value| {
+        jobs["jobs"]
+            .as_array()
+            .map_or(0, |j| j.iter().filter(|j| j["status"] == "SYNCING").count())
+    };
+    assert!(syncing(&jobs) <= 1, "two Q sync jobs at once: {jobs}");
+
+    // kill -9 the holder in the middle of its run.
+    let pushed_before = w.q_counts().await["documents_put"].as_u64().unwrap();
+    assert!(
+        pushed_before < 400,
+        "the run ended before the kill ({pushed_before})"
+    );
+    let mut victim = replicas.remove(dead);
+    let mut child = victim.child.take().unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // PostgreSQL releases the dead session's lock; another replica takes
+    // over, stops the dead one's Q job and finishes: Q = BC.
+    let survivor = &replicas[0];
+    until(survivor, "the survivors to bring Q to BC", 180, || {
+        q_equals_bc(&w)
+    })
+    .await;
+    let took_over = holder();
+    assert!(
+        took_over
+            .iter()
+            .all(|n| n.as_deref() != Some(name.as_str())),
+        "{took_over:?}"
+    );
+    let mut ran = 0.0;
+    for r in &replicas {
+        ran += r.sample("bcq_runs_total", &[]).await;
+        assert_eq!(
+            r.sample("bcq_runs_total", &[("outcome", "failed")]).await,
+            0.0,
+            "{}",
+            r.log()
+        );
+    }
+    assert!(ran >= 1.0, "no survivor ran");
+    let jobs = w.q_jobs().await;
+    assert!(syncing(&jobs) <= 1, "{jobs}");
+    let status = w
+        .bcq(&["status"], &[("BCQ_STATE_URL", schema.url.as_str())])
+        .await;
+    status.assert_ok();
+    assert!(status.stdout.contains("interrupted"), "{}", status.stdout);
+    // BC's budget held across the three: the emulator enforces 6,000
+    // requests per 5 minutes and 5 in flight per environment, and counts
+    // what it had to refuse.
+    let bc = sim(&w, reqwest::Method::GET, "/_sim/counts", None).await;
+    assert_eq!(bc["throttled"], 0, "{bc}");
+    assert!(bc["max_concurrent_seen"].as_u64().unwrap() <= 5, "{bc}");
+}

@@ -11,6 +11,9 @@ use crate::model::{Ack, DocState, UnitKey};
 /// bound-parameter limit, large enough that 10,000 ids cost 20 queries.
 const LOOKUP_CHUNK: usize = 500;
 
+/// Documents per INSERT statement in [`StateStore::commit_acks`].
+const INSERT_CHUNK: usize = 100;
+
 /// Documents per page when [`StateStore::for_each_document_of_unit`] walks
 /// a unit, so that a unit of millions never sits in memory at once.
 const WALK_PAGE: i64 = 10_000;
@@ -155,28 +158,60 @@ impl StateStore {
         let now = self.now_text();
         let unit_text = unit.to_string();
         let path = self.path.clone();
+        // The last acknowledgement of a document wins (one statement may
+        // not touch a row twice in PostgreSQL).
+        let mut last = HashMap::with_capacity(acks.len());
+        for (i, ack) in acks.iter().enumerate() {
+            last.insert(ack.doc_id.as_str(), i);
+        }
+        let unique: Vec<&Ack> = acks
+            .iter()
+            .enumerate()
+            .filter(|(i, a)| last.get(a.doc_id.as_str()) == Some(i))
+            .map(|(_, a)| a)
+            .collect();
         self.write(&err, |tx| {
             units::ensure(tx, unit, &now).map_err(&err)?;
-            for ack in acks {
-                tx.execute(
+            // Rows per statement: one round trip for up to 100 documents
+            // (a network round trip each in PostgreSQL).
+            for chunk in unique.chunks(INSERT_CHUNK) {
+                let rows: Vec<String> = (0..chunk.len())
+                    .map(|r| {
+                        let b = r * 6;
+                        format!(
+                            "(?{}, ?{}, ?{}, ?{}, ?{}, ?{})",
+                            b + 1,
+                            b + 2,
+                            b + 3,
+                            b + 4,
+                            b + 5,
+                            b + 6
+                        )
+                    })
+                    .collect();
+                let sql = format!(
                     "INSERT INTO documents (doc_id, unit, bc_id, content_hash, pushed_at, run_id)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     VALUES {}
                      ON CONFLICT (doc_id) DO UPDATE SET
                          unit = excluded.unit,
                          bc_id = excluded.bc_id,
                          content_hash = excluded.content_hash,
                          pushed_at = excluded.pushed_at,
                          run_id = excluded.run_id",
-                    vals![
-                        &ack.doc_id,
-                        &unit_text,
-                        &ack.bc_id,
-                        &ack.content_hash,
-                        &now,
-                        run_id
-                    ],
-                )
-                .map_err(|e| {
+                    rows.join(", ")
+                );
+                let mut params = Vec::with_capacity(chunk.len() * 6);
+                for ack in chunk {
+                    params.extend([
+                        Value::from(&ack.doc_id),
+                        Value::from(&unit_text),
+                        Value::from(&ack.bc_id),
+                        Value::from(&ack.content_hash),
+                        Value::from(&now),
+                        Value::from(run_id),
+                    ]);
+                }
+                tx.execute(&sql, &params).map_err(|e| {
                     // The unit row exists (ensured above), so the only
                     // foreign key that can fail is the run.
                     if e.is_foreign_key_violation() {
