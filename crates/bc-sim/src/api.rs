@@ -39,7 +39,7 @@ pub struct ApiResponse {
     pub records: usize,
 }
 
-fn seg(s: &str) -> Result<(&str, Option<&str>), BcError> {
+pub(crate) fn seg(s: &str) -> Result<(&str, Option<&str>), BcError> {
     match s.find('(') {
         Some(i) if s.ends_with(')') => Ok((&s[..i], Some(&s[i + 1..s.len() - 1]))),
         Some(_) => Err(BcError::BadRequest(format!(

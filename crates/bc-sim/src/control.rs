@@ -15,6 +15,9 @@
 //! | `POST /_sim/faults` | [`Fault`] | 204 |
 //! | `DELETE /_sim/faults` | | 204 |
 //! | `GET /_sim/counts` / `DELETE /_sim/counts` | | [`Counts`] (with `webhooks`: [`WebhookCounts`](crate::WebhookCounts)) / 204 |
+//! | `GET /_sim/permissions/{env}` | | the environment's users, security groups and permission-set assignments |
+//! | `POST` / `DELETE /_sim/permissions/{env}/grants` | [`GrantChange`](crate::permissions::GrantChange) `{"principal":"ALICE","role_id":"D365 SALES DOC, EDIT","company":"CRONUS USA, Inc."}` (a user's name or a group's code; no company: every company) | 204; 400 naming what does not exist |
+//! | `POST` / `DELETE /_sim/permissions/{env}/members` | [`MemberChange`](crate::permissions::MemberChange) `{"group":"SALES","user":"GUEST"}` | 204 |
 //! | `GET /_sim/webhooks/subscriptions` | | `[`[`SubscriptionInfo`]`]`: live subscriptions with their waiting changes and retry state |
 //! | `POST /_sim/webhooks/clock` | `{"advance_secs":N}` (or `"advance_ms"`) | `{"now":"<dateTime>","offset_ms":N}`; expired subscriptions go, due jobs run |
 //! | `PUT /_sim/webhooks/delay` | `{"ms":N}` | 204; wait after the first change of a window |
@@ -150,6 +153,62 @@ impl Control {
             }
         };
         Ok(Store::patch_from_json(t, m)?)
+    }
+
+    /// `GET /_sim/permissions/{env}`: the environment's users, security
+    /// groups and permission-set assignments.
+    pub fn permissions(&self, env: &str) -> Result<crate::permissions::EnvDirectory, ControlError> {
+        let e = self
+            .sh
+            .env_index(env)
+            .ok_or_else(|| ControlError::Environment(env.into()))?;
+        Ok(self.sh.permissions.snapshot(e))
+    }
+
+    /// `POST` (`grant`) or `DELETE /_sim/permissions/{env}/grants`:
+    /// assigns or removes a permission set of a user or security group.
+    pub fn change_grant(
+        &self,
+        env: &str,
+        g: &crate::permissions::GrantChange,
+        grant: bool,
+    ) -> Result<(), ControlError> {
+        let e = self
+            .sh
+            .env_index(env)
+            .ok_or_else(|| ControlError::Environment(env.into()))?;
+        let result = if grant {
+            self.sh.permissions.grant(e, env, g)
+        } else {
+            self.sh.permissions.revoke(e, g).and_then(|removed| {
+                if removed {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "{} holds no {} in {:?}",
+                        g.principal, g.role_id, g.company
+                    ))
+                }
+            })
+        };
+        result.map_err(ControlError::Body)
+    }
+
+    /// `POST` (`add`) or `DELETE /_sim/permissions/{env}/members`.
+    pub fn change_member(
+        &self,
+        env: &str,
+        m: &crate::permissions::MemberChange,
+        add: bool,
+    ) -> Result<(), ControlError> {
+        let e = self
+            .sh
+            .env_index(env)
+            .ok_or_else(|| ControlError::Environment(env.into()))?;
+        self.sh
+            .permissions
+            .membership(e, m, add)
+            .map_err(ControlError::Body)
     }
 
     /// `GET /_sim/info`.
@@ -524,6 +583,24 @@ pub async fn http(sh: &Arc<Shared>, method: &Method, path: &str, body: &[u8]) ->
             StatusCode::NO_CONTENT.into_response()
         }
         ("GET", ["counts"]) => axum::Json(c.counts()).into_response(),
+        ("GET", ["permissions", env]) => match c.permissions(env) {
+            Ok(d) => axum::Json(d).into_response(),
+            Err(e) => err(e),
+        },
+        (m @ ("POST" | "DELETE"), ["permissions", env, "grants"]) => {
+            let change = body_json().and_then(parse::<crate::permissions::GrantChange>);
+            match change.and_then(|g| c.change_grant(env, &g, m == "POST")) {
+                Ok(()) => StatusCode::NO_CONTENT.into_response(),
+                Err(e) => err(e),
+            }
+        }
+        (m @ ("POST" | "DELETE"), ["permissions", env, "members"]) => {
+            let change = body_json().and_then(parse::<crate::permissions::MemberChange>);
+            match change.and_then(|g| c.change_member(env, &g, m == "POST")) {
+                Ok(()) => StatusCode::NO_CONTENT.into_response(),
+                Err(e) => err(e),
+            }
+        }
         ("GET", ["webhooks", "subscriptions"]) => {
             axum::Json(c.webhook_subscriptions()).into_response()
         }

@@ -42,6 +42,7 @@ pub mod faults;
 pub mod filter;
 pub mod limits;
 pub mod pdf;
+pub mod permissions;
 pub mod query;
 pub mod schema;
 pub mod server;

@@ -73,13 +73,15 @@ pub struct Shared {
     pub clock: Arc<Clock>,
     /// Webhook subscriptions and notifications.
     pub webhooks: Arc<Webhooks>,
+    /// Users, security groups and permission sets, per environment.
+    pub permissions: crate::permissions::Directory,
     in_flight: AtomicUsize,
 }
 
 impl Shared {
     /// Builds the shared state.
     pub fn new(cfg: SimConfig, base_url: String) -> Shared {
-        let envs = cfg
+        let envs: Vec<Env> = cfg
             .environments
             .iter()
             .enumerate()
@@ -99,6 +101,17 @@ impl Shared {
             .custom_api
             .as_ref()
             .map(|c| EntityType::leak_custom(&c.entity_type, &c.entity_set, &c.fields));
+        let permissions = crate::permissions::Directory::generate(
+            &envs
+                .iter()
+                .map(|e: &Env| {
+                    (
+                        e.name.clone(),
+                        (0..e.companies.len()).map(datagen::company_name).collect(),
+                    )
+                })
+                .collect::<Vec<_>>(),
+        );
         let clock = Arc::new(Clock::default());
         let store = Store::new(custom, clock.clone());
         let webhooks = Arc::new(Webhooks::new(&cfg, clock.clone()));
@@ -106,6 +119,7 @@ impl Shared {
         store.set_listener(Box::new(move |c| listener.record(c)));
         Shared {
             envs,
+            permissions,
             store,
             clock,
             webhooks,
@@ -362,13 +376,7 @@ async fn read(
     prefer: Option<String>,
     custom: bool,
 ) -> (Response, usize) {
-    let max_page = prefer.as_deref().and_then(|p| {
-        p.split(',').find_map(|x| {
-            x.trim()
-                .strip_prefix("odata.maxpagesize=")
-                .and_then(|n| n.trim().parse::<usize>().ok())
-        })
-    });
+    let max_page = max_page(prefer.as_deref());
     let sh2 = sh.clone();
     let result = tokio::task::spawn_blocking(move || {
         let segments: Vec<&str> = rest.iter().map(String::as_str).collect();
@@ -399,6 +407,17 @@ async fn read(
             0,
         ),
     }
+}
+
+/// `Prefer: odata.maxpagesize=N`.
+fn max_page(prefer: Option<&str>) -> Option<usize> {
+    prefer.and_then(|p| {
+        p.split(',').find_map(|x| {
+            x.trim()
+                .strip_prefix("odata.maxpagesize=")
+                .and_then(|n| n.trim().parse::<usize>().ok())
+        })
+    })
 }
 
 struct InFlight<'a>(&'a Shared);
@@ -529,21 +548,22 @@ async fn bc(
             .iter()
             .fold(String::new(), |a, s| a + "/" + s)
     );
-    let hooked = crate::webhooks::api::handle(
-        &sh,
-        &method,
-        crate::webhooks::api::HookRequest {
-            env,
-            api: segs.get(api_at + 1..rest_at).unwrap_or_default(),
-            root: &root,
-            rest: &rest,
-            raw_query: &raw_query,
-            if_match: head.if_match.as_deref(),
-            body: &body,
-            app_id: &caller.app_id,
-        },
-    )
-    .await;
+    let hook = crate::webhooks::api::HookRequest {
+        env,
+        api: segs.get(api_at + 1..rest_at).unwrap_or_default(),
+        root: &root,
+        rest: &rest,
+        raw_query: &raw_query,
+        if_match: head.if_match.as_deref(),
+        body: &body,
+        app_id: &caller.app_id,
+    };
+    if let Some(r) =
+        crate::permissions::api::handle(&sh, &method, &hook, max_page(head.prefer.as_deref()))
+    {
+        return r;
+    }
+    let hooked = crate::webhooks::api::handle(&sh, &method, hook).await;
     let (mut resp, n) = match hooked {
         Some(r) => (r, 0),
         None if method != Method::GET => {

@@ -15,8 +15,8 @@ use serde::Serialize;
 use std::sync::atomic::Ordering;
 use uuid::Uuid;
 
-/// A BC API request, split for the webhook routes.
-#[derive(Debug)]
+/// A BC API request, split for the webhook (and permission) routes.
+#[derive(Debug, Clone, Copy)]
 pub struct HookRequest<'a> {
     /// Environment index.
     pub env: usize,
