@@ -224,6 +224,15 @@ async fn paging_select_and_errors() {
     }
     let all = get_json(&format!("{root}/expandedPermissionSets"), &tok).await;
     assert_eq!(rows.len(), all["value"].as_array().unwrap().len());
+    let count = get(&format!("{root}/expandedPermissionSets/$count"), &tok).await;
+    assert_eq!(count.status(), 200);
+    assert_eq!(count.text().await.unwrap(), rows.len().to_string());
+    let supers = get(
+        &format!("{root}/expandedPermissionSets/$count?$filter=roleId%20eq%20%27SUPER%27"),
+        &tok,
+    )
+    .await;
+    assert_eq!(supers.text().await.unwrap(), "1");
     assert!(pages > 2, "{pages}");
     let mut unique = rows.clone();
     unique.sort();

@@ -28,6 +28,7 @@
 //! - [`engine`]: the pipeline of one unit (environment, company, entity)
 
 pub mod acl;
+pub mod bc_access;
 pub mod catalog;
 pub mod destination;
 pub mod document;

@@ -97,7 +97,27 @@ fn answer(
         });
     }
     let d = sh.permissions.snapshot(env);
+    // `{set}/$count`: how many rows match the `$filter`, as plain text.
+    let counting = path.last() == Some(&("$count", None));
+    let path = if counting {
+        &path[..path.len() - 1]
+    } else {
+        path
+    };
     let (set, rows, single) = rows_of(&d, path)?;
+    if counting {
+        let filter = Query::parse(raw_query)?.filter;
+        let mut n = 0;
+        for row in &rows {
+            n += usize::from(filter.matches(row, set)?);
+        }
+        let mut response = n.to_string().into_response();
+        response.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        return Ok(response);
+    }
     let context = format!(
         "{root}/$metadata#companies({cid})/{set}{}",
         if single { "/$entity" } else { "" }

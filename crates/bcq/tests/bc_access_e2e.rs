@@ -1,0 +1,104 @@
+//! Who may read what, from Business Central's own permissions: bcq's
+//! reader of the automation API (`bcq_core::bc_access::read`) against the
+//! BC emulator's generated directory, over real HTTP with a real token,
+//! and the readers it computes per company and entity, before and after a
+//! permission set is revoked in BC. (The groundwork of `access.source =
+//! "bc"`; the destination's access lists come next.)
+
+mod common;
+
+use bcq_core::bc_access::{self, Principal, tables_of};
+use common::{bc, q_fast};
+use std::collections::BTreeSet;
+
+fn principals(readers: &std::collections::BTreeMap<Principal, bc_access::Why>) -> BTreeSet<String> {
+    readers
+        .keys()
+        .map(|p| match p {
+            Principal::User(u) => format!("user {u}"),
+            Principal::Group(g) => format!("group {g}"),
+        })
+        .collect()
+}
+
+fn set(items: &[&str]) -> BTreeSet<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bc_permissions_decide_who_reads_each_company_and_entity() {
+    let emu = bcq::demo::Emulators::start_with(bc(5), q_fast())
+        .await
+        .unwrap();
+    let mut raw = bcq::config::Raw::default();
+    for (k, v) in emu.settings("production") {
+        raw.set_flag(k, v).unwrap();
+    }
+    let cfg = raw.build_for(false).unwrap();
+    let client = bcq::plan::bc_client(&cfg, "production").unwrap();
+    let companies = emu.bc.companies("production");
+    let (a, b) = (companies[0].name.clone(), companies[1].name.clone());
+
+    let before = client.stats();
+    let (dir, problems) = bc_access::read(&client, &companies[0].id.to_string())
+        .await
+        .unwrap();
+    assert!(problems.is_empty(), "{problems:?}");
+    // One request per collection: the cost of re-reading every run.
+    assert_eq!(
+        client.stats().since(&before).requests,
+        bc_access::READ_SETS.len() as u64
+    );
+    assert_eq!(dir.users.len(), 7);
+
+    let invoices = tables_of("salesInvoices").unwrap();
+    let purchases = tables_of("purchaseInvoices").unwrap();
+    // ALICE's sales set is hers in the first company only; BASIC alone
+    // (BOB) reads posted invoices only indirectly; ERIN is disabled;
+    // FINANCE's receivables set covers sales invoices in the first company.
+    assert_eq!(
+        principals(&dir.readers(&a, invoices)),
+        set(&["user ADMIN", "user ALICE", "group SALES", "group FINANCE"])
+    );
+    assert_eq!(
+        principals(&dir.readers(&b, invoices)),
+        set(&["user ADMIN", "group SALES"])
+    );
+    assert_eq!(
+        principals(&dir.readers(&a, purchases)),
+        set(&["user ADMIN", "user BOB", "group FINANCE"])
+    );
+    assert_eq!(
+        principals(&dir.readers(&b, purchases)),
+        set(&["user ADMIN", "user BOB"])
+    );
+    let why = &dir.readers(&a, invoices)[&Principal::User("ALICE".into())];
+    assert!(
+        why.sets
+            .contains(&("D365 SALES DOC, EDIT".to_string(), a.clone())),
+        "{why:?}"
+    );
+    // For destinations whose lists name users only: members through groups.
+    let users = dir.reading_users(&b, invoices);
+    assert_eq!(
+        users.keys().cloned().collect::<BTreeSet<_>>(),
+        set(&["ADMIN", "ALICE", "DAVE"])
+    );
+    assert_eq!(users["DAVE"].through_group.as_deref(), Some("SALES"));
+
+    // Revoked in BC: the next read says so.
+    let r = reqwest::Client::new()
+        .delete(format!(
+            "{}/_sim/permissions/production/grants",
+            emu.bc.base_url()
+        ))
+        .json(&serde_json::json!({"principal": "SALES", "role_id": "D365 SALES DOC, EDIT"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let (dir, _) = bc_access::read(&client, &companies[1].id.to_string())
+        .await
+        .unwrap();
+    assert_eq!(principals(&dir.readers(&b, invoices)), set(&["user ADMIN"]));
+}
