@@ -741,6 +741,10 @@ impl Destination for BedrockDestination {
         notes
     }
 
+    fn takes_group_principals(&self) -> bool {
+        false
+    }
+
     fn access_model(&self) -> AccessModel {
         if self.acl_enabled() {
             AccessModel::ClosedByDefault

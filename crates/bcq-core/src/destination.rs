@@ -297,6 +297,12 @@ pub trait Destination: Send + Sync + 'static {
     fn access_model(&self) -> AccessModel {
         AccessModel::OpenByDefault
     }
+    /// Whether access lists may name groups (resolved by the destination's
+    /// identity source); when not, a group must be expanded into its users
+    /// before it reaches the destination.
+    fn takes_group_principals(&self) -> bool {
+        true
+    }
     /// The documents `user` (as the identity source names them: an email)
     /// gets as sources for `question`: the destination's own retrieval with
     /// the user's identity where it has one (Bedrock's `Retrieve` with

@@ -161,6 +161,21 @@ pub const SETTINGS: &[Setting] = &[
         "BCQ_STATE_PATH",
         "state file (default .bcq/state.db)",
     ),
+    s(
+        "sync.access_source",
+        "BCQ_ACCESS_SOURCE",
+        "who may read a document: rules (the [[access]] rules, default) or bc (Business Central's own permissions, with the rules for what BC cannot decide)",
+    ),
+    s(
+        "sync.bc_user_email",
+        "BCQ_BC_USER_EMAIL",
+        "with BCQ_ACCESS_SOURCE=bc, how a BC user becomes a user principal: contact (the user's contact email in BC, default) or a template such as {user}@contoso.com ({user} is the lower-case BC user name)",
+    ),
+    s(
+        "sync.bc_group_name",
+        "BCQ_BC_GROUP_NAME",
+        "with BCQ_ACCESS_SOURCE=bc, how a BC security group becomes a group principal: name (the Entra group's display name, default) or id (its object id)",
+    ),
     Setting::secret(
         "sync.state_url",
         "BCQ_STATE_URL",
@@ -631,6 +646,9 @@ pub struct SyncSettings {
     pub state_path: PathBuf,
     /// Where the state lives: the file, or PostgreSQL (`sync.state_url`).
     pub state: bcq_state::Location,
+    /// Access from Business Central's permissions (`sync.access_source =
+    /// "bc"`), and how its principals are named; `None` for the rules alone.
+    pub bc_access: Option<BcAccess>,
     /// Reconciliation cadence.
     pub reconcile_every: Duration,
     /// Deletion guard share.
@@ -649,6 +667,16 @@ pub struct SyncSettings {
     pub require_access: bool,
     /// Delete the sample's `<number>.pdf` documents once replaced.
     pub delete_sample_documents: bool,
+}
+
+/// How `sync.access_source = "bc"` names BC's principals.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BcAccess {
+    /// `None`: the user's contact email; `Some(t)`: the template `t` with
+    /// `{user}` replaced by the lower-case user name.
+    pub user_email_template: Option<String>,
+    /// Name groups by their Entra object id instead of their display name.
+    pub group_by_id: bool,
 }
 
 /// The validated configuration.
@@ -1070,6 +1098,44 @@ impl Raw {
                 }
             },
         };
+        let bc_access = match self.get("sync.access_source").map(str::trim) {
+            None | Some("") | Some("rules") => None,
+            Some("bc") => {
+                let user_email_template = match self.get("sync.bc_user_email").map(str::trim) {
+                    None | Some("") | Some("contact") => None,
+                    Some(t) if t.contains("{user}") && t.contains('@') => Some(t.to_owned()),
+                    Some(t) => {
+                        problems.push(format!(
+                            "{} is '{t}': expected contact, or a template with {{user}} and a domain such as {{user}}@contoso.com",
+                            self.describe("sync.bc_user_email")
+                        ));
+                        None
+                    }
+                };
+                let group_by_id = match self.get("sync.bc_group_name").map(str::trim) {
+                    None | Some("") | Some("name") => false,
+                    Some("id") => true,
+                    Some(other) => {
+                        problems.push(format!(
+                            "{} is '{other}': expected name or id",
+                            self.describe("sync.bc_group_name")
+                        ));
+                        false
+                    }
+                };
+                Some(BcAccess {
+                    user_email_template,
+                    group_by_id,
+                })
+            }
+            Some(other) => {
+                problems.push(format!(
+                    "{} is '{other}': expected rules or bc",
+                    self.describe("sync.access_source")
+                ));
+                None
+            }
+        };
         let known: Vec<&str> = catalog::CATALOG
             .iter()
             .map(|e| e.entity_set)
@@ -1121,6 +1187,7 @@ impl Raw {
                 include_pdf,
                 state_path,
                 state,
+                bc_access,
                 reconcile_every: Duration::from_secs_f64(reconcile_hours * 3600.0),
                 max_delete_share,
                 overlap: Duration::from_secs(overlap),

@@ -20,6 +20,7 @@
 //! - [`ui`]: logging, progress, the run summary's display
 
 pub mod access;
+pub mod bc_access;
 pub mod check;
 pub mod config;
 pub mod custom;

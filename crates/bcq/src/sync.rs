@@ -396,6 +396,29 @@ pub async fn run(
     // must fail before the destination's run exists.
     ui.step("checking Business Central access");
     let targets = plan::resolve(cfg, Some(&mut store)).await?;
+    // Access from BC's own permissions, read again every run: the rules
+    // BC decides come first, the configured ones after.
+    let derived_cfg;
+    let mut access_problems = Vec::new();
+    let cfg = match &cfg.sync.bc_access {
+        Some(how) => {
+            ui.step("reading Business Central's permissions");
+            let derived =
+                crate::bc_access::derive(cfg, how, &targets, dest.takes_group_principals()).await?;
+            tracing::info!(
+                rules = derived.rules.len(),
+                requests = derived.requests,
+                "access lists derived from Business Central's permissions"
+            );
+            for p in &derived.problems {
+                tracing::warn!(problem = %p, "access from Business Central");
+            }
+            access_problems = derived.problems;
+            derived_cfg = crate::bc_access::with_rules(cfg, derived.rules);
+            &derived_cfg
+        }
+        None => cfg,
+    };
     let mut units = plan::units(cfg, &targets, &store, flags.mode != Mode::Incremental)?;
     if let Some(only) = &flags.only {
         units.retain(|u| {
@@ -551,7 +574,9 @@ pub async fn run(
     };
 
     let mut counts = RunCounts::default();
-    let mut errors = Vec::new();
+    // What BC's permissions could not decide is the run's failure to
+    // report (the principals concerned got no access).
+    let mut errors = access_problems;
     let mut warnings = Vec::new();
     let mut rejected = Vec::new();
     let mut unit_lines = Vec::new();

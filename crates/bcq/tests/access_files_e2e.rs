@@ -20,23 +20,6 @@ fn attr<'a>(d: &'a Value, name: &str) -> &'a str {
     d["attributes"][name].as_str().unwrap_or_default()
 }
 
-async fn has_access(w: &World, user: &str, doc: &str) -> bool {
-    let qc = w.emu.q.config();
-    w.q_sdk()
-        .await
-        .check_document_access()
-        .application_id(&qc.application_id)
-        .index_id(&qc.index_id)
-        .user_id(user)
-        .document_id(doc)
-        .data_source_id(&qc.data_source_id)
-        .send()
-        .await
-        .unwrap()
-        .has_access()
-        .unwrap_or(false)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn access_rules_decide_who_reads_what() {
     let w = World::start(bc(30), q_fast()).await;
@@ -104,8 +87,8 @@ users = ["ap@contoso.com", "intern@contoso.com"]
         ("intern@contoso.com", false), // in Finance, but denied by name
         ("someone@contoso.com", false), // nobody named them
     ] {
-        assert_eq!(has_access(&w, user, &doc).await, want, "{user} on {doc}");
-        assert_eq!(has_access(&w, user, &pdf).await, want, "{user} on {pdf}");
+        assert_eq!(w.has_access(user, &doc).await, want, "{user} on {doc}");
+        assert_eq!(w.has_access(user, &pdf).await, want, "{user} on {pdf}");
     }
     let docs = w.q_documents().await;
     let customer = live(&docs)
@@ -113,7 +96,10 @@ users = ["ap@contoso.com", "intern@contoso.com"]
         .find(|d| d["id"].as_str().unwrap().contains("/customers/"))
         .expect("customers are synced");
     assert!(customer["accessConfiguration"].is_null());
-    assert!(has_access(&w, "someone@contoso.com", customer["id"].as_str().unwrap()).await);
+    assert!(
+        w.has_access("someone@contoso.com", customer["id"].as_str().unwrap())
+            .await
+    );
 
     // Changing who may read re-pushes the documents with the new rule.
     let text = std::fs::read_to_string(&cfg)
@@ -123,8 +109,8 @@ users = ["ap@contoso.com", "intern@contoso.com"]
     w.bcq(&["--config", c, "sync", "--no-progress"], &[])
         .await
         .assert_ok();
-    assert!(!has_access(&w, "cfo@contoso.com", &doc).await);
-    assert!(has_access(&w, "controller@contoso.com", &doc).await);
+    assert!(!w.has_access("cfo@contoso.com", &doc).await);
+    assert!(w.has_access("controller@contoso.com", &doc).await);
 
     // A group removed from the configuration is deleted from Q as well;
     // its members lose what it gave them.
@@ -161,8 +147,8 @@ users = ["ap@contoso.com", "intern@contoso.com"]
     group("Auditors")
         .await
         .expect("the configured group is in Q");
-    assert!(!has_access(&w, "ap@contoso.com", &doc).await);
-    assert!(has_access(&w, "auditor@contoso.com", &doc).await);
+    assert!(!w.has_access("ap@contoso.com", &doc).await);
+    assert!(w.has_access("auditor@contoso.com", &doc).await);
     w.emu.stop().await;
 }
 
@@ -227,11 +213,11 @@ async fn attachments_index_with_their_type_and_follow_their_record() {
         let on_invoice = attr(d, "bc_parent").contains("/salesInvoices/");
         let id = d["id"].as_str().unwrap();
         assert_eq!(
-            has_access(&w, "someone@contoso.com", id).await,
+            w.has_access("someone@contoso.com", id).await,
             !on_invoice,
             "{id}"
         );
-        assert!(has_access(&w, "cfo@contoso.com", id).await, "{id}");
+        assert!(w.has_access("cfo@contoso.com", id).await, "{id}");
     }
     let status = w.bcq(&["status"], &env).await;
     assert!(status.stdout.contains(".png"), "{}", status.stdout);

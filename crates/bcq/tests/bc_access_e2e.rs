@@ -102,3 +102,97 @@ async fn bc_permissions_decide_who_reads_each_company_and_entity() {
         .unwrap();
     assert_eq!(principals(&dir.readers(&b, invoices)), set(&["user ADMIN"]));
 }
+
+/// The first live document of `entity` in `company` that Q holds.
+fn doc_of(docs: &[serde_json::Value], company: &str, entity: &str) -> String {
+    docs.iter()
+        .filter_map(|d| d["id"].as_str())
+        .find(|id| id.contains(&format!("/{company}/{entity}/")))
+        .unwrap_or_else(|| panic!("Q holds no {entity} of {company}"))
+        .to_owned()
+}
+
+/// `BCQ_ACCESS_SOURCE=bc` through the real binary: Q's own access check
+/// agrees with BC's permissions (a sales set in company A reads A's sales
+/// invoices, not its purchase invoices nor B's), revoking the set in BC
+/// removes the access after the next run, which re-pushes only what
+/// changed, and a reader without an email is reported and reads nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_from_bc_reaches_q_and_follows_a_revoke() {
+    let w = common::World::start(bc(5), q_fast()).await;
+    let env = [
+        ("BCQ_ACCESS_SOURCE", "bc"),
+        ("BC_COMPANIES", "all"),
+        ("BCQ_ENTITIES", "salesInvoices,purchaseInvoices"),
+    ];
+    // Purchase invoices bring attributes of their own to declare.
+    w.bcq(&["index-schema", "--apply"], &env).await.assert_ok();
+    let r = w.bcq(&["sync", "--no-progress"], &env).await;
+    // CAROL has no contact email in BC, but reads only through FINANCE,
+    // whose membership Q resolves itself: nothing to report.
+    r.assert_ok();
+    let companies = w.emu.bc.companies("production");
+    let (a, b) = (
+        companies[0].id.to_string().to_ascii_lowercase(),
+        companies[1].id.to_string().to_ascii_lowercase(),
+    );
+    let docs = w.q_documents().await;
+    let (sales_a, sales_b, purchase_a) = (
+        doc_of(&docs, &a, "salesInvoices"),
+        doc_of(&docs, &b, "salesInvoices"),
+        doc_of(&docs, &a, "purchaseInvoices"),
+    );
+    for (user, doc, want) in [
+        ("alice@contoso.example", &sales_a, true),
+        ("alice@contoso.example", &sales_b, false),
+        ("alice@contoso.example", &purchase_a, false),
+        ("bob@contoso.example", &purchase_a, true),
+        ("bob@contoso.example", &sales_a, false),
+        ("admin@contoso.example", &sales_b, true),
+        ("erin@contoso.example", &sales_a, false),
+        ("guest@contoso.example", &sales_a, false),
+    ] {
+        assert_eq!(w.has_access(user, doc).await, want, "{user} on {doc}");
+    }
+    let put_before = w.q_counts().await["documents_put"].as_u64().unwrap();
+
+    // Revoked in BC (and CAROL given a read set of her own, without an
+    // email to name her by): the next run re-pushes company A's sales
+    // invoices only, and names CAROL.
+    let control = format!("{}/_sim/permissions/production/grants", w.emu.bc.base_url());
+    let r = reqwest::Client::new()
+        .post(&control)
+        .json(&serde_json::json!({"principal": "CAROL", "role_id": "D365 READ"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let r = reqwest::Client::new()
+        .delete(format!(
+            "{}/_sim/permissions/production/grants",
+            w.emu.bc.base_url()
+        ))
+        .json(&serde_json::json!({
+            "principal": "ALICE",
+            "role_id": "D365 SALES DOC, EDIT",
+            "company": companies[0].name,
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let r = w.bcq(&["sync", "--no-progress"], &env).await;
+    assert_eq!(r.code, 1, "{}", r.both());
+    assert!(
+        r.both().contains("BC user CAROL may read") && r.both().contains("they get no access"),
+        "{}",
+        r.both()
+    );
+    assert!(!w.has_access("alice@contoso.example", &sales_a).await);
+    assert!(w.has_access("admin@contoso.example", &sales_a).await);
+    let pushed = w.q_counts().await["documents_put"].as_u64().unwrap() - put_before;
+    assert_eq!(
+        pushed, 5,
+        "only company A's 5 sales invoices are pushed again"
+    );
+}

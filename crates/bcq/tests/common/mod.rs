@@ -313,6 +313,24 @@ impl World {
     }
 
     /// The Q document id of a sales invoice.
+    /// Q's own answer (CheckDocumentAccess): may `user` read `doc`?
+    pub async fn has_access(&self, user: &str, doc: &str) -> bool {
+        let qc = self.emu.q.config();
+        self.q_sdk()
+            .await
+            .check_document_access()
+            .application_id(&qc.application_id)
+            .index_id(&qc.index_id)
+            .user_id(user)
+            .document_id(doc)
+            .data_source_id(&qc.data_source_id)
+            .send()
+            .await
+            .unwrap()
+            .has_access()
+            .unwrap_or(false)
+    }
+
     pub fn invoice_doc_id(&self, bc_id: &str) -> String {
         format!(
             "bc/{}/{}/salesInvoices/{}",

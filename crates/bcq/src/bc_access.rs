@@ -1,0 +1,164 @@
+//! `sync.access_source = "bc"`: the access lists of a run, derived from
+//! Business Central's own permissions at the start of every run.
+//!
+//! For each environment, BC's users, security groups, assignments and
+//! expanded permission sets are read ([`bcq_core::bc_access::read`], five
+//! requests); for each unit of a catalog entity, the principals who may
+//! read it ([`bcq_core::bc_access::Directory::readers`]) become one access
+//! rule ALLOWing them, placed before the configured `[[access]]` rules, which
+//! still decide what BC cannot (custom API pages) and can publish on
+//! purpose where no BC rule applies. Users are named by their contact email
+//! or `sync.bc_user_email`'s template; a user that maps to no email is
+//! reported and gets no access (never a silent drop). Groups are named as
+//! the identity source names them (Entra display name, or object id), or,
+//! for a destination whose lists name users only, expanded into their
+//! members. Because a unit's access list is part of its settings
+//! fingerprint, a permission change in BC re-pushes exactly the units whose
+//! readers changed.
+
+use crate::config::{BcAccess, Config};
+use crate::plan::Target;
+use bcq_core::acl::{AccessPolicy, AccessRule};
+use bcq_core::bc_access::{self, Directory, Principal as BcPrincipal, tables_of};
+use bcq_core::document::{AccessControl, Membership, Principal, PrincipalKind};
+use std::collections::BTreeMap;
+
+/// What deriving the access lists found.
+#[derive(Debug, Default)]
+pub struct Derived {
+    /// The rules from BC, one per (environment, company, entity).
+    pub rules: Vec<AccessRule>,
+    /// What could not be honoured (users without an email, rows BC sent
+    /// in an unknown shape), to report.
+    pub problems: Vec<String>,
+    /// BC requests the permission read cost.
+    pub requests: u64,
+}
+
+/// The email of a BC user under `how`, if any.
+fn email_of(how: &BcAccess, d: &Directory, user_name: &str) -> Option<String> {
+    let user = d.users.iter().find(|u| u.user_name == user_name)?;
+    match &how.user_email_template {
+        Some(t) => Some(t.replace("{user}", &user.user_name.to_lowercase())),
+        None => Some(user.contact_email.trim().to_owned()).filter(|e| e.contains('@')),
+    }
+}
+
+/// The principals of a unit's readers.
+fn principals(
+    how: &BcAccess,
+    d: &Directory,
+    company: &str,
+    tables: &[u32],
+    groups_allowed: bool,
+    unit: &str,
+    problems: &mut Vec<String>,
+) -> Vec<Principal> {
+    let mut out = Vec::new();
+    let mut user = |name: &str, out: &mut Vec<Principal>| {
+        match email_of(how, d, name) {
+        Some(email) => out.push(Principal {
+            kind: PrincipalKind::User,
+            id: email,
+            allow: true,
+            membership: Membership::Index,
+        }),
+        None => problems.push(format!(
+            "BC user {name} may read {unit} but has no email to name them by (set their contact email in BC, or BCQ_BC_USER_EMAIL to a template): they get no access"
+        )),
+    }
+    };
+    if groups_allowed {
+        for p in d.readers(company, tables).keys() {
+            match p {
+                BcPrincipal::User(name) => user(name, &mut out),
+                BcPrincipal::Group(code) => {
+                    if let Some(g) = d.groups.iter().find(|g| &g.code == code) {
+                        out.push(Principal {
+                            kind: PrincipalKind::Group,
+                            id: if how.group_by_id {
+                                g.group_id.clone()
+                            } else {
+                                g.name.clone()
+                            },
+                            allow: true,
+                            membership: Membership::Index,
+                        });
+                    }
+                }
+            }
+        }
+    } else {
+        for name in d.reading_users(company, tables).keys() {
+            user(name, &mut out);
+        }
+    }
+    out
+}
+
+/// Reads BC's permissions for every environment of `targets` and turns
+/// them into access rules for the configured entities.
+pub async fn derive(
+    cfg: &Config,
+    how: &BcAccess,
+    targets: &[Target],
+    groups_allowed: bool,
+) -> anyhow::Result<Derived> {
+    let mut out = Derived::default();
+    for t in targets {
+        let Some((first, _)) = t.companies.first() else {
+            continue;
+        };
+        let before = t.client.stats();
+        let (d, problems) = bc_access::read(&t.client, first).await.map_err(|e| {
+            anyhow::anyhow!(
+                "reading Business Central's permissions of {} (sync.access_source = bc needs read access to the automation API's users, securityGroups, securityGroupMembers, accessControls and expandedPermissionSets): {e}",
+                t.environment
+            )
+        })?;
+        out.requests += t.client.stats().since(&before).requests;
+        out.problems.extend(problems);
+        for (company_id, company_name) in &t.companies {
+            for spec in &cfg.sync.entities {
+                let Some(tables) = tables_of(spec.entity_set) else {
+                    continue;
+                };
+                let unit = format!("{}/{company_id}/{}", t.environment, spec.entity_set);
+                let principals = principals(
+                    how,
+                    &d,
+                    company_name,
+                    tables,
+                    groups_allowed,
+                    &unit,
+                    &mut out.problems,
+                );
+                out.rules.push(AccessRule {
+                    environments: vec![t.environment.clone()],
+                    companies: vec![company_id.clone()],
+                    entities: vec![spec.entity_set.to_owned()],
+                    control: Some(AccessControl {
+                        member_relation_or: true,
+                        principals,
+                    }),
+                });
+            }
+        }
+    }
+    // One report per user, not per unit.
+    let mut seen = BTreeMap::new();
+    out.problems.retain(|p| {
+        seen.insert(p.split(" may read ").next().unwrap_or(p).to_owned(), ())
+            .is_none()
+    });
+    Ok(out)
+}
+
+/// `cfg` with the derived rules before its own.
+pub fn with_rules(cfg: &Config, rules: Vec<AccessRule>) -> Config {
+    let mut policy = AccessPolicy { rules };
+    policy.rules.extend(cfg.sync.access.rules.iter().cloned());
+    let mut out = cfg.clone();
+    out.sync.access = std::sync::Arc::new(policy);
+    out
+}
