@@ -12,11 +12,14 @@
 //! bcq adds, which is what this measures). bcq is the release binary, in
 //! its own process, configured as a user would.
 
+mod support;
+
 use bcq::demo::Emulators;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use support::{free_port, get};
 
 struct Opts {
     rate_seconds: u64,
@@ -65,18 +68,6 @@ fn parse() -> Opts {
         }
     }
     o
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn get(url: &str) -> Value {
-    reqwest::get(url).await.unwrap().json().await.unwrap()
 }
 
 async fn send(method: reqwest::Method, url: String, body: Option<Value>) -> Value {

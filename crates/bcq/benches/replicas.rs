@@ -13,10 +13,12 @@
 //! `BCQ_STATE_URL` naming a fresh schema of the local PostgreSQL
 //! (`BCQ_TEST_PG_URL`, by default `postgres://postgres@127.0.0.1:5432/test`).
 
+mod support;
+
 use bcq::demo::Emulators;
-use serde_json::Value;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use support::{free_port, get};
 
 struct Opts {
     companies: usize,
@@ -53,18 +55,6 @@ fn parse() -> Opts {
         }
     }
     o
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn get(url: &str) -> Value {
-    reqwest::get(url).await.unwrap().json().await.unwrap()
 }
 
 /// The sum of a Prometheus counter's samples in `text` (0 when absent).
