@@ -237,6 +237,33 @@ impl Directory {
         out
     }
 
+    /// The tables of `tables` that neither the user `user_name`'s own sets
+    /// nor those of their security groups let them read directly in
+    /// `company` (empty when they may read them all).
+    pub fn missing_tables(&self, user_name: &str, company: &str, tables: &[u32]) -> Vec<u32> {
+        let Some(user) = self.users.iter().find(|u| u.user_name == user_name) else {
+            return tables.to_vec();
+        };
+        let mut sids = vec![user.security_id.as_str()];
+        for g in &self.groups {
+            if g.members
+                .iter()
+                .any(|m| m.eq_ignore_ascii_case(&user.security_id))
+            {
+                sids.push(&g.group_user_sid);
+            }
+        }
+        tables
+            .iter()
+            .copied()
+            .filter(|t| {
+                !sids
+                    .iter()
+                    .any(|sid| self.grants(sid, company, &[*t]).is_some())
+            })
+            .collect()
+    }
+
     /// The enabled users who may read, directly or as members of a group
     /// that may (for destinations whose access lists name users only);
     /// a user who reads both ways is listed with their own sets.

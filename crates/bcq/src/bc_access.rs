@@ -162,3 +162,129 @@ pub fn with_rules(cfg: &Config, rules: Vec<AccessRule>) -> Config {
     out.sync.access = std::sync::Arc::new(policy);
     out
 }
+
+/// `bcq access explain`: for each company and entity (optionally one of
+/// each), whether `who` (a BC user name, or the email bcq names them by)
+/// may read its documents, and why, as the access lists of a run would
+/// say. Lines start with ✔ (may read), ✖ (may not) or ? (BC's permissions
+/// do not decide: a custom page, left to the `[[access]]` rules).
+pub async fn explain(
+    cfg: &Config,
+    who: &str,
+    entity: Option<&str>,
+    company: Option<&str>,
+    groups_allowed: bool,
+) -> anyhow::Result<Vec<String>> {
+    let how = cfg.sync.bc_access.as_ref().ok_or_else(|| {
+        anyhow::anyhow!(
+            "bcq access explain reads Business Central's permissions: set BCQ_ACCESS_SOURCE=bc (sync.access_source)"
+        )
+    })?;
+    let targets = crate::plan::resolve(cfg, None).await?;
+    let mut out = Vec::new();
+    for t in &targets {
+        let Some((first, _)) = t.companies.first() else {
+            continue;
+        };
+        let (d, problems) = bc_access::read(&t.client, first).await?;
+        for p in problems {
+            out.push(format!("! {p}"));
+        }
+        let user = d
+            .users
+            .iter()
+            .find(|u| {
+                u.user_name.eq_ignore_ascii_case(who)
+                    || email_of(how, &d, &u.user_name).is_some_and(|e| e.eq_ignore_ascii_case(who))
+            })
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{who} is no user of Business Central environment {} (looked up by user name, and by email as BCQ_BC_USER_EMAIL names users)",
+                    t.environment
+                )
+            })?;
+        let email = email_of(how, &d, &user.user_name);
+        for (company_id, company_name) in &t.companies {
+            if company.is_some_and(|c| {
+                !c.eq_ignore_ascii_case(company_id) && !c.eq_ignore_ascii_case(company_name)
+            }) {
+                continue;
+            }
+            for spec in &cfg.sync.entities {
+                if entity.is_some_and(|e| !e.eq_ignore_ascii_case(spec.entity_set)) {
+                    continue;
+                }
+                let what = format!("{} of {company_name}", spec.entity_set);
+                let Some(tables) = tables_of(spec.entity_set) else {
+                    out.push(format!(
+                        "? {what}: BC's permissions do not decide it (no tables known for a custom page); the [[access]] rules do"
+                    ));
+                    continue;
+                };
+                let readers = d.readers(company_name, tables);
+                let users = d.reading_users(company_name, tables);
+                let line = match users.get(&user.user_name) {
+                    _ if !user.enabled => {
+                        format!(
+                            "✖ {what}: {} is disabled in Business Central",
+                            user.user_name
+                        )
+                    }
+                    Some(why) => {
+                        let sets = why
+                            .sets
+                            .iter()
+                            .map(|(set, c)| {
+                                if c.is_empty() {
+                                    format!("{set} (every company)")
+                                } else {
+                                    format!("{set} ({c})")
+                                }
+                            })
+                            .collect::<Vec<_>>()
+                            .join(", ");
+                        let direct =
+                            readers.contains_key(&BcPrincipal::User(user.user_name.clone()));
+                        let group = why.through_group.as_deref().unwrap_or_default();
+                        match (direct, &email) {
+                            (true, None) => format!(
+                                "✖ {what}: {} may read it in Business Central ({sets}) but has no email to name them by: they get no access",
+                                user.user_name
+                            ),
+                            (true, Some(_)) => {
+                                format!("✔ {what}: {} may read it through {sets}", user.user_name)
+                            }
+                            (false, _) if groups_allowed => format!(
+                                "✔ {what}: {} may read it as a member of security group {group}, which holds {sets} (the identity provider resolves the membership)",
+                                user.user_name
+                            ),
+                            (false, None) => format!(
+                                "✖ {what}: {} may read it through security group {group} but has no email to name them by: they get no access",
+                                user.user_name
+                            ),
+                            (false, Some(_)) => format!(
+                                "✔ {what}: {} may read it as a member of security group {group}, which holds {sets}",
+                                user.user_name
+                            ),
+                        }
+                    }
+                    None => {
+                        let missing = d.missing_tables(&user.user_name, company_name, tables);
+                        format!(
+                            "✖ {what}: {} may not read it: no permission set of theirs or of their security groups grants direct read on table{} {}",
+                            user.user_name,
+                            if missing.len() == 1 { "" } else { "s" },
+                            missing
+                                .iter()
+                                .map(u32::to_string)
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    }
+                };
+                out.push(line);
+            }
+        }
+    }
+    Ok(out)
+}

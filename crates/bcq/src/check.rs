@@ -17,6 +17,8 @@ pub async fn run(cfg: &Config) -> Vec<Item> {
     let mut uncovered = Vec::new();
     let mut covered = 0;
     let mut planned = None;
+    let derived_cfg;
+    let mut cfg = cfg;
     match plan::resolve(cfg, None).await {
         Err(e) => items.push(Check::fail("business central access", format!("{e:#}"))),
         Ok(targets) => {
@@ -24,6 +26,54 @@ pub async fn run(cfg: &Config) -> Vec<Item> {
                 "business central token",
                 format!("tenant {}", cfg.bc.tenant),
             ));
+            if let Some(how) = &cfg.sync.bc_access {
+                match crate::bc_access::derive(cfg, how, &targets, true).await {
+                    Err(e) => items.push(Check::fail(
+                        "access from Business Central",
+                        format!("{e:#}"),
+                    )),
+                    Ok(derived) => {
+                        items.push(Check::pass(
+                            "access from Business Central",
+                            format!(
+                                "permissions read with {} requests: access lists for {} (company, entity) pairs",
+                                derived.requests,
+                                derived.rules.len()
+                            ),
+                        ));
+                        for rule in &derived.rules {
+                            let who: Vec<String> = rule
+                                .control
+                                .iter()
+                                .flat_map(|c| c.principals.iter())
+                                .map(|p| match p.kind {
+                                    bcq_core::document::PrincipalKind::User => p.id.clone(),
+                                    bcq_core::document::PrincipalKind::Group => {
+                                        format!("group {}", p.id)
+                                    }
+                                })
+                                .collect();
+                            items.push(Check::pass(
+                                format!(
+                                    "who may read {} of {}",
+                                    rule.entities.join(","),
+                                    company_name(&targets, &rule.companies)
+                                ),
+                                if who.is_empty() {
+                                    "nobody".to_owned()
+                                } else {
+                                    who.join(", ")
+                                },
+                            ));
+                        }
+                        for p in &derived.problems {
+                            items.push(Check::fail("access from Business Central", p.clone()));
+                        }
+                        derived_cfg = crate::bc_access::with_rules(cfg, derived.rules);
+                        cfg = &derived_cfg;
+                    }
+                }
+            }
             // The units a sync would run (no state: nothing is due or known).
             let units = StateStore::open_in_memory()
                 .map_err(anyhow::Error::from)
@@ -182,4 +232,14 @@ pub fn entities(enabled: &[&str]) -> String {
     }
     s.push_str("\nenable with BCQ_ENTITIES (or sync.entities): a comma-separated list, or 'all'\n");
     s
+}
+
+/// The name of the company whose id is the first of `ids`.
+fn company_name(targets: &[plan::Target], ids: &[String]) -> String {
+    let id = ids.first().map(String::as_str).unwrap_or_default();
+    targets
+        .iter()
+        .flat_map(|t| t.companies.iter())
+        .find(|(cid, _)| cid == id)
+        .map_or_else(|| id.to_owned(), |(_, name)| name.clone())
 }

@@ -163,6 +163,12 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         timeout: u64,
     },
+    /// Who may read what, from Business Central's permissions
+    /// (BCQ_ACCESS_SOURCE=bc).
+    Access {
+        #[command(subcommand)]
+        what: AccessCommand,
+    },
     /// Copy a state file into the configured state (PostgreSQL with
     /// BCQ_STATE_URL), which must be empty: moving to containers or
     /// replicas keeps what was synced, so nothing is pushed again.
@@ -170,6 +176,24 @@ enum Command {
         /// The SQLite state file to copy from (e.g. .bcq/state.db).
         #[arg(long)]
         from: PathBuf,
+    },
+}
+
+/// `bcq access ...`.
+#[derive(Subcommand, Debug)]
+enum AccessCommand {
+    /// Can USER read the documents of each company and entity, and why:
+    /// ✔ or ✖ per company and entity, with the permission sets (and the
+    /// security group) that decide it.
+    Explain {
+        /// A Business Central user name, or the email bcq names them by.
+        user: String,
+        /// Only this entity set (e.g. salesInvoices).
+        #[arg(long)]
+        entity: Option<String>,
+        /// Only this company (name or id).
+        #[arg(long)]
+        company: Option<String>,
     },
 }
 
@@ -576,6 +600,29 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     Ok(ExitCode::from(1))
                 }
             }
+        }
+        Command::Access {
+            what:
+                AccessCommand::Explain {
+                    user,
+                    entity,
+                    company,
+                },
+        } => {
+            let cfg = raw_config(&cli)?.build()?;
+            let dest = bcq::sync::open_destination(&cfg).await?;
+            let lines = bcq::bc_access::explain(
+                &cfg,
+                user,
+                entity.as_deref(),
+                company.as_deref(),
+                dest.takes_group_principals(),
+            )
+            .await?;
+            for l in lines {
+                println!("{l}");
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::CopyState { from } => {
             let cfg = raw_config(&cli)?.build_for(false)?;

@@ -196,3 +196,148 @@ async fn access_from_bc_reaches_q_and_follows_a_revoke() {
         "only company A's 5 sales invoices are pushed again"
     );
 }
+
+/// `bcq access explain` gives Q's own answer (CheckDocumentAccess) for a
+/// table of users × companies × entities, once the identity provider knows
+/// the members of BC's security groups (here: bcq's own [groups], as an
+/// identity source would sync them into Q).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_explain_agrees_with_q_for_users_and_units() {
+    let w = common::World::start(bc(3), q_fast()).await;
+    std::fs::write(
+        w.dir.path().join("bcq.toml"),
+        r#"
+[groups."Sales Team"]
+users = ["alice@contoso.example", "dave@contoso.example"]
+[groups."Finance"]
+users = ["carol@contoso.example"]
+"#,
+    )
+    .unwrap();
+    let env = [
+        ("BCQ_ACCESS_SOURCE", "bc"),
+        ("BC_COMPANIES", "all"),
+        ("BCQ_ENTITIES", "salesInvoices,purchaseInvoices"),
+    ];
+    w.bcq(&["index-schema", "--apply"], &env).await.assert_ok();
+    w.bcq(&["sync", "--no-progress"], &env).await.assert_ok();
+    let docs = w.q_documents().await;
+    let companies = w.emu.bc.companies("production");
+    let mut checked = 0;
+    for user in ["alice", "bob", "carol", "dave", "erin", "guest", "admin"] {
+        let email = format!("{user}@contoso.example");
+        for c in &companies {
+            let cid = c.id.to_string().to_ascii_lowercase();
+            for entity in ["salesInvoices", "purchaseInvoices"] {
+                let r = w
+                    .bcq(
+                        &[
+                            "access",
+                            "explain",
+                            // By BC user name: CAROL has no email in BC.
+                            &user.to_uppercase(),
+                            "--entity",
+                            entity,
+                            "--company",
+                            &c.name,
+                        ],
+                        &env,
+                    )
+                    .await;
+                r.assert_ok();
+                let line = r
+                    .stdout
+                    .lines()
+                    .find(|l| l.contains(&format!("{entity} of {}", c.name)))
+                    .unwrap_or_else(|| panic!("{}", r.stdout))
+                    .to_owned();
+                let explained = line.starts_with('✔');
+                let doc = doc_of(&docs, &cid, entity);
+                assert_eq!(
+                    explained,
+                    w.has_access(&email, &doc).await,
+                    "{email} on {doc}: bcq access explain said {line:?}"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, 28);
+    // And it says why.
+    let r = w
+        .bcq(
+            &["access", "explain", "BOB", "--entity", "salesInvoices"],
+            &env,
+        )
+        .await;
+    r.assert_ok();
+    assert!(
+        r.stdout.contains("✖ salesInvoices of") && r.stdout.contains("tables 112, 113"),
+        "{}",
+        r.stdout
+    );
+    let r = w
+        .bcq(&["access", "explain", "dave@contoso.example"], &env)
+        .await;
+    assert!(
+        r.stdout.contains("as a member of security group SALES"),
+        "{}",
+        r.stdout
+    );
+    let r = w
+        .bcq(&["access", "explain", "nobody@contoso.example"], &env)
+        .await;
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains("is no user of Business Central"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// `bcq check` shows, per company and entity, who may read it according to
+/// BC, and names the read access the app lacks when BC refuses it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_shows_who_reads_each_unit_and_names_a_missing_permission() {
+    let w = common::World::start(bc(3), q_fast()).await;
+    let env = [("BCQ_ACCESS_SOURCE", "bc"), ("BC_COMPANIES", "all")];
+    let r = w.bcq(&["check"], &env).await;
+    let company = &w.emu.bc.companies("production")[0].name;
+    let line = r
+        .stdout
+        .lines()
+        .find(|l| l.contains(&format!("who may read salesInvoices of {company}")))
+        .unwrap_or_else(|| panic!("{}", r.stdout))
+        .to_owned();
+    for who in [
+        "admin@contoso.example",
+        "alice@contoso.example",
+        "group Sales Team",
+        "group Finance",
+    ] {
+        assert!(line.contains(who), "{line}");
+    }
+    assert!(!line.contains("bob@"), "{line}");
+    // The app may not read accessControls: named, with what to grant.
+    let r = reqwest::Client::new()
+        .post(format!("{}/_sim/faults", w.emu.bc.base_url()))
+        .json(&serde_json::json!({
+            "path_contains": "accessControls", "kind": "status", "status": 403, "count": 100
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let r = w.bcq(&["check"], &env).await;
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    let failed = r
+        .stdout
+        .lines()
+        .find(|l| l.contains("access from Business Central"))
+        .unwrap_or_else(|| panic!("{}", r.stdout))
+        .to_owned();
+    assert!(
+        failed.contains("✖") && failed.contains("accessControls") && failed.contains("403"),
+        "{failed}"
+    );
+}
