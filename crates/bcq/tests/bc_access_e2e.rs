@@ -341,3 +341,52 @@ async fn check_shows_who_reads_each_unit_and_names_a_missing_permission() {
         "{failed}"
     );
 }
+
+/// Into a Bedrock knowledge base, whose access lists name users only: BC's
+/// security groups arrive as their members, and `Retrieve` with
+/// `userContext` returns an invoice to exactly the users BC lets read it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bedrock_gets_bc_groups_as_their_members() {
+    let w = common::World::start(bc(20), q_fast()).await;
+    let mut env = w.bedrock_env();
+    env.push(("BCQ_ACCESS_SOURCE", "bc".into()));
+    env.push(("BC_COMPANIES", "all".into()));
+    let r = w
+        .bcq(&["sync", "--no-progress"], &common::pairs(&env))
+        .await;
+    // CAROL reads company A's invoices through FINANCE but has no email:
+    // with users-only lists she must be named, so she is reported.
+    assert_eq!(r.code, 1, "{}", r.both());
+    assert!(r.both().contains("BC user CAROL may read"), "{}", r.both());
+    let inv = &w.bc_invoices().await[3];
+    let id = w.invoice_doc_id(inv["id"].as_str().unwrap());
+    let docs = w.kb_documents().await;
+    let doc = docs
+        .iter()
+        .find(|d| d["documentIdentifier"].to_string().contains(&id) || d.to_string().contains(&id))
+        .unwrap_or_else(|| panic!("{id} not in the knowledge base"));
+    let acl = doc["accessControlList"].to_string();
+    assert!(
+        !acl.contains("Sales Team"),
+        "groups do not reach Bedrock: {acl}"
+    );
+    let q = format!(
+        "invoice {} {}",
+        inv["number"].as_str().unwrap(),
+        inv["customerName"].as_str().unwrap()
+    );
+    for (user, reads) in [
+        ("admin@contoso.example", true),
+        ("alice@contoso.example", true),
+        ("dave@contoso.example", true),
+        ("bob@contoso.example", false),
+        ("erin@contoso.example", false),
+        ("guest@contoso.example", false),
+    ] {
+        assert_eq!(
+            w.retrieve(user, &q).await.contains(&id),
+            reads,
+            "{user} on {id}: {acl}"
+        );
+    }
+}
