@@ -7,8 +7,9 @@
 //! read it ([`bcq_core::bc_access::Directory::readers`]) become one access
 //! rule ALLOWing them, placed before the configured `[[access]]` rules, which
 //! still decide what BC cannot (custom API pages) and can publish on
-//! purpose where no BC rule applies. Users are named by their contact email
-//! or `sync.bc_user_email`'s template; a user that maps to no email is
+//! purpose where no BC rule applies. Users are named by the `[bc_users]`
+//! table, else their contact email or `sync.bc_user_email`'s template; a
+//! user that maps to no email is
 //! reported and gets no access (never a silent drop). Groups are named as
 //! the identity source names them (Entra display name, or object id), or,
 //! for a destination whose lists name users only, expanded into their
@@ -38,6 +39,9 @@ pub struct Derived {
 /// The email of a BC user under `how`, if any.
 fn email_of(how: &BcAccess, d: &Directory, user_name: &str) -> Option<String> {
     let user = d.users.iter().find(|u| u.user_name == user_name)?;
+    if let Some(e) = how.user_emails.get(&user.user_name.to_uppercase()) {
+        return Some(e.clone());
+    }
     match &how.user_email_template {
         Some(t) => Some(t.replace("{user}", &user.user_name.to_lowercase())),
         None => Some(user.contact_email.trim().to_owned()).filter(|e| e.contains('@')),
@@ -64,7 +68,7 @@ fn principals(
             membership: Membership::Index,
         }),
         None => problems.push(format!(
-            "BC user {name} may read {unit} but has no email to name them by (set their contact email in BC, or BCQ_BC_USER_EMAIL to a template): they get no access"
+            "BC user {name} may read {unit} but has no email to name them by (add them to [bc_users], set their contact email in BC, or BCQ_BC_USER_EMAIL to a template): they get no access"
         )),
     }
     };
@@ -105,6 +109,11 @@ pub async fn derive(
     groups_allowed: bool,
 ) -> anyhow::Result<Derived> {
     let mut out = Derived::default();
+    if !groups_allowed {
+        tracing::info!(
+            "the destination's access lists name users only: Business Central's security groups are expanded into their members"
+        );
+    }
     for t in targets {
         let Some((first, _)) = t.companies.first() else {
             continue;

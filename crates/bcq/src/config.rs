@@ -295,6 +295,8 @@ pub struct Raw {
     access: Vec<toml::Table>,
     /// `[groups.<name>]` tables of the config file.
     groups: Vec<(String, toml::Table)>,
+    /// `[bc_users]`: BC user name → email, for `sync.access_source = "bc"`.
+    bc_users: Vec<(String, toml::Value)>,
 }
 
 impl fmt::Debug for Raw {
@@ -390,6 +392,11 @@ impl Raw {
                 ));
                 continue;
             };
+            if section == "bc_users" {
+                self.bc_users
+                    .extend(body.iter().map(|(k, v)| (k.clone(), v.clone())));
+                continue;
+            }
             if section == "groups" {
                 for (name, group) in body {
                     match group.as_table() {
@@ -672,6 +679,9 @@ pub struct SyncSettings {
 /// How `sync.access_source = "bc"` names BC's principals.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BcAccess {
+    /// `[bc_users]`: emails by BC user name (upper case), before anything
+    /// else.
+    pub user_emails: std::collections::BTreeMap<String, String>,
     /// `None`: the user's contact email; `Some(t)`: the template `t` with
     /// `{user}` replaced by the lower-case user name.
     pub user_email_template: Option<String>,
@@ -1123,7 +1133,19 @@ impl Raw {
                         false
                     }
                 };
+                let mut user_emails = std::collections::BTreeMap::new();
+                for (user, email) in &self.bc_users {
+                    match email.as_str() {
+                        Some(e) if e.contains('@') => {
+                            user_emails.insert(user.to_uppercase(), e.trim().to_owned());
+                        }
+                        _ => problems.push(format!(
+                            "bc_users.{user} is {email}: expected the email Q knows the user by, as a string"
+                        )),
+                    }
+                }
                 Some(BcAccess {
+                    user_emails,
                     user_email_template,
                     group_by_id,
                 })

@@ -375,18 +375,35 @@ async fn bedrock_gets_bc_groups_as_their_members() {
         inv["number"].as_str().unwrap(),
         inv["customerName"].as_str().unwrap()
     );
-    for (user, reads) in [
-        ("admin@contoso.example", true),
-        ("alice@contoso.example", true),
-        ("dave@contoso.example", true),
-        ("bob@contoso.example", false),
-        ("erin@contoso.example", false),
-        ("guest@contoso.example", false),
-    ] {
+    let readers = |carol: bool| {
+        [
+            ("admin@contoso.example", true),
+            ("alice@contoso.example", true),
+            ("dave@contoso.example", true),
+            ("carol@contoso.example", carol),
+            ("bob@contoso.example", false),
+            ("erin@contoso.example", false),
+            ("guest@contoso.example", false),
+        ]
+    };
+    for (user, reads) in readers(false) {
         assert_eq!(
             w.retrieve(user, &q).await.contains(&id),
             reads,
             "{user} on {id}: {acl}"
+        );
+    }
+    // [bc_users] names her: the next run succeeds and she reads the invoice.
+    w.write_config("[bc_users]\nCAROL = \"carol@contoso.example\"\n");
+    let r = w
+        .bcq(&["sync", "--no-progress"], &common::pairs(&env))
+        .await;
+    r.assert_ok();
+    for (user, reads) in readers(true) {
+        assert_eq!(
+            w.retrieve(user, &q).await.contains(&id),
+            reads,
+            "{user} on {id}"
         );
     }
 }
