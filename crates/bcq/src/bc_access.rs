@@ -34,6 +34,23 @@ pub struct Derived {
     pub problems: Vec<String>,
     /// BC requests the permission read cost.
     pub requests: u64,
+    /// Per unit (`entity of company`), who BC lets read it and through
+    /// which permission sets, for `bcq check`.
+    pub who: Vec<(String, String)>,
+}
+
+/// Permission sets with their company scope, as a person reads them.
+fn sets_text(sets: &[(String, String)]) -> String {
+    sets.iter()
+        .map(|(set, c)| {
+            if c.is_empty() {
+                format!("{set} (every company)")
+            } else {
+                format!("{set} ({c})")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The email of a BC user under `how`, if any.
@@ -142,9 +159,35 @@ pub async fn derive(
                     &unit,
                     &mut out.problems,
                 );
+                let who: Vec<String> =
+                    d.readers(company_name, tables)
+                        .iter()
+                        .map(|(p, why)| {
+                            let name = match p {
+                                BcPrincipal::User(u) => email_of(how, &d, u)
+                                    .unwrap_or_else(|| format!("{u} (no email)")),
+                                BcPrincipal::Group(code) => {
+                                    d.groups.iter().find(|g| &g.code == code).map_or_else(
+                                        || format!("group {code}"),
+                                        |g| format!("group {}", g.name),
+                                    )
+                                }
+                            };
+                            format!("{name} through {}", sets_text(&why.sets))
+                        })
+                        .collect();
+                out.who.push((
+                    format!("{} of {company_name}", spec.entity_set),
+                    if who.is_empty() {
+                        "nobody".to_owned()
+                    } else {
+                        who.join("; ")
+                    },
+                ));
                 out.rules.push(AccessRule {
                     environments: vec![t.environment.clone()],
-                    companies: vec![company_id.clone()],
+                    // By id and by name, as configured rules may name it.
+                    companies: vec![company_id.clone(), company_name.clone()],
                     entities: vec![spec.entity_set.to_owned()],
                     control: Some(AccessControl {
                         member_relation_or: true,
@@ -163,10 +206,39 @@ pub async fn derive(
     Ok(out)
 }
 
-/// `cfg` with the derived rules before its own.
+/// `cfg` with the derived rules before its own, each merged with the
+/// configured rule that matches its unit, if any: a rule that publishes
+/// (`public = true`) publishes the unit on purpose, and a restricting rule's
+/// DENYs are added to BC's ALLOWs (a DENY wins). The configured rules still
+/// decide every unit BC does not (custom API pages).
 pub fn with_rules(cfg: &Config, rules: Vec<AccessRule>) -> Config {
+    use bcq_core::acl::Resolved;
+    let configured = &cfg.sync.access;
+    let rules = rules
+        .into_iter()
+        .map(|mut rule| {
+            let field = |v: &[String], i: usize| v.get(i).cloned().unwrap_or_default();
+            let (env, company_id, company_name, entity) = (
+                field(&rule.environments, 0),
+                field(&rule.companies, 0),
+                field(&rule.companies, 1),
+                field(&rule.entities, 0),
+            );
+            match configured.resolve(&env, &company_id, &company_name, &entity) {
+                Resolved::Public => rule.control = None,
+                Resolved::Restricted(c) => {
+                    if let Some(own) = &mut rule.control {
+                        own.principals
+                            .extend(c.principals.iter().filter(|p| !p.allow).cloned());
+                    }
+                }
+                Resolved::Unmatched => {}
+            }
+            rule
+        })
+        .collect();
     let mut policy = AccessPolicy { rules };
-    policy.rules.extend(cfg.sync.access.rules.iter().cloned());
+    policy.rules.extend(configured.rules.iter().cloned());
     let mut out = cfg.clone();
     out.sync.access = std::sync::Arc::new(policy);
     out
@@ -240,18 +312,7 @@ pub async fn explain(
                         )
                     }
                     Some(why) => {
-                        let sets = why
-                            .sets
-                            .iter()
-                            .map(|(set, c)| {
-                                if c.is_empty() {
-                                    format!("{set} (every company)")
-                                } else {
-                                    format!("{set} ({c})")
-                                }
-                            })
-                            .collect::<Vec<_>>()
-                            .join(", ");
+                        let sets = sets_text(&why.sets);
                         let direct =
                             readers.contains_key(&BcPrincipal::User(user.user_name.clone()));
                         let group = why.through_group.as_deref().unwrap_or_default();

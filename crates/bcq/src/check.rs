@@ -41,30 +41,8 @@ pub async fn run(cfg: &Config) -> Vec<Item> {
                                 derived.rules.len()
                             ),
                         ));
-                        for rule in &derived.rules {
-                            let who: Vec<String> = rule
-                                .control
-                                .iter()
-                                .flat_map(|c| c.principals.iter())
-                                .map(|p| match p.kind {
-                                    bcq_core::document::PrincipalKind::User => p.id.clone(),
-                                    bcq_core::document::PrincipalKind::Group => {
-                                        format!("group {}", p.id)
-                                    }
-                                })
-                                .collect();
-                            items.push(Check::pass(
-                                format!(
-                                    "who may read {} of {}",
-                                    rule.entities.join(","),
-                                    company_name(&targets, &rule.companies)
-                                ),
-                                if who.is_empty() {
-                                    "nobody".to_owned()
-                                } else {
-                                    who.join(", ")
-                                },
-                            ));
+                        for (what, who) in &derived.who {
+                            items.push(Check::pass(format!("who may read {what}"), who.clone()));
                         }
                         for p in &derived.problems {
                             items.push(Check::fail("access from Business Central", p.clone()));
@@ -232,14 +210,4 @@ pub fn entities(enabled: &[&str]) -> String {
     }
     s.push_str("\nenable with BCQ_ENTITIES (or sync.entities): a comma-separated list, or 'all'\n");
     s
-}
-
-/// The name of the company whose id is the first of `ids`.
-fn company_name(targets: &[plan::Target], ids: &[String]) -> String {
-    let id = ids.first().map(String::as_str).unwrap_or_default();
-    targets
-        .iter()
-        .flat_map(|t| t.companies.iter())
-        .find(|(cid, _)| cid == id)
-        .map_or_else(|| id.to_owned(), |(_, name)| name.clone())
 }

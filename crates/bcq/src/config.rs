@@ -1163,7 +1163,8 @@ impl Raw {
             .map(|e| e.entity_set)
             .chain(custom_pages.iter().map(|c| c.spec.entity_set))
             .collect();
-        let access = crate::access::parse_rules(&self.access, &known, &mut problems);
+        let access =
+            crate::access::parse_rules(&self.access, &known, bc_access.is_some(), &mut problems);
         let groups = crate::access::parse_groups(&self.groups, &mut problems);
 
         let common = CommonSettings {

@@ -575,6 +575,31 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "{}",
                 bcq::status::render(&state_location(&cli, state)?, *runs)?
             );
+            // With access from BC, who may read each unit and why: the
+            // state does not hold it, BC is asked (five requests).
+            if let Some(cfg) = raw_config(&cli).ok().and_then(|r| r.build_for(false).ok())
+                && let Some(how) = &cfg.sync.bc_access
+            {
+                println!("\nwho may read (asked Business Central now):");
+                let derived = match bcq::plan::resolve(&cfg, None).await {
+                    Ok(targets) => bcq::bc_access::derive(&cfg, how, &targets, true).await,
+                    Err(e) => Err(e),
+                };
+                match derived {
+                    Ok(d) => {
+                        for (what, who) in &d.who {
+                            println!("  {what}: {who}");
+                        }
+                        for p in &d.problems {
+                            println!("  ! {p}");
+                        }
+                    }
+                    Err(e) => println!(
+                        "  could not ask Business Central: {}",
+                        bcq::redact::redact(&format!("{e:#}"))
+                    ),
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Health { url, timeout } => {

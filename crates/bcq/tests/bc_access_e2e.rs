@@ -318,6 +318,23 @@ async fn check_shows_who_reads_each_unit_and_names_a_missing_permission() {
         assert!(line.contains(who), "{line}");
     }
     assert!(!line.contains("bob@"), "{line}");
+    assert!(
+        line.contains(&format!("D365 SALES DOC, EDIT ({company})")),
+        "{line}"
+    );
+    // bcq status says the same, asking BC.
+    let status = w.bcq(&["status"], &env).await;
+    status.assert_ok();
+    assert!(
+        status
+            .stdout
+            .contains("who may read (asked Business Central now):")
+            && status.stdout.contains(&format!(
+                "salesInvoices of {company}: admin@contoso.example through SUPER"
+            )),
+        "{}",
+        status.stdout
+    );
     // The app may not read accessControls: named, with what to grant.
     let r = reqwest::Client::new()
         .post(format!("{}/_sim/faults", w.emu.bc.base_url()))
@@ -406,4 +423,46 @@ async fn bedrock_gets_bc_groups_as_their_members() {
             "{user} on {id}"
         );
     }
+}
+
+/// The `[[access]]` rules stay beside BC's: a DENY is added to BC's list
+/// for the unit it matches, and `public = true` publishes a unit on purpose.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configured_rules_add_denys_and_publish_on_purpose() {
+    let w = common::World::start(bc(3), q_fast()).await;
+    let companies = w.emu.bc.companies("production");
+    w.write_config(&format!(
+        r#"
+[[access]]
+entities = ["purchaseInvoices"]
+deny_users = ["bob@contoso.example"]
+
+[[access]]
+entities = ["salesInvoices"]
+companies = ["{}"]
+public = true
+"#,
+        companies[1].name
+    ));
+    let env = [
+        ("BCQ_ACCESS_SOURCE", "bc"),
+        ("BC_COMPANIES", "all"),
+        ("BCQ_ENTITIES", "salesInvoices,purchaseInvoices"),
+    ];
+    w.bcq(&["index-schema", "--apply"], &env).await.assert_ok();
+    w.bcq(&["sync", "--no-progress"], &env).await.assert_ok();
+    let docs = w.q_documents().await;
+    let (a, b) = (
+        companies[0].id.to_string().to_ascii_lowercase(),
+        companies[1].id.to_string().to_ascii_lowercase(),
+    );
+    let purchase_a = doc_of(&docs, &a, "purchaseInvoices");
+    let sales_a = doc_of(&docs, &a, "salesInvoices");
+    let sales_b = doc_of(&docs, &b, "salesInvoices");
+    // BC lets BOB read purchase invoices; the rule's DENY wins.
+    assert!(!w.has_access("bob@contoso.example", &purchase_a).await);
+    assert!(w.has_access("admin@contoso.example", &purchase_a).await);
+    // Company B's sales invoices are published on purpose; A's are BC's.
+    assert!(w.has_access("guest@contoso.example", &sales_b).await);
+    assert!(!w.has_access("guest@contoso.example", &sales_a).await);
 }
