@@ -278,7 +278,19 @@ async fn the_control_api_grants_revokes_and_changes_membership() {
     let sim = start(bc_sim::SimConfig::default()).await;
     let tok = token(&sim).await;
     let root = automation(&sim, "production", 0);
-    let control = |path: &str| format!("{}/_sim/permissions/production/{path}", sim.base_url());
+    let base = sim.base_url();
+    let control = |method: reqwest::Method, path: &str, body: Value| {
+        let url = format!("{base}/_sim/permissions/production/{path}");
+        async move {
+            client()
+                .request(method, url)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
     let guest_roles = || async {
         let users = get_json(
             &format!("{root}/users?$filter=userName%20eq%20%27GUEST%27"),
@@ -298,45 +310,40 @@ async fn the_control_api_grants_revokes_and_changes_membership() {
     };
     assert!(guest_roles().await.is_empty());
     let grant = json!({"principal": "GUEST", "role_id": "D365 READ"});
-    let r = client()
-        .post(control("grants"))
-        .json(&grant)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 204);
+    assert_eq!(
+        control(reqwest::Method::POST, "grants", grant.clone()).await,
+        204
+    );
     assert_eq!(guest_roles().await, ["D365 READ"]);
-    let r = client()
-        .delete(control("grants"))
-        .json(&grant)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 204);
+    assert_eq!(
+        control(reqwest::Method::DELETE, "grants", grant.clone()).await,
+        204
+    );
     assert!(guest_roles().await.is_empty());
     // Revoking what is not held, or granting an unknown set, says so.
-    let r = client()
-        .delete(control("grants"))
-        .json(&grant)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
-    let r = client()
-        .post(control("grants"))
-        .json(&json!({"principal": "GUEST", "role_id": "NO SUCH SET"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
+    assert_eq!(
+        control(reqwest::Method::DELETE, "grants", grant.clone()).await,
+        400
+    );
+    assert_eq!(
+        control(
+            reqwest::Method::POST,
+            "grants",
+            json!({"principal": "GUEST", "role_id": "NO SUCH SET"})
+        )
+        .await,
+        400
+    );
     // Membership.
-    let r = client()
-        .post(control("members"))
-        .json(&json!({"group": "FINANCE", "user": "GUEST"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 204);
+    assert_eq!(
+        control(
+            reqwest::Method::POST,
+            "members",
+            json!({"group": "FINANCE", "user": "GUEST"})
+        )
+        .await,
+        204
+    );
     let members = get_json(&format!("{root}/securityGroupMembers"), &tok).await;
     assert!(
         members["value"]

@@ -103,6 +103,22 @@ async fn bc_permissions_decide_who_reads_each_company_and_entity() {
     assert_eq!(principals(&dir.readers(&b, invoices)), set(&["user ADMIN"]));
 }
 
+/// Access from BC, every company, sales and purchase invoices.
+const BC_ENV: [(&str, &str); 3] = [
+    ("BCQ_ACCESS_SOURCE", "bc"),
+    ("BC_COMPANIES", "all"),
+    ("BCQ_ENTITIES", "salesInvoices,purchaseInvoices"),
+];
+
+/// Declares the attributes purchase invoices bring, then syncs under
+/// [`BC_ENV`]; both must succeed.
+async fn declare_and_sync(w: &common::World) {
+    w.bcq(&["index-schema", "--apply"], &BC_ENV)
+        .await
+        .assert_ok();
+    w.bcq(&["sync", "--no-progress"], &BC_ENV).await.assert_ok();
+}
+
 /// The first live document of `entity` in `company` that Q holds.
 fn doc_of(docs: &[serde_json::Value], company: &str, entity: &str) -> String {
     docs.iter()
@@ -120,17 +136,10 @@ fn doc_of(docs: &[serde_json::Value], company: &str, entity: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn access_from_bc_reaches_q_and_follows_a_revoke() {
     let w = common::World::start(bc(5), q_fast()).await;
-    let env = [
-        ("BCQ_ACCESS_SOURCE", "bc"),
-        ("BC_COMPANIES", "all"),
-        ("BCQ_ENTITIES", "salesInvoices,purchaseInvoices"),
-    ];
-    // Purchase invoices bring attributes of their own to declare.
-    w.bcq(&["index-schema", "--apply"], &env).await.assert_ok();
-    let r = w.bcq(&["sync", "--no-progress"], &env).await;
+    let env = BC_ENV;
     // CAROL has no contact email in BC, but reads only through FINANCE,
     // whose membership Q resolves itself: nothing to report.
-    r.assert_ok();
+    declare_and_sync(&w).await;
     let companies = w.emu.bc.companies("production");
     let (a, b) = (
         companies[0].id.to_string().to_ascii_lowercase(),
@@ -214,13 +223,8 @@ users = ["carol@contoso.example"]
 "#,
     )
     .unwrap();
-    let env = [
-        ("BCQ_ACCESS_SOURCE", "bc"),
-        ("BC_COMPANIES", "all"),
-        ("BCQ_ENTITIES", "salesInvoices,purchaseInvoices"),
-    ];
-    w.bcq(&["index-schema", "--apply"], &env).await.assert_ok();
-    w.bcq(&["sync", "--no-progress"], &env).await.assert_ok();
+    let env = BC_ENV;
+    declare_and_sync(&w).await;
     let docs = w.q_documents().await;
     let companies = w.emu.bc.companies("production");
     let mut checked = 0;
@@ -444,13 +448,7 @@ public = true
 "#,
         companies[1].name
     ));
-    let env = [
-        ("BCQ_ACCESS_SOURCE", "bc"),
-        ("BC_COMPANIES", "all"),
-        ("BCQ_ENTITIES", "salesInvoices,purchaseInvoices"),
-    ];
-    w.bcq(&["index-schema", "--apply"], &env).await.assert_ok();
-    w.bcq(&["sync", "--no-progress"], &env).await.assert_ok();
+    declare_and_sync(&w).await;
     let docs = w.q_documents().await;
     let (a, b) = (
         companies[0].id.to_string().to_ascii_lowercase(),

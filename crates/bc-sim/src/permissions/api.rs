@@ -234,7 +234,7 @@ fn rows_of(
             let id = guid(k).ok_or_else(|| bad_key("users", k))?;
             by_key(
                 "userPermissions",
-                d.grants_of(id).map(|g| user_permission(d, g)).collect(),
+                d.grants_of(id).map(user_permission).collect(),
                 *key,
             )?
         }
@@ -277,7 +277,7 @@ fn rows_of(
                         "userPermissions" => by_key(
                             "userPermissions",
                             d.grants_of(group.group_user_sid)
-                                .map(|g| user_permission(d, g))
+                                .map(user_permission)
                                 .collect(),
                             *key,
                         )?,
@@ -402,7 +402,7 @@ fn members(d: &EnvDirectory) -> Vec<Entity> {
     rows
 }
 
-fn user_permission(_d: &EnvDirectory, g: &Grant) -> Entity {
+fn user_permission(g: &Grant) -> Entity {
     let (app, app_name) = app_of(&g.role_id);
     vec![
         ("id", json!(g.id)),

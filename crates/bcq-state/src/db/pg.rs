@@ -36,6 +36,9 @@ const POOL_SIZE: usize = 8;
 /// error instead of hanging it.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long one statement may run unless the URL says otherwise.
+const STATEMENT_TIMEOUT_MS: u64 = 60_000;
+
 /// Where the state lives in PostgreSQL: a parsed `postgres://` URL.
 ///
 /// `sslmode` is `disable`, `prefer` (the default, as with libpq) or
@@ -92,11 +95,17 @@ impl PgTarget {
                 _ => kept.push((k.into_owned(), v.into_owned())),
             }
         }
+        // Percent-encoded, not form-encoded: tokio-postgres reads `+` as a
+        // plus sign, so `options=-c a -c b` must travel with `%20`.
+        let encode = |v: &str| {
+            percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC).to_string()
+        };
         let mut rebuilt = parsed.clone();
-        rebuilt.set_query(None);
-        if !kept.is_empty() {
-            rebuilt.query_pairs_mut().extend_pairs(kept);
-        }
+        let query: Vec<String> = kept
+            .iter()
+            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+            .collect();
+        rebuilt.set_query((!query.is_empty()).then(|| query.join("&")).as_deref());
         let mut config = Config::from_str(rebuilt.as_str()).map_err(|e| e.to_string())?;
         let mode = match sslmode.as_str() {
             "disable" => SslMode::Disable,
@@ -111,6 +120,13 @@ impl PgTarget {
         config.ssl_mode(mode);
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        // A server that stops answering mid-statement fails the operation
+        // after a minute instead of holding the store (and the run) forever;
+        // a URL's own statement_timeout wins.
+        let options = config.get_options().unwrap_or_default().to_owned();
+        if !options.contains("statement_timeout") {
+            config.options(format!("{options} -c statement_timeout={STATEMENT_TIMEOUT_MS}").trim());
         }
         if config.get_application_name().is_none() {
             config.application_name("bcq");
@@ -441,6 +457,18 @@ mod tests {
         assert!(t.tls.is_some());
         let plain = PgTarget::parse("postgresql://127.0.0.1/test?sslmode=disable").unwrap();
         assert!(plain.tls.is_none());
+        assert_eq!(
+            plain.config.get_options(),
+            Some("-c statement_timeout=60000")
+        );
+        let own = PgTarget::parse(
+            "postgres://h/db?options=-csearch_path%3Dx%20-c%20statement_timeout%3D5s",
+        )
+        .unwrap();
+        assert_eq!(
+            own.config.get_options(),
+            Some("-csearch_path=x -c statement_timeout=5s")
+        );
         for (bad, says) in [
             ("mysql://x@h/db", "scheme"),
             ("postgres:///db", "no host"),
