@@ -46,6 +46,10 @@ pub struct Counts {
     pub throttled: u64,
     /// Highest number of API requests in flight at once.
     pub max_concurrent_seen: usize,
+    /// API requests that arrived while the most BC serves at once were in
+    /// flight, and so queued (BC serves them late, or answers 503 when the
+    /// queue is too long): a client within BC's limits causes none.
+    pub queued: u64,
     /// Webhook handshakes, notifications and subscription removals.
     pub webhooks: WebhookCounts,
 }
@@ -76,6 +80,8 @@ pub struct Shared {
     /// Users, security groups and permission sets, per environment.
     pub permissions: crate::permissions::Directory,
     in_flight: AtomicUsize,
+    /// API requests arrived and not yet answered (in flight or queued).
+    arrived: AtomicUsize,
 }
 
 impl Shared {
@@ -128,6 +134,7 @@ impl Shared {
             limits: Limits::default(),
             counts: Mutex::default(),
             in_flight: AtomicUsize::new(0),
+            arrived: AtomicUsize::new(0),
             cfg,
             base_url,
         }
@@ -427,6 +434,14 @@ impl Drop for InFlight<'_> {
     }
 }
 
+/// An API request between its arrival and its answer (queued or served).
+struct Arrived<'a>(&'a Shared);
+impl Drop for Arrived<'_> {
+    fn drop(&mut self) {
+        self.0.arrived.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 async fn bc(
     sh: Arc<Shared>,
     method: Method,
@@ -515,6 +530,11 @@ async fn bc(
             retry_after: Some(retry),
         }
         .into_response();
+    }
+    let arrived = sh.arrived.fetch_add(1, Ordering::SeqCst) + 1;
+    let _arrived = Arrived(&sh);
+    if arrived > sh.cfg.max_concurrent {
+        sh.counts.lock().unwrap_or_else(|e| e.into_inner()).queued += 1;
     }
     let Some(_permit) = sh
         .limits

@@ -229,6 +229,11 @@ async fn excess_concurrency_queues_then_503() {
     let r = if a.status() == 503 { a } else { b };
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["error"]["code"], "Application_TooManyConcurrentRequests");
-    assert_eq!(sim.control().counts().max_concurrent_seen, 1);
+    let counts = sim.control().counts();
+    assert_eq!(counts.max_concurrent_seen, 1);
+    assert_eq!(
+        counts.queued, 1,
+        "the second request queued behind the first"
+    );
     sim.stop().await;
 }

@@ -33,12 +33,38 @@ pub struct RequestBudget {
     max_in_flight: usize,
     /// Send times of the requests in the current window, oldest first.
     sent: Mutex<VecDeque<Instant>>,
+    shared: Option<Arc<dyn SharedBudget>>,
 }
 
 /// Held for the duration of one request; dropping it frees the in-flight slot.
 #[derive(Debug)]
 pub struct BudgetPermit {
     _permit: OwnedSemaphorePermit,
+    /// The shared budget's in-flight slot, given back on drop.
+    shared: Option<(Arc<dyn SharedBudget>, String)>,
+}
+
+impl Drop for BudgetPermit {
+    fn drop(&mut self) {
+        if let Some((budget, slot)) = self.shared.take() {
+            budget.give_back(&slot);
+        }
+    }
+}
+
+/// The budget of an environment that several processes share (`bcq serve`
+/// replicas, through their PostgreSQL state): BC counts an environment's
+/// requests, whoever sends them, so each process takes every request from
+/// the common count too, not only from its own.
+pub trait SharedBudget: Send + Sync + std::fmt::Debug {
+    /// Takes one request of the window and one in-flight slot: `Ok(Some)`
+    /// the slot to give back when the request ended; `Ok(None)` when the
+    /// shared count cannot be reached (the request goes on within this
+    /// process's own budget; the implementation says so in the log);
+    /// `Err` how long to wait before asking again.
+    fn take(&self) -> Result<Option<String>, Duration>;
+    /// Gives back a slot [`SharedBudget::take`] granted.
+    fn give_back(&self, slot: &str);
 }
 
 impl RequestBudget {
@@ -52,7 +78,32 @@ impl RequestBudget {
             in_flight: Arc::new(Semaphore::new(max_in_flight)),
             max_in_flight,
             sent: Mutex::new(VecDeque::new()),
+            shared: None,
         })
+    }
+
+    /// Like [`RequestBudget::new`], and every request also taken from
+    /// `shared`, the count other processes take from too.
+    pub fn new_shared(
+        requests_per_window: u32,
+        window: Duration,
+        max_in_flight: usize,
+        shared: Arc<dyn SharedBudget>,
+    ) -> Arc<Self> {
+        let max_in_flight = max_in_flight.max(1);
+        Arc::new(Self {
+            limit: requests_per_window.max(1),
+            window,
+            in_flight: Arc::new(Semaphore::new(max_in_flight)),
+            max_in_flight,
+            sent: Mutex::new(VecDeque::new()),
+            shared: Some(shared),
+        })
+    }
+
+    /// Whether other processes share this budget.
+    pub fn is_shared(&self) -> bool {
+        self.shared.is_some()
     }
 
     /// Like [`RequestBudget::new`], keeping `margin` requests per window in
@@ -129,12 +180,33 @@ impl RequestBudget {
                 self.forget_old(&mut sent, now);
                 if sent.len() < self.limit as usize {
                     sent.push_back(now);
-                    return BudgetPermit { _permit: permit };
+                    drop(sent);
+                    let shared = self.take_shared().await;
+                    return BudgetPermit {
+                        _permit: permit,
+                        shared,
+                    };
                 }
                 sent[0] + self.window
             };
             tracing::debug!(wait = ?wake_at.saturating_duration_since(Instant::now()), "request budget exhausted, waiting");
             tokio::time::sleep_until(wake_at).await;
+        }
+    }
+}
+
+impl RequestBudget {
+    /// Waits for the shared budget's slot, when there is one.
+    async fn take_shared(&self) -> Option<(Arc<dyn SharedBudget>, String)> {
+        let shared = self.shared.as_ref()?;
+        loop {
+            match shared.take() {
+                Ok(slot) => return slot.map(|s| (shared.clone(), s)),
+                Err(wait) => {
+                    tracing::debug!(?wait, "the shared request budget is used up, waiting");
+                    tokio::time::sleep(wait.min(Duration::from_secs(1))).await;
+                }
+            }
         }
     }
 }
@@ -201,5 +273,58 @@ mod tests {
         let b = RequestBudget::bc_default();
         assert_eq!(b.requests_per_window(), 5_700);
         assert_eq!(b.max_in_flight(), 5);
+    }
+
+    /// A count two budgets share: at most `max` slots out at once.
+    #[derive(Debug, Default)]
+    struct Common {
+        out: std::sync::Mutex<Vec<String>>,
+        next: AtomicUsize,
+        max: usize,
+        peak: AtomicUsize,
+    }
+
+    impl SharedBudget for Common {
+        fn take(&self) -> Result<Option<String>, Duration> {
+            let mut out = self.out.lock().unwrap();
+            if out.len() >= self.max {
+                return Err(Duration::from_millis(10));
+            }
+            let slot = format!("s{}", self.next.fetch_add(1, Ordering::SeqCst));
+            out.push(slot.clone());
+            self.peak.fetch_max(out.len(), Ordering::SeqCst);
+            Ok(Some(slot))
+        }
+        fn give_back(&self, slot: &str) {
+            self.out.lock().unwrap().retain(|s| s != slot);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn two_processes_sharing_a_budget_stay_within_its_in_flight_limit() {
+        let common = Arc::new(Common {
+            max: 3,
+            ..Common::default()
+        });
+        // Each "process" alone would allow 3 in flight: 6 together.
+        let budgets: Vec<_> = (0..2)
+            .map(|_| RequestBudget::new_shared(1000, Duration::from_secs(60), 3, common.clone()))
+            .collect();
+        assert!(budgets[0].is_shared());
+        let tasks: Vec<_> = (0..12)
+            .map(|i| {
+                let budget = budgets[i % 2].clone();
+                tokio::spawn(async move {
+                    let _p = budget.acquire().await;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(common.peak.load(Ordering::SeqCst), 3);
+        assert!(common.out.lock().unwrap().is_empty(), "every slot was given back");
+        assert_eq!(common.next.load(Ordering::SeqCst), 12);
     }
 }

@@ -275,6 +275,15 @@ pub trait Destination: Send + Sync + 'static {
     /// Closes the run (safe to call twice, and when none is open), then
     /// follows what was accepted for up to `follow` and reports what failed.
     fn close_run(&self, follow: Duration) -> BoxFuture<'_, RunEnd>;
+    /// Writes into a run another process opened (replicas share one Q
+    /// sync job), opened at `opened_at`, instead of opening one. By default
+    /// nothing: a destination without runs.
+    fn adopt_run(&self, run: &str, opened_at: chrono::DateTime<chrono::Utc>) {
+        let _ = (run, opened_at);
+    }
+    /// Stops writing into the run without closing it (another process
+    /// still writes into it and closes it). By default nothing.
+    fn forget_run(&self) {}
     /// Adds or replaces documents (at most [`Limits::docs_per_call`]).
     fn put(&self, docs: Vec<Document>) -> BoxFuture<'_, Result<Outcome, DestinationError>>;
     /// Deletes documents by id (at most [`Limits::docs_per_call`]).

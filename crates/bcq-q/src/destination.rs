@@ -492,6 +492,16 @@ impl Destination for QDestination {
         Box::pin(self.end_run(follow))
     }
 
+    fn adopt_run(&self, run: &str, opened_at: chrono::DateTime<chrono::Utc>) {
+        *self.opened_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(opened_at);
+        *self.job.lock().unwrap_or_else(|e| e.into_inner()) = Some(run.to_string());
+    }
+
+    fn forget_run(&self) {
+        *self.lazy_start.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        *self.job.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
     fn put(&self, docs: Vec<Document>) -> BoxFuture<'_, Result<Outcome, DestinationError>> {
         Box::pin(self.put_batch(docs))
     }

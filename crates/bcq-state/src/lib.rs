@@ -78,5 +78,6 @@ pub use error::StateError;
 pub use hash::content_hash;
 pub use lock::SyncLock;
 pub use model::{Ack, DocState, RunCounts, RunKind, RunOutcome, RunRecord, UnitKey, UnitState};
+pub use store::leases::{BcSlot, Lease, SharedRun};
 pub use store::webhooks::{Change, Notification, Subscription};
 pub use store::{Clock, Location, StateStore};

@@ -152,6 +152,31 @@ pub const MIGRATIONS: &[Migration] = &[
             );
         ",
     },
+    Migration {
+        version: 7,
+        description: "replicas: leases (units, a process's liveness, BC request slots, the \
+                      destination run's turn), the destination run replicas share, BC \
+                      requests of the current window, and which process ran each run",
+        sql: "
+            CREATE TABLE leases (
+                name       TEXT PRIMARY KEY,       -- unit:env/company/entity, replica:<id>, ...
+                holder     TEXT NOT NULL,          -- the process (replica id)
+                expires_at INTEGER NOT NULL        -- epoch milliseconds
+            ) WITHOUT ROWID;
+            CREATE INDEX leases_by_holder ON leases (holder);
+            CREATE TABLE shared_run (
+                id              INTEGER PRIMARY KEY CHECK (id = 1),
+                destination_run TEXT NOT NULL,     -- the Q sync job replicas write into
+                opened_at       INTEGER NOT NULL   -- epoch milliseconds
+            );
+            CREATE TABLE bc_requests (
+                environment TEXT NOT NULL,
+                at          INTEGER NOT NULL       -- epoch milliseconds
+            );
+            CREATE INDEX bc_requests_by_time ON bc_requests (environment, at);
+            ALTER TABLE runs ADD COLUMN holder TEXT;
+        ",
+    },
 ];
 
 /// The newest schema version this code knows.
@@ -165,10 +190,11 @@ pub const CURRENT_VERSION: u32 = MIGRATIONS.len() as u32;
 /// keys compare byte-wise (`COLLATE "C"`), as in SQLite, so listings come
 /// back in the same order from both. Columns are in SQLite's order, so a
 /// table copies between the two as it is.
-pub const PG_MIGRATIONS: &[Migration] = &[Migration {
-    version: 6,
-    description: "the schema of SQLite's version 6, in PostgreSQL",
-    sql: r#"
+pub const PG_MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 6,
+        description: "the schema of SQLite's version 6, in PostgreSQL",
+        sql: r#"
         CREATE TABLE units (
             unit               TEXT COLLATE "C" PRIMARY KEY,
             environment        TEXT NOT NULL,
@@ -248,7 +274,31 @@ pub const PG_MIGRATIONS: &[Migration] = &[Migration {
             bc_id       TEXT
         );
     "#,
-}];
+    },
+    Migration {
+        version: 7,
+        description: "replicas: leases, the shared destination run, BC requests of the window, run holders",
+        sql: r#"
+        CREATE TABLE leases (
+            name       TEXT COLLATE "C" PRIMARY KEY,
+            holder     TEXT NOT NULL,
+            expires_at BIGINT NOT NULL
+        );
+        CREATE INDEX leases_by_holder ON leases (holder);
+        CREATE TABLE shared_run (
+            id              BIGINT PRIMARY KEY CHECK (id = 1),
+            destination_run TEXT NOT NULL,
+            opened_at       BIGINT NOT NULL
+        );
+        CREATE TABLE bc_requests (
+            environment TEXT NOT NULL,
+            at          BIGINT NOT NULL
+        );
+        CREATE INDEX bc_requests_by_time ON bc_requests (environment, at);
+        ALTER TABLE runs ADD COLUMN holder TEXT;
+    "#,
+    },
+];
 
 /// The tables, parents first: the order to copy them in.
 pub(crate) const TABLES: &[&str] = &[

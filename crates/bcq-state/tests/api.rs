@@ -7,7 +7,9 @@ mod support;
 
 use std::sync::Arc;
 
-use bcq_state::{Ack, RunCounts, StateError, StateStore, UnitKey, UnitState};
+use std::time::Duration;
+
+use bcq_state::{Ack, BcSlot, RunCounts, StateError, StateStore, UnitKey, UnitState};
 use chrono::{DateTime, Utc};
 use support::{Backend, TempDir, ack, at, hash, unit};
 
@@ -450,6 +452,116 @@ conformance! {
         store.advance_cursor(&c, at(0, 0)).unwrap();
         assert!(store.begin_run(bcq_state::RunKind::Full).unwrap() > run);
     }
+
+    // ---- replicas: leases, the shared run, BC's shared budget ---------------
+
+    fn a_lease_is_one_holders_until_released_or_expired(b: &Backend) {
+        let dir = TempDir::new("leases");
+        let (mut one, mut two) = b.open_pair(&dir);
+        let long = Duration::from_secs(30);
+        assert!(one.try_lease("unit:a", "r1", long).unwrap());
+        assert!(!two.try_lease("unit:a", "r2", long).unwrap(), "r1 holds it");
+        assert!(one.try_lease("unit:a", "r1", long).unwrap(), "its holder renews it");
+        let live = two.live_leases("unit:").unwrap();
+        assert_eq!(live.len(), 1);
+        assert_eq!((live[0].name.as_str(), live[0].holder.as_str()), ("unit:a", "r1"));
+        assert!(live[0].expires_in_ms > 20_000 && live[0].expires_in_ms <= 30_000, "{live:?}");
+        assert!(!two.release_lease("unit:a", "r2").unwrap(), "not r2's to give back");
+        assert!(one.release_lease("unit:a", "r1").unwrap());
+        assert!(two.try_lease("unit:a", "r2", long).unwrap(), "given back: free");
+
+        // Expiry: a holder that stops renewing loses it; renewal keeps it.
+        assert!(one.try_lease("unit:b", "r1", Duration::from_millis(150)).unwrap());
+        assert!(one.try_lease("unit:c", "r1", Duration::from_millis(150)).unwrap());
+        assert!(!two.try_lease("unit:b", "r2", long).unwrap());
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(two.try_lease("unit:b", "r2", long).unwrap(), "expired: taken over");
+        assert_eq!(one.renew_leases("r1", long).unwrap(), 1, "r1 kept only unit:c");
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(!two.try_lease("unit:c", "r2", long).unwrap(), "renewed: still r1's");
+        assert_eq!(
+            two.live_leases("unit:").unwrap().iter().map(|l| (l.name.clone(), l.holder.clone())).collect::<Vec<_>>(),
+            vec![
+                ("unit:a".to_string(), "r2".to_string()),
+                ("unit:b".to_string(), "r2".to_string()),
+                ("unit:c".to_string(), "r1".to_string()),
+            ]
+        );
+        assert_eq!(one.release_leases_of("r1").unwrap(), 1);
+        assert!(two.try_lease("unit:c", "r2", long).unwrap());
+    }
+
+    fn the_shared_run_is_recorded_and_cleared_only_by_its_id(b: &Backend) {
+        let dir = TempDir::new("shared-run");
+        let (mut one, mut two) = b.open_pair(&dir);
+        assert_eq!(one.shared_run().unwrap(), None);
+        let run = one.set_shared_run("job-1").unwrap();
+        assert_eq!(two.shared_run().unwrap(), Some(run.clone()));
+        assert!(run.opened_at_ms > 1_700_000_000_000, "{run:?}");
+        two.clear_shared_run("job-0").unwrap();
+        assert_eq!(one.shared_run().unwrap(), Some(run), "another job's close leaves it");
+        two.clear_shared_run("job-1").unwrap();
+        assert_eq!(one.shared_run().unwrap(), None);
+    }
+
+    fn bc_requests_are_counted_over_every_process(b: &Backend) {
+        let dir = TempDir::new("bc-budget");
+        let (mut one, mut two) = b.open_pair(&dir);
+        let (window, ttl) = (Duration::from_secs(60), Duration::from_secs(30));
+        let take = |s: &mut StateStore, env: &str| s.take_bc_slot(env, "r", 3, window, 2, ttl).unwrap();
+        let granted = |slot: BcSlot| match slot {
+            BcSlot::Granted(s) => s,
+            BcSlot::Wait(d) => panic!("refused, wait {d:?}"),
+        };
+        let s1 = granted(take(&mut one, "production"));
+        let _s2 = granted(take(&mut two, "production"));
+        // Two in flight over both processes: a third waits briefly.
+        match take(&mut one, "production") {
+            BcSlot::Wait(d) => assert!(d < Duration::from_secs(1), "{d:?}"),
+            g => panic!("a third request in flight was granted: {g:?}"),
+        }
+        // Another environment has its own budget.
+        granted(take(&mut two, "sandbox"));
+        one.give_back_bc_slot(&s1).unwrap();
+        let _s3 = granted(take(&mut two, "production"));
+        assert_eq!(one.bc_requests_in_window("production", window).unwrap(), 3);
+        // The window's 3 requests are used: the next waits for the oldest
+        // to leave the window, about 60 s.
+        two.give_back_bc_slot(&_s3).unwrap();
+        match take(&mut one, "production") {
+            BcSlot::Wait(d) => assert!(d > Duration::from_secs(50) && d <= window, "{d:?}"),
+            g => panic!("a fourth request in the window was granted: {g:?}"),
+        }
+        // A dead process's slot frees itself when its lease expires.
+        let short = |s: &mut StateStore| s.take_bc_slot("uat", "dead", 100, window, 1, Duration::from_millis(100)).unwrap();
+        granted(short(&mut one));
+        assert!(matches!(short(&mut two), BcSlot::Wait(_)));
+        std::thread::sleep(Duration::from_millis(250));
+        granted(short(&mut two));
+    }
+
+    fn mark_interrupted_runs_spares_runs_of_live_replicas(b: &Backend) {
+        let dir = TempDir::new("live-runs");
+        let (mut one, mut two) = b.open_pair(&dir);
+        let live = one.begin_run(bcq_state::RunKind::Incremental).unwrap();
+        one.set_run_holder(live, "r1").unwrap();
+        assert!(one.try_lease("replica:r1", "r1", Duration::from_secs(30)).unwrap());
+        let dead = two.begin_run(bcq_state::RunKind::Incremental).unwrap();
+        two.set_run_holder(dead, "r2").unwrap();
+        // Other leases of a dead process (a BC request slot, a unit) do
+        // not keep its run alive.
+        assert!(two.try_lease("unit:x", "r2", Duration::from_secs(30)).unwrap());
+        let old = two.begin_run(bcq_state::RunKind::Incremental).unwrap();
+        // r2 holds no lease (it died), the old run has no holder.
+        assert_eq!(two.mark_interrupted_runs().unwrap(), 2);
+        let outcome = |s: &StateStore, id| s.recent_runs(10).unwrap().iter().find(|r| r.id == id).unwrap().outcome;
+        assert_eq!(outcome(&two, live), bcq_state::RunOutcome::Running);
+        assert_eq!(outcome(&two, dead), bcq_state::RunOutcome::Interrupted);
+        assert_eq!(outcome(&two, old), bcq_state::RunOutcome::Interrupted);
+        one.release_lease("replica:r1", "r1").unwrap();
+        assert_eq!(two.mark_interrupted_runs().unwrap(), 1);
+        assert_eq!(outcome(&one, live), bcq_state::RunOutcome::Interrupted);
+    }
 }
 
 #[test]
@@ -549,6 +661,33 @@ fn postgres_sync_lock_is_held_by_one_process_and_released_on_drop() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     assert!(retaken.is_some(), "the lock was not released");
+}
+
+#[test]
+fn postgres_replicas_share_the_sync_lock_that_a_reset_takes_alone() {
+    let schema = support::PgSchema::new();
+    let open = || StateStore::open_postgres(&schema.target()).unwrap();
+    let (a, b, c) = (open(), open(), open());
+    let shared_a = a.lock_for_shared_sync().unwrap();
+    let _shared_b = b.lock_for_shared_sync().expect("replicas share the lock");
+    let err = c.lock_for_sync().unwrap_err();
+    assert!(matches!(err, StateError::Locked { .. }), "{err:?}");
+    drop(shared_a);
+    drop(_shared_b);
+    let mut exclusive = None;
+    for _ in 0..50 {
+        if let Ok(lock) = c.lock_for_sync() {
+            exclusive = Some(lock);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(exclusive.is_some(), "the shared locks were not released");
+    let err = a.lock_for_shared_sync().unwrap_err();
+    assert!(
+        matches!(err, StateError::Locked { .. }),
+        "a reset excludes replicas: {err:?}"
+    );
 }
 
 #[test]

@@ -212,6 +212,11 @@ pub const SETTINGS: &[Setting] = &[
         "after a run, follow what was sent until the destination indexed it (failures are reported by the run), up to this long (default 300; 0 skips)",
     ),
     s(
+        "sync.lease_seconds",
+        "BCQ_LEASE_SECONDS",
+        "with the state in PostgreSQL (several replicas): how long a unit or the destination run stays a replica's after it stopped renewing its leases; a dead replica's work is taken over after this (default 30)",
+    ),
+    s(
         "serve.poll_seconds",
         "BCQ_POLL_SECONDS",
         "bcq serve: read every unit's changes this often (default 300)",
@@ -664,6 +669,9 @@ pub struct SyncSettings {
     pub overlap: Duration,
     /// How long a run follows what it sent until the destination indexed it.
     pub follow_indexing: Duration,
+    /// With the state in PostgreSQL: how long a replica's leases last
+    /// without renewal.
+    pub lease: Duration,
     /// Custom API pages (their specs are also in `entities`).
     pub custom_pages: Vec<crate::custom::CustomPage>,
     /// Index the files attached to records of enabled entities.
@@ -975,6 +983,7 @@ impl Raw {
         let overlap = whole(self, "sync.overlap_seconds", 300, 0, 86400, p);
         let wait = whole(self, "sync.wait_for_job_seconds", 0, 0, 86400, p);
         let follow = whole(self, "sync.follow_indexing_seconds", 300, 0, 86400, p);
+        let lease = whole(self, "sync.lease_seconds", 30, 2, 3600, p);
         let poll = whole(self, "serve.poll_seconds", 300, 5, 86400, p);
         let window = whole(self, "serve.window_ms", 1000, 0, 600_000, p);
         let grace = whole(self, "serve.grace_seconds", 20, 0, 3600, p);
@@ -1215,6 +1224,7 @@ impl Raw {
                 max_delete_share,
                 overlap: Duration::from_secs(overlap),
                 follow_indexing: Duration::from_secs(follow),
+                lease: Duration::from_secs(lease),
                 custom_pages,
                 include_attachments,
                 access: std::sync::Arc::new(access),

@@ -261,6 +261,7 @@ pub async fn run_local(
         .clone();
     let requests = targets.iter().map(|t| t.stats().requests).sum();
     let summary = RunSummary {
+        held_elsewhere: Vec::new(),
         outcome: if errors.is_empty() && counts.failed == 0 {
             RunOutcome::Succeeded
         } else {

@@ -31,6 +31,7 @@ pub mod iam;
 pub mod migrate;
 pub mod plan;
 pub mod redact;
+pub mod replicas;
 pub mod serve;
 pub mod signals;
 pub mod status;

@@ -9,6 +9,7 @@ use bcq_core::catalog::EntitySpec;
 use bcq_core::engine::{EngineConfig, Mode, Stop, Unit};
 use bcq_core::render::RenderContext;
 use bcq_state::{StateStore, UnitKey};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// One environment: its client (with its own request budget, which BC
@@ -76,11 +77,28 @@ fn new_bc_client(cfg: &Config, environment: &str) -> anyhow::Result<BcClient> {
     bc.environment = environment.to_string();
     bc.page_size = cfg.bc.page_size;
     bc.request_timeout = cfg.bc.request_timeout;
-    let budget = RequestBudget::new(
-        cfg.bc.requests_per_5min,
-        Duration::from_secs(300),
-        cfg.bc.max_in_flight,
-    );
+    let window = Duration::from_secs(300);
+    let budget = match &cfg.sync.state {
+        // Replicas share BC's budget of the environment (crate::replicas).
+        location @ bcq_state::Location::Postgres(_) => RequestBudget::new_shared(
+            cfg.bc.requests_per_5min,
+            window,
+            cfg.bc.max_in_flight,
+            Arc::new(crate::replicas::StoreBudget::open(
+                location,
+                environment,
+                cfg.bc.requests_per_5min,
+                window,
+                cfg.bc.max_in_flight,
+                // Renewed with the replica's other leases while a run
+                // goes on; a killed replica's slots free within this.
+                cfg.sync.lease,
+            )?),
+        ),
+        bcq_state::Location::File(_) => {
+            RequestBudget::new(cfg.bc.requests_per_5min, window, cfg.bc.max_in_flight)
+        }
+    };
     Ok(BcClient::new(bc, budget)?)
 }
 

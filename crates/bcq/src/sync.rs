@@ -4,6 +4,7 @@
 
 use crate::config::Config;
 use crate::plan;
+use crate::replicas::{Replica, replica_id};
 use crate::ui::Ui;
 use anyhow::{Context, anyhow};
 use bcq_core::destination::{AccessModel, Destination, Rejected, RunEnd, RunStart};
@@ -27,6 +28,13 @@ pub struct RunFlags {
     /// Records BC notified as deleted, by unit key: their documents are
     /// deleted before the unit is read (the unit is synced too).
     pub deleted: BTreeMap<String, Vec<String>>,
+    /// Replicas (state in PostgreSQL): a unit another replica synced less
+    /// than this long ago is left alone, unless BC notified a change of it
+    /// (`notified`); `bcq serve`'s polls set it, so that N replicas do not
+    /// each read every unit every poll.
+    pub fresh_within: Option<Duration>,
+    /// Units with notifications waiting (never left alone as fresh).
+    pub notified: BTreeSet<String>,
 }
 
 impl RunFlags {
@@ -37,6 +45,8 @@ impl RunFlags {
             allow_mass_delete,
             only: None,
             deleted: BTreeMap::new(),
+            fresh_within: None,
+            notified: BTreeSet::new(),
         }
     }
 }
@@ -72,6 +82,9 @@ pub struct RunSummary {
     /// Attachments of records bcq does not sync (not indexed, as their
     /// record is not).
     pub unattached: u64,
+    /// Units another replica was syncing (state in PostgreSQL): left to
+    /// it, not failed.
+    pub held_elsewhere: Vec<String>,
     /// Units (env/company/entity) whose documents went out without access
     /// control because no `[[access]]` rule covers them.
     pub without_access_control: Vec<String>,
@@ -207,6 +220,13 @@ impl RunSummary {
                 u.read,
                 if u.complete_read { ", full read" } else { "" },
                 u.cursor.as_deref().unwrap_or("-")
+            );
+        }
+        if !self.held_elsewhere.is_empty() {
+            s += &format!(
+                "  elsewhere   {:>9} unit(s) another replica was syncing, left to it: {}\n",
+                self.held_elsewhere.len(),
+                self.held_elsewhere.join(", ")
             );
         }
         for r in &self.rejected {
@@ -381,8 +401,17 @@ pub async fn run(
     let mut store = StateStore::open_at(&cfg.sync.state)
         .with_context(|| format!("opening the state in {}", cfg.sync.state))?;
     // Two bcq processes sharing a state file would take each other's runs
-    // for interrupted ones and close each other's destination runs.
-    let _lock = store.lock_for_sync()?;
+    // for interrupted ones and close each other's destination runs. On
+    // PostgreSQL, processes are replicas: they share the lock and split
+    // the units through leases (crate::replicas).
+    let (_lock, replica, dest) = if store.is_postgres() {
+        let lock = store.lock_for_shared_sync()?;
+        let replica = Replica::start(&cfg.sync.state, cfg.sync.lease)?;
+        let dest = replica.share(dest)?;
+        (lock, Some(replica), dest)
+    } else {
+        (store.lock_for_sync()?, None, dest)
+    };
     let interrupted = store.mark_interrupted_runs()?;
     if interrupted > 0 {
         tracing::warn!(
@@ -501,6 +530,9 @@ pub async fn run(
     if let Some(r) = &destination_run {
         store.set_run_sync_job(run_id, r)?;
     }
+    if replica.is_some() {
+        store.set_run_holder(run_id, replica_id())?;
+    }
     tracing::info!(run_id, destination_run = ?destination_run, mode = %flags.mode, "run started");
 
     let state = Arc::new(Mutex::new(store));
@@ -514,9 +546,43 @@ pub async fn run(
     );
     let ticker = ui.start_progress(progress.clone());
     let mut reports: Vec<(Unit, UnitReport)> = Vec::new();
+    let mut held_elsewhere = Vec::new();
+    let mut units = units;
+    if let Some(r) = &replica {
+        // Replicas start at different units, so that they spread at once.
+        let first = r.first_unit(units.len());
+        units.rotate_left(first);
+    }
     for unit in units {
         if stop.requested() {
             break;
+        }
+        let key = unit.key.to_string();
+        if let Some(r) = &replica {
+            if flags.fresh_within.is_some()
+                && !flags.notified.contains(&key)
+                && r.synced_recently(&lock(&state), &key)
+            {
+                tracing::info!(unit = %key, "another replica synced this unit moments ago; leaving it");
+                held_elsewhere.push(key);
+                continue;
+            }
+            match r.lease_unit(&mut lock(&state), &key) {
+                Ok(true) => tracing::info!(unit = %key, replica = replica_id(), "unit leased"),
+                Ok(false) => {
+                    tracing::info!(unit = %key, "another replica is syncing this unit; leaving it to it");
+                    held_elsewhere.push(key);
+                    continue;
+                }
+                Err(e) => {
+                    let mut r = UnitReport::default();
+                    r.errors
+                        .push(format!("{key}: cannot take the unit's lease: {e:#}"));
+                    r.fatal = true;
+                    reports.push((unit, r));
+                    break;
+                }
+            }
         }
         ui.step(&format!(
             "syncing {} of {}",
@@ -531,6 +597,16 @@ pub async fn run(
             r.absorb(read);
         }
         let end = r.fatal || r.interrupted;
+        if let Some(replica) = &replica {
+            if let Some(within) = flags.fresh_within
+                && r.errors.is_empty()
+                && !r.interrupted
+            {
+                replica.mark_synced(&mut lock(&state), &key, within);
+            }
+            replica.release_unit(&mut lock(&state), &key);
+            tracing::info!(unit = %key, replica = replica_id(), "unit released");
+        }
         reports.push((unit, r));
         if end {
             break;
@@ -662,6 +738,7 @@ pub async fn run(
         unattached: progress
             .unattached
             .load(std::sync::atomic::Ordering::Relaxed),
+        held_elsewhere,
         without_access_control,
         sample_documents,
         bc_requests: bc_stats.0,

@@ -27,9 +27,11 @@ use tokio_postgres::{Config, NoTls, config::SslMode};
 
 use super::{DbError, Row, Value};
 
-/// Connections per pool: a serve process uses two or three at a time (the
-/// engine's store, the webhook receiver's, a sync lock).
-const POOL_SIZE: usize = 8;
+/// Connections per pool: a serve replica holds up to about eight at a time
+/// (the engine's store, the webhook receiver's, the sync lock, the lease
+/// heartbeat, the shared destination run's, one per environment for BC's
+/// shared budget, the subscription maintenance pass's).
+const POOL_SIZE: usize = 16;
 
 /// How long opening a connection may take when the URL sets no
 /// `connect_timeout`: an unreachable server fails the run with a clear
@@ -301,16 +303,18 @@ impl PgConn {
     /// another session holds it. The lock lives as long as the returned
     /// [`PgLock`], and PostgreSQL releases it when that connection ends,
     /// including when the process is killed.
-    pub(crate) fn try_lock(&self, name: &str) -> Result<Option<PgLock>, DbError> {
+    /// `shared`: a shared lock, which other shared holders may hold at
+    /// the same time (replicas) but not an exclusive one (a reset).
+    pub(crate) fn try_lock(&self, name: &str, shared: bool) -> Result<Option<PgLock>, DbError> {
         let (pool, display, name) = (self.pool.clone(), self.display.clone(), name.to_owned());
+        let sql = if shared {
+            "SELECT pg_try_advisory_lock_shared(hashtextextended($1 || current_schema(), 0))"
+        } else {
+            "SELECT pg_try_advisory_lock(hashtextextended($1 || current_schema(), 0))"
+        };
         block(async move {
             let client = checkout(pool, display).await?;
-            let row = client
-                .query_one(
-                    "SELECT pg_try_advisory_lock(hashtextextended($1 || current_schema(), 0))",
-                    &[&name],
-                )
-                .await?;
+            let row = client.query_one(sql, &[&name]).await?;
             Ok(row.get::<_, bool>(0).then_some(PgLock {
                 client: Some(client),
             }))

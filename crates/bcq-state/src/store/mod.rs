@@ -4,6 +4,7 @@
 mod companies;
 mod documents;
 mod groups;
+pub mod leases;
 mod runs;
 mod units;
 pub mod webhooks;
@@ -194,10 +195,23 @@ impl StateStore {
     /// nobody holds the lock belongs to a process that died. Read-only
     /// commands (status) need no lock.
     pub fn lock_for_sync(&self) -> Result<crate::SyncLock, StateError> {
+        self.sync_lock(false)
+    }
+
+    /// The sync lock for one of several replicas of a PostgreSQL state:
+    /// shared with the other replicas' runs, which coordinate through
+    /// leases, and exclusive of [`StateStore::lock_for_sync`] (a reset, a
+    /// copy, a process that is not a replica). On SQLite, the same
+    /// exclusive lock as `lock_for_sync`.
+    pub fn lock_for_shared_sync(&self) -> Result<crate::SyncLock, StateError> {
+        self.sync_lock(true)
+    }
+
+    fn sync_lock(&self, shared: bool) -> Result<crate::SyncLock, StateError> {
         match (&self.backend, &self.conn) {
             (Backend::Postgres, Conn::Postgres(pg)) => {
                 let lock = pg
-                    .try_lock("bcq sync ")
+                    .try_lock("bcq sync ", shared)
                     .map_err(self.sql_err("take the sync lock"))?;
                 match lock {
                     Some(lock) => Ok(crate::SyncLock::postgres(lock, self.path.clone())),

@@ -22,6 +22,19 @@ impl StateStore {
         rows.first().map_or(Ok(0), |r| r.int(0)).map_err(err)
     }
 
+    /// Names the process running `run_id` (a replica): while that process
+    /// holds its live lease `replica:<holder>`,
+    /// [`StateStore::mark_interrupted_runs`] leaves the run alone.
+    pub fn set_run_holder(&mut self, run_id: i64, holder: &str) -> Result<(), StateError> {
+        self.conn
+            .execute(
+                "UPDATE runs SET holder = ?2 WHERE id = ?1",
+                vals![run_id, holder],
+            )
+            .map(drop)
+            .map_err(self.sql_err(format!("name the holder of run {run_id}")))
+    }
+
     /// Labels a run by what it did (a first sync asked as incremental read
     /// everything: a reconcile).
     pub fn set_run_kind(&mut self, run_id: i64, kind: RunKind) -> Result<(), StateError> {
@@ -202,8 +215,10 @@ impl StateStore {
         let changed = self
             .conn
             .execute(
-                "UPDATE runs SET outcome = 'interrupted', ended_at = ?1 WHERE outcome = 'running'",
-                vals![now],
+                "UPDATE runs SET outcome = 'interrupted', ended_at = ?1 WHERE outcome = 'running' \
+                 AND (holder IS NULL OR NOT EXISTS \
+                 (SELECT 1 FROM leases l WHERE l.name = 'replica:' || runs.holder AND l.expires_at > ?2))",
+                vals![now, self.db_now_ms()?],
             )
             .map_err(self.sql_err("mark interrupted runs"))?;
         if changed > 0 {

@@ -77,6 +77,21 @@ impl Backend {
         Backend::Postgres(PgSchema::new())
     }
 
+    /// Two stores on the same data, as two processes have them: a SQLite
+    /// file in `dir`, or the PostgreSQL schema.
+    pub fn open_pair(&self, dir: &TempDir) -> (bcq_state::StateStore, bcq_state::StateStore) {
+        match self {
+            Backend::Sqlite => {
+                let path = dir.join("state.db");
+                (
+                    bcq_state::StateStore::open(&path).unwrap(),
+                    bcq_state::StateStore::open(&path).unwrap(),
+                )
+            }
+            Backend::Postgres(_) => (self.open(), self.open()),
+        }
+    }
+
     pub fn open(&self) -> bcq_state::StateStore {
         match self {
             Backend::Sqlite => bcq_state::StateStore::open_in_memory().unwrap(),

@@ -61,6 +61,9 @@ pub struct Maintenance {
     pub deleted: usize,
     /// What failed (the units go on being polled).
     pub errors: Vec<String>,
+    /// Another replica was keeping the subscriptions: this pass left
+    /// them to it.
+    pub elsewhere: bool,
 }
 
 /// The notification URL for `public`.
@@ -103,11 +106,33 @@ impl Shared {
     /// One maintenance pass over every environment (see the module doc).
     pub async fn maintain_subscriptions(&self) -> anyhow::Result<Maintenance> {
         let mut out = Maintenance::default();
+        // Replicas (state in PostgreSQL) keep the subscriptions one at a
+        // time: two passes at once could both create a unit's subscription.
+        let mut store = bcq_state::StateStore::open_at(&self.cfg.sync.state)?;
+        const LEASE: &str = "webhook-subscriptions";
+        let replica = crate::replicas::replica_id();
+        // Held at most 5 minutes by a replica that died in the middle.
+        let hold = self.cfg.sync.lease.max(std::time::Duration::from_secs(300));
+        if store.is_postgres() && !store.try_lease(LEASE, replica, hold)? {
+            out.elsewhere = true;
+            return Ok(out);
+        }
+        let r = self.maintain_all(&mut store, out).await;
+        if store.is_postgres() {
+            let _ = store.release_lease(LEASE, replica);
+        }
+        r
+    }
+
+    async fn maintain_all(
+        &self,
+        store: &mut bcq_state::StateStore,
+        mut out: Maintenance,
+    ) -> anyhow::Result<Maintenance> {
         let targets = {
             // plan::resolve may list companies (and remember them).
-            let mut store = bcq_state::StateStore::open_at(&self.cfg.sync.state)?;
-            let targets = plan::resolve(&self.cfg, Some(&mut store)).await?;
-            let units = plan::units(&self.cfg, &targets, &store, false)?;
+            let targets = plan::resolve(&self.cfg, Some(&mut *store)).await?;
+            let units = plan::units(&self.cfg, &targets, store, false)?;
             (targets, units)
         };
         let (targets, units) = targets;

@@ -210,6 +210,10 @@ impl Shared {
         }
         let (units, deleted) = hooks::plan_of(&pending);
         let mut flags = RunFlags::new(Mode::Incremental, false);
+        // Replicas: a poll leaves a unit another replica synced within the
+        // last half poll interval alone.
+        flags.fresh_within = all.then_some(self.cfg.serve.poll / 2);
+        flags.notified = units.clone();
         flags.only = (!all).then_some(units);
         flags.deleted = deleted;
         self.tried.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -236,8 +240,13 @@ impl Shared {
                 for e in &s.errors {
                     tracing::warn!(error = %crate::redact::redact(e), "run error");
                 }
+                // A unit another replica was syncing keeps its
+                // notifications: they may have come after its read began.
+                let held: std::collections::BTreeSet<&str> =
+                    s.held_elsewhere.iter().map(String::as_str).collect();
                 let done: Vec<i64> = pending
                     .iter()
+                    .filter(|n| !held.contains(n.unit.to_string().as_str()))
                     .filter(|n| match s.outcome {
                         RunOutcome::Succeeded => true,
                         RunOutcome::Failed => n.change != Change::Deleted,
@@ -292,7 +301,10 @@ fn another_process_syncs(e: &anyhow::Error) -> bool {
 /// Runs `bcq serve` until `stop` (see the module doc).
 pub async fn run(mut cfg: Config, ui: &Ui, stop: Stop) -> anyhow::Result<ServeReport> {
     // A poll that finds nothing new must not leave an empty Q sync job.
-    cfg.common.lazy_runs = true;
+    // With the state in PostgreSQL the replicas' shared run opens at the
+    // first write instead (crate::replicas), around a destination that
+    // opens its run when asked.
+    cfg.common.lazy_runs = !matches!(cfg.sync.state, bcq_state::Location::Postgres(_));
     let store = StateStore::open_at(&cfg.sync.state)
         .with_context(|| format!("opening the state in {}", cfg.sync.state))?;
     let listener = tokio::net::TcpListener::bind(cfg.serve.listen)
@@ -395,6 +407,9 @@ async fn work(sh: &Shared, ui: &Ui, stop: &Stop, report: &mut ServeReport) -> an
             next_poll = Instant::now() + poll;
             if webhooks_kept(sh) {
                 match sh.maintain_subscriptions().await {
+                    Ok(m) if m.elsewhere => {
+                        tracing::info!("another replica is keeping the webhook subscriptions");
+                    }
                     Ok(m) => {
                         tracing::info!(
                             subscribed = m.subscribed.len(),

@@ -203,9 +203,25 @@ impl World {
     /// Every sales invoice of the first company with its lines, read from
     /// the BC emulator over HTTP, following nextLinks.
     pub async fn bc_invoices(&self) -> Vec<Value> {
+        self.bc_records("salesInvoices?$expand=salesInvoiceLines")
+            .await
+    }
+
+    /// The ids of every record of `entity` in the first company, lower-case.
+    pub async fn bc_ids(&self, entity: &str) -> std::collections::BTreeSet<String> {
+        self.bc_records(entity)
+            .await
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_ascii_lowercase())
+            .collect()
+    }
+
+    /// Every record of `query` (an entity set and options) in the first
+    /// company, following nextLinks.
+    pub async fn bc_records(&self, query: &str) -> Vec<Value> {
         let token = self.bc_token().await;
         let mut url = Some(format!(
-            "{}/companies({})/salesInvoices?$expand=salesInvoiceLines",
+            "{}/companies({})/{query}",
             self.emu.bc.api_root(&self.env),
             self.company_id()
         ));
