@@ -324,7 +324,10 @@ mod tests {
             t.await.unwrap();
         }
         assert_eq!(common.peak.load(Ordering::SeqCst), 3);
-        assert!(common.out.lock().unwrap().is_empty(), "every slot was given back");
+        assert!(
+            common.out.lock().unwrap().is_empty(),
+            "every slot was given back"
+        );
         assert_eq!(common.next.load(Ordering::SeqCst), 12);
     }
 }

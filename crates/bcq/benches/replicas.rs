@@ -1,11 +1,12 @@
 //! `bcq serve` replicas sharing one state in PostgreSQL: N processes, one
 //! BC environment of many companies, from an empty state until Q holds
 //! every invoice. Reports the wall time, each replica's BC requests and
-//! runs, and what the emulators counted (BC's requests, refusals and
-//! concurrency; Q's put calls), so that it shows what bounds the total.
+//! runs, and what the emulators counted (BC's requests, refusals,
+//! concurrency and requests that had to queue; Q's put calls), so that it
+//! shows what bounds the total and that the replicas split the work.
 //!
 //! `cargo bench -p bcq --bench replicas -- [--companies 200] [--invoices 10]
-//! [--replicas 1,2,4] [--q-rate 10] [--poll-seconds 5]`
+//! [--replicas 1,2,4] [--q-rate 10] [--poll-seconds 5] [--bc-latency-ms 0]`
 //!
 //! The emulators run in this process (Q throttling at `--q-rate`
 //! BatchPutDocument calls/s, the emulator's default 10); each replica is the
@@ -26,6 +27,7 @@ struct Opts {
     replicas: Vec<usize>,
     q_rate: f64,
     poll_seconds: u64,
+    bc_latency_ms: u64,
 }
 
 fn parse() -> Opts {
@@ -35,6 +37,7 @@ fn parse() -> Opts {
         replicas: vec![1, 2, 4],
         q_rate: 10.0,
         poll_seconds: 5,
+        bc_latency_ms: 0,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -44,6 +47,7 @@ fn parse() -> Opts {
             "--invoices" => o.invoices = val().parse().expect("--invoices N"),
             "--q-rate" => o.q_rate = val().parse().expect("--q-rate N"),
             "--poll-seconds" => o.poll_seconds = val().parse().expect("--poll-seconds N"),
+            "--bc-latency-ms" => o.bc_latency_ms = val().parse().expect("--bc-latency-ms N"),
             "--replicas" => {
                 o.replicas = val()
                     .split(',')
@@ -97,6 +101,7 @@ struct Row {
     bc_requests: u64,
     bc_throttled: u64,
     bc_max_in_flight: u64,
+    bc_queued: u64,
     q_puts: u64,
 }
 
@@ -106,6 +111,7 @@ async fn measure(o: &Opts, n: usize) -> Row {
     let bc = bc_sim::SimConfig {
         companies: o.companies,
         invoices_per_company: o.invoices,
+        latency: Duration::from_millis(o.bc_latency_ms),
         ..bc_sim::SimConfig::default()
     };
     let emu = Emulators::start_with(bc, q).await.expect("emulators start");
@@ -162,7 +168,8 @@ async fn measure(o: &Opts, n: usize) -> Row {
     }
     let seconds = started.elapsed().as_secs_f64();
     // A run's counters are recorded when it ends (after Q held everything,
-    // it still closes its sync job): wait for the first run to end.
+    // the last writer still closes the sync job): wait until every
+    // replica's first run ended.
     let mut per_replica;
     let waited = Instant::now();
     loop {
@@ -177,8 +184,7 @@ async fn measure(o: &Opts, n: usize) -> Row {
                 counter(&text, "bcq_runs_total"),
             ));
         }
-        let runs: f64 = per_replica.iter().map(|p| p.1).sum();
-        if runs >= 1.0 || waited.elapsed() > Duration::from_secs(120) {
+        if per_replica.iter().all(|p| p.1 >= 1.0) || waited.elapsed() > Duration::from_secs(120) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -205,6 +211,7 @@ async fn measure(o: &Opts, n: usize) -> Row {
         bc_requests,
         bc_throttled: bcc["throttled"].as_u64().unwrap_or(0),
         bc_max_in_flight: bcc["max_concurrent_seen"].as_u64().unwrap_or(0),
+        bc_queued: bcc["queued"].as_u64().unwrap_or(0),
         q_puts: qcounts["by_operation"]["BatchPutDocument"]
             .as_u64()
             .unwrap_or(0),
@@ -215,13 +222,13 @@ async fn measure(o: &Opts, n: usize) -> Row {
 async fn main() {
     let o = parse();
     println!(
-        "bcq serve replicas on one PostgreSQL state: {} companies x {} invoices, Q at {} BatchPutDocument calls/s, poll every {} s",
-        o.companies, o.invoices, o.q_rate, o.poll_seconds
+        "bcq serve replicas on one PostgreSQL state: {} companies x {} invoices, Q at {} BatchPutDocument calls/s, BC {} ms per request, poll every {} s",
+        o.companies, o.invoices, o.q_rate, o.bc_latency_ms, o.poll_seconds
     );
     println!(
-        "| replicas | wall s | BC requests per replica | runs per replica | BC requests (emulator) | BC refused | BC max in flight | Q put calls |"
+        "| replicas | wall s | BC requests per replica | runs per replica | BC requests (emulator) | BC refused | BC max in flight | BC queued | Q put calls |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for &n in &o.replicas {
         let r = measure(&o, n).await;
         let fmt = |f: &dyn Fn(&(f64, f64)) -> f64| {
@@ -232,7 +239,7 @@ async fn main() {
                 .join(", ")
         };
         println!(
-            "| {} | {:.1} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {:.1} | {} | {} | {} | {} | {} | {} | {} |",
             r.replicas,
             r.seconds,
             fmt(&|p| p.0),
@@ -240,6 +247,7 @@ async fn main() {
             r.bc_requests,
             r.bc_throttled,
             r.bc_max_in_flight,
+            r.bc_queued,
             r.q_puts
         );
     }

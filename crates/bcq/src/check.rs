@@ -138,6 +138,12 @@ pub async fn run(cfg: &Config) -> Vec<Item> {
             ),
         ));
     }
+    // A failure that a step of the setup guide fixes names that step.
+    for item in items.iter_mut().filter(|i| !i.ok) {
+        if let Some(step) = missing_step(&item.detail) {
+            item.detail = format!("{} → setup step missing: {step}", item.detail);
+        }
+    }
     if !cfg.common.groups.is_empty() {
         let defined: Vec<&str> = cfg.common.groups.iter().map(|g| g.name.as_str()).collect();
         let unknown: Vec<&str> = cfg
@@ -157,6 +163,45 @@ pub async fn run(cfg: &Config) -> Vec<Item> {
         }
     }
     items
+}
+
+/// The step of README's setup guide ("Before the first sync") that a
+/// failure's message shows missing, if it shows one.
+pub fn missing_step(detail: &str) -> Option<&'static str> {
+    const STEP_1: &str = "README 'Before the first sync', step 1: the Entra app registration (its client id, a valid secret or certificate, the Business Central API permission with admin consent)";
+    const ENTRA_CODES: [&str; 7] = [
+        "AADSTS7000215",
+        "AADSTS7000222",
+        "AADSTS700016",
+        "AADSTS7000112",
+        "AADSTS700027",
+        "AADSTS700023",
+        "AADSTS500011",
+    ];
+    if ENTRA_CODES.iter().any(|c| detail.contains(c)) {
+        return Some(STEP_1);
+    }
+    if detail.contains("rejected the access token") {
+        return Some(
+            "README 'Before the first sync', steps 1 and 2: the API permission with admin consent, and the app on BC's 'Microsoft Entra Applications' page, enabled, with permission sets",
+        );
+    }
+    if detail.contains("business central returned 403") {
+        return Some(
+            "README 'Before the first sync', step 2: a permission set that reads this (D365 READ) for the app on BC's 'Microsoft Entra Applications' page",
+        );
+    }
+    if detail.contains("AccessDenied") || detail.contains("bcq iam-policy prints") {
+        return Some(
+            "README 'Before the first sync', step 3.1: the IAM policy `bcq iam-policy` prints, attached to the identity bcq runs as",
+        );
+    }
+    if detail.contains("bcq index-schema --apply") {
+        return Some(
+            "README 'Before the first sync', step 3.3: `bcq index-schema --apply`, once per index",
+        );
+    }
+    None
 }
 
 /// The checklist as text.
@@ -210,4 +255,40 @@ pub fn entities(enabled: &[&str]) -> String {
     }
     s.push_str("\nenable with BCQ_ENTITIES (or sync.entities): a comma-separated list, or 'all'\n");
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::missing_step;
+
+    #[test]
+    fn failures_name_the_setup_step_that_fixes_them() {
+        let step = |d: &str| missing_step(d).map(|s| s.split(':').next().unwrap().to_string());
+        assert_eq!(
+            step("authentication failed: the client secret was rejected (AADSTS7000215); check DYNAMICS_SECRET").as_deref(),
+            Some("README 'Before the first sync', step 1")
+        );
+        assert_eq!(
+            step("business central rejected the access token for https://x (401 after re-authenticating); ...").as_deref(),
+            Some("README 'Before the first sync', steps 1 and 2")
+        );
+        assert_eq!(
+            step("business central returned 403 Authorization_InsufficientPermissions for https://x: no").as_deref(),
+            Some("README 'Before the first sync', step 2")
+        );
+        assert_eq!(
+            step("GetIndex failed: AccessDeniedException: no; the AWS credentials lack qbusiness permissions for this data source (bcq iam-policy prints what they need)").as_deref(),
+            Some("README 'Before the first sync', step 3.1")
+        );
+        assert_eq!(
+            step("not declared: bc_x; documents would fail to index: run `bcq index-schema --apply` once to declare them").as_deref(),
+            Some("README 'Before the first sync', step 3.3")
+        );
+        assert_eq!(
+            step(
+                "business central environment 'x' does not exist for this tenant; check BC_ENVIRONMENT"
+            ),
+            None
+        );
+    }
 }

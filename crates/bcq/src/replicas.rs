@@ -353,6 +353,20 @@ impl SharedRun {
                     ..RunEnd::default()
                 }
             }
+            // Unknown whether others still write: leave it open (a later
+            // run closes it once its writers are gone) rather than stop a
+            // job another replica is writing into.
+            Err(e) if still_shared => {
+                self.inner.forget_run();
+                RunEnd {
+                    errors: vec![format!(
+                        "leaving the shared destination run {id} open: {}",
+                        e.message
+                    )],
+                    run: Some(id),
+                    ..RunEnd::default()
+                }
+            }
             _ => {
                 let mut end = self.inner.close_run(follow).await;
                 if let Err(e) = self.store().clear_shared_run(&id) {

@@ -27,6 +27,9 @@ pub fn render(location: &Location, runs: usize) -> anyhow::Result<String> {
         store.schema_version()?
     );
     let _ = writeln!(out, "documents known: {}", store.count_documents(None)?);
+    if store.is_postgres() {
+        replicas(&store, &mut out)?;
+    }
     let _ = writeln!(out, "\nruns (newest first):");
     let recent = store.recent_runs(runs)?;
     if recent.is_empty() {
@@ -100,6 +103,34 @@ pub fn render(location: &Location, runs: usize) -> anyhow::Result<String> {
         }
     }
     Ok(out)
+}
+
+/// What replicas sharing the state are doing now: the live ones, the units
+/// they hold, the destination run they share.
+fn replicas(store: &StateStore, out: &mut String) -> anyhow::Result<()> {
+    let live = store.live_leases("replica:")?;
+    let units = store.live_leases("unit:")?;
+    let _ = writeln!(out, "replicas syncing now: {}", live.len());
+    for l in &units {
+        let _ = writeln!(
+            out,
+            "  {} held by {} (lease {:.0} s)",
+            l.name.trim_start_matches("unit:"),
+            l.holder,
+            l.expires_in_ms as f64 / 1000.0
+        );
+    }
+    if let Some(run) = store.shared_run()? {
+        let _ = writeln!(
+            out,
+            "shared destination run: {} (opened {})",
+            run.destination_run,
+            chrono::DateTime::from_timestamp_millis(run.opened_at_ms)
+                .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                .unwrap_or_default()
+        );
+    }
+    Ok(())
 }
 
 /// Forgets everything the state store knows. The next sync reads BC in

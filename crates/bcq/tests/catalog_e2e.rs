@@ -198,6 +198,25 @@ async fn check_shows_each_broken_dependency_with_its_reason() {
         r.stdout
     );
     assert!(r.stdout.contains("DYNAMICS_SECRET"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("setup step missing: README 'Before the first sync', step 1:"),
+        "{}",
+        r.stdout
+    );
+
+    // Attributes of an entity the index was never told about: the step
+    // that declares them is named.
+    let r = w
+        .bcq(&["check"], &[("BCQ_ENTITIES", "salesInvoices,vendors")])
+        .await;
+    assert_eq!(r.code, 1, "{}", r.both());
+    assert!(
+        r.stdout
+            .contains("setup step missing: README 'Before the first sync', step 3.3:"),
+        "{}",
+        r.stdout
+    );
 
     let r = w
         .bcq(

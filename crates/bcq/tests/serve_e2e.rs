@@ -964,6 +964,11 @@ async fn replicas_on_postgres_split_the_units_and_survive_kill_9() {
         .await;
     status.assert_ok();
     assert!(status.stdout.contains("interrupted"), "{}", status.stdout);
+    assert!(
+        status.stdout.contains("replicas syncing now: "),
+        "{}",
+        status.stdout
+    );
     // BC's budget held across the three: the emulator enforces 6,000
     // requests per 5 minutes and 5 in flight per environment and counts
     // what it had to refuse, and every request that arrived while 5 were

@@ -210,9 +210,10 @@ impl Shared {
         }
         let (units, deleted) = hooks::plan_of(&pending);
         let mut flags = RunFlags::new(Mode::Incremental, false);
-        // Replicas: a poll leaves a unit another replica synced within the
-        // last half poll interval alone.
-        flags.fresh_within = all.then_some(self.cfg.serve.poll / 2);
+        // Replicas: a poll leaves alone a unit another replica synced
+        // since the previous poll (within 90% of the interval, so that the
+        // replica's own next poll finds its marks expired).
+        flags.fresh_within = all.then_some(self.cfg.serve.poll.mul_f64(0.9));
         flags.notified = units.clone();
         flags.only = (!all).then_some(units);
         flags.deleted = deleted;
@@ -265,13 +266,13 @@ impl Shared {
                 Cycle::Ran(s.outcome)
             }
             Err(e) if another_process_syncs(&e) => {
-                // Replicas sharing one PostgreSQL state take turns: the one
-                // holding the sync lock runs (and handles every replica's
-                // notifications, which are all in the shared table); this
-                // one waits for the next poll or notification. If the
-                // holder dies, PostgreSQL releases its lock at once.
+                // Replicas share the lock (crate::replicas); it is held
+                // alone by a process that is not a replica: a `bcq reset`
+                // or `copy-state`, or a bcq syncing the same state file.
+                // This one waits for the next poll or notification; if the
+                // holder dies, the lock is released at once.
                 tracing::info!(
-                    "another bcq process holds the sync lock (another replica is syncing); waiting"
+                    "another bcq process holds the sync lock (a reset, a copy of the state, or a bcq on the same state file); waiting"
                 );
                 *self.last_error() = None;
                 Cycle::Idle
