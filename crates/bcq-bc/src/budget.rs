@@ -71,15 +71,7 @@ impl RequestBudget {
     /// A budget of `requests_per_window` per sliding `window`, and at most
     /// `max_in_flight` requests at once (both at least 1).
     pub fn new(requests_per_window: u32, window: Duration, max_in_flight: usize) -> Arc<Self> {
-        let max_in_flight = max_in_flight.max(1);
-        Arc::new(Self {
-            limit: requests_per_window.max(1),
-            window,
-            in_flight: Arc::new(Semaphore::new(max_in_flight)),
-            max_in_flight,
-            sent: Mutex::new(VecDeque::new()),
-            shared: None,
-        })
+        Self::build(requests_per_window, window, max_in_flight, None)
     }
 
     /// Like [`RequestBudget::new`], and every request also taken from
@@ -90,6 +82,15 @@ impl RequestBudget {
         max_in_flight: usize,
         shared: Arc<dyn SharedBudget>,
     ) -> Arc<Self> {
+        Self::build(requests_per_window, window, max_in_flight, Some(shared))
+    }
+
+    fn build(
+        requests_per_window: u32,
+        window: Duration,
+        max_in_flight: usize,
+        shared: Option<Arc<dyn SharedBudget>>,
+    ) -> Arc<Self> {
         let max_in_flight = max_in_flight.max(1);
         Arc::new(Self {
             limit: requests_per_window.max(1),
@@ -97,7 +98,7 @@ impl RequestBudget {
             in_flight: Arc::new(Semaphore::new(max_in_flight)),
             max_in_flight,
             sent: Mutex::new(VecDeque::new()),
-            shared: Some(shared),
+            shared,
         })
     }
 

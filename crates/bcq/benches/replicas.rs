@@ -6,7 +6,8 @@
 //! shows what bounds the total and that the replicas split the work.
 //!
 //! `cargo bench -p bcq --bench replicas -- [--companies 200] [--invoices 10]
-//! [--replicas 1,2,4] [--q-rate 10] [--poll-seconds 5] [--bc-latency-ms 0]`
+//! [--replicas 1,2,4] [--q-rate 10] [--poll-seconds 5] [--bc-latency-ms 0]
+//! [--unit-concurrency 1]`
 //!
 //! The emulators run in this process (Q throttling at `--q-rate`
 //! BatchPutDocument calls/s, the emulator's default 10); each replica is the
@@ -28,6 +29,7 @@ struct Opts {
     q_rate: f64,
     poll_seconds: u64,
     bc_latency_ms: u64,
+    unit_concurrency: usize,
 }
 
 fn parse() -> Opts {
@@ -38,6 +40,7 @@ fn parse() -> Opts {
         q_rate: 10.0,
         poll_seconds: 5,
         bc_latency_ms: 0,
+        unit_concurrency: 1,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -48,6 +51,9 @@ fn parse() -> Opts {
             "--q-rate" => o.q_rate = val().parse().expect("--q-rate N"),
             "--poll-seconds" => o.poll_seconds = val().parse().expect("--poll-seconds N"),
             "--bc-latency-ms" => o.bc_latency_ms = val().parse().expect("--bc-latency-ms N"),
+            "--unit-concurrency" => {
+                o.unit_concurrency = val().parse().expect("--unit-concurrency N")
+            }
             "--replicas" => {
                 o.replicas = val()
                     .split(',')
@@ -130,6 +136,7 @@ async fn measure(o: &Opts, n: usize) -> Row {
             let child = bcq(&emu, dir.path(), &schema.url)
                 .env("BCQ_LISTEN", format!("127.0.0.1:{port}"))
                 .env("BCQ_POLL_SECONDS", o.poll_seconds.to_string())
+                .env("BCQ_UNIT_CONCURRENCY", o.unit_concurrency.to_string())
                 .arg("serve")
                 .stdout(Stdio::null())
                 .stderr(match std::env::var_os("BENCH_LOGS") {
@@ -222,8 +229,8 @@ async fn measure(o: &Opts, n: usize) -> Row {
 async fn main() {
     let o = parse();
     println!(
-        "bcq serve replicas on one PostgreSQL state: {} companies x {} invoices, Q at {} BatchPutDocument calls/s, BC {} ms per request, poll every {} s",
-        o.companies, o.invoices, o.q_rate, o.bc_latency_ms, o.poll_seconds
+        "bcq serve replicas on one PostgreSQL state: {} companies x {} invoices, Q at {} BatchPutDocument calls/s, BC {} ms per request, {} unit(s) at once per run, poll every {} s",
+        o.companies, o.invoices, o.q_rate, o.bc_latency_ms, o.unit_concurrency, o.poll_seconds
     );
     println!(
         "| replicas | wall s | BC requests per replica | runs per replica | BC requests (emulator) | BC refused | BC max in flight | BC queued | Q put calls |"

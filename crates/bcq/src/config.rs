@@ -197,6 +197,11 @@ pub const SETTINGS: &[Setting] = &[
         "most BatchPutDocument calls in flight (default 16)",
     ),
     s(
+        "sync.unit_concurrency",
+        "BCQ_UNIT_CONCURRENCY",
+        "units (company and entity) one run syncs at once; BC's limits per environment (requests per 5 minutes, 5 in flight) still hold over all of them (default 1, at most 16)",
+    ),
+    s(
         "sync.overlap_seconds",
         "BCQ_OVERLAP_SECONDS",
         "re-read window before the cursor (default 300)",
@@ -672,6 +677,8 @@ pub struct SyncSettings {
     /// With the state in PostgreSQL: how long a replica's leases last
     /// without renewal.
     pub lease: Duration,
+    /// Units one run syncs at once.
+    pub unit_concurrency: usize,
     /// Custom API pages (their specs are also in `entities`).
     pub custom_pages: Vec<crate::custom::CustomPage>,
     /// Index the files attached to records of enabled entities.
@@ -984,6 +991,7 @@ impl Raw {
         let wait = whole(self, "sync.wait_for_job_seconds", 0, 0, 86400, p);
         let follow = whole(self, "sync.follow_indexing_seconds", 300, 0, 86400, p);
         let lease = whole(self, "sync.lease_seconds", 30, 2, 3600, p);
+        let unit_concurrency = whole(self, "sync.unit_concurrency", 4, 1, 16, p) as usize;
         let poll = whole(self, "serve.poll_seconds", 300, 5, 86400, p);
         let window = whole(self, "serve.window_ms", 1000, 0, 600_000, p);
         let grace = whole(self, "serve.grace_seconds", 20, 0, 3600, p);
@@ -1225,6 +1233,7 @@ impl Raw {
                 overlap: Duration::from_secs(overlap),
                 follow_indexing: Duration::from_secs(follow),
                 lease: Duration::from_secs(lease),
+                unit_concurrency,
                 custom_pages,
                 include_attachments,
                 access: std::sync::Arc::new(access),

@@ -385,6 +385,16 @@ fn kind_of(mode: Mode, reports: &[(Unit, UnitReport)]) -> RunKind {
     }
 }
 
+/// How one unit of a run ended.
+enum UnitDone {
+    /// Not started: a stop was asked for.
+    Skipped,
+    /// Left to another replica (it holds the unit, or just synced it).
+    Elsewhere(String),
+    /// Synced (or failed), with its place in the run's order.
+    Synced(usize, Box<(Unit, UnitReport)>),
+}
+
 /// Runs one sync into `dest`. Errors returned here happened before any
 /// document was sent (configuration, BC access, the destination's
 /// preflight); the run's own failures are in the summary. `stop` ends the
@@ -553,65 +563,92 @@ pub async fn run(
         let first = r.first_unit(units.len());
         units.rotate_left(first);
     }
-    for unit in units {
-        if stop.requested() {
-            break;
-        }
-        let key = unit.key.to_string();
-        if let Some(r) = &replica {
-            if flags.fresh_within.is_some()
-                && !flags.notified.contains(&key)
-                && r.synced_recently(&lock(&state), &key)
-            {
-                tracing::info!(unit = %key, "another replica synced this unit moments ago; leaving it");
-                held_elsewhere.push(key);
-                continue;
+    // Up to `sync.unit_concurrency` units at once, in one task: each
+    // unit's reads and pushes interleave, under BC's budget and the
+    // destination's own concurrency.
+    let sync_one = |index: usize, unit: Unit| {
+        let (engine, state, replica, stop) = (&engine, &state, &replica, &stop);
+        async move {
+            let key = unit.key.to_string();
+            if stop.requested() {
+                return UnitDone::Skipped;
             }
-            match r.lease_unit(&mut lock(&state), &key) {
-                Ok(true) => tracing::info!(unit = %key, replica = replica_id(), "unit leased"),
-                Ok(false) => {
-                    tracing::info!(unit = %key, "another replica is syncing this unit; leaving it to it");
-                    held_elsewhere.push(key);
-                    continue;
+            if let Some(r) = replica {
+                if flags.fresh_within.is_some()
+                    && !flags.notified.contains(&key)
+                    && r.synced_recently(&lock(state), &key)
+                {
+                    tracing::info!(unit = %key, "another replica synced this unit moments ago; leaving it");
+                    return UnitDone::Elsewhere(key);
                 }
-                Err(e) => {
-                    let mut r = UnitReport::default();
-                    r.errors
-                        .push(format!("{key}: cannot take the unit's lease: {e:#}"));
-                    r.fatal = true;
-                    reports.push((unit, r));
-                    break;
+                match r.lease_unit(&mut lock(state), &key) {
+                    Ok(true) => {
+                        tracing::info!(unit = %key, replica = replica_id(), "unit leased")
+                    }
+                    Ok(false) => {
+                        tracing::info!(unit = %key, "another replica is syncing this unit; leaving it to it");
+                        return UnitDone::Elsewhere(key);
+                    }
+                    Err(e) => {
+                        let mut r = UnitReport::default();
+                        r.errors
+                            .push(format!("{key}: cannot take the unit's lease: {e:#}"));
+                        r.fatal = true;
+                        return UnitDone::Synced(index, Box::new((unit, r)));
+                    }
                 }
             }
-        }
-        ui.step(&format!(
-            "syncing {} of {}",
-            unit.spec.entity_set, unit.ctx.company_name
-        ));
-        let mut r = match flags.deleted.get(&unit.key.to_string()) {
-            Some(ids) if !ids.is_empty() => engine.delete_records(&unit, ids).await,
-            _ => UnitReport::default(),
-        };
-        if !(r.fatal || r.interrupted) {
-            let read = engine.sync_unit(&unit).await;
-            r.absorb(read);
-        }
-        let end = r.fatal || r.interrupted;
-        if let Some(replica) = &replica {
-            if let Some(within) = flags.fresh_within
-                && r.errors.is_empty()
-                && !r.interrupted
-            {
-                replica.mark_synced(&mut lock(&state), &key, within);
+            ui.step(&format!(
+                "syncing {} of {}",
+                unit.spec.entity_set, unit.ctx.company_name
+            ));
+            let mut r = match flags.deleted.get(&key) {
+                Some(ids) if !ids.is_empty() => engine.delete_records(&unit, ids).await,
+                _ => UnitReport::default(),
+            };
+            if !(r.fatal || r.interrupted) {
+                let read = engine.sync_unit(&unit).await;
+                r.absorb(read);
             }
-            replica.release_unit(&mut lock(&state), &key);
-            tracing::info!(unit = %key, replica = replica_id(), "unit released");
+            if let Some(replica) = replica {
+                if let Some(within) = flags.fresh_within
+                    && r.errors.is_empty()
+                    && !r.interrupted
+                {
+                    replica.mark_synced(&mut lock(state), &key, within);
+                }
+                replica.release_unit(&mut lock(state), &key);
+                tracing::info!(unit = %key, replica = replica_id(), "unit released");
+            }
+            UnitDone::Synced(index, Box::new((unit, r)))
         }
-        reports.push((unit, r));
-        if end {
-            break;
+    };
+    let mut waiting = units.into_iter().enumerate();
+    let mut running = futures::stream::FuturesUnordered::new();
+    let mut done: Vec<(usize, Unit, UnitReport)> = Vec::new();
+    let mut end = false;
+    loop {
+        while !end && !stop.requested() && running.len() < cfg.sync.unit_concurrency.max(1) {
+            match waiting.next() {
+                Some((i, unit)) => running.push(sync_one(i, unit)),
+                None => break,
+            }
+        }
+        match futures::StreamExt::next(&mut running).await {
+            None => break,
+            Some(UnitDone::Skipped) => {}
+            Some(UnitDone::Elsewhere(key)) => held_elsewhere.push(key),
+            Some(UnitDone::Synced(i, synced)) => {
+                let (unit, r) = *synced;
+                // A fatal error (the destination unusable) or a stop ends
+                // the run: no new unit starts; those running finish.
+                end |= r.fatal || r.interrupted;
+                done.push((i, unit, r));
+            }
         }
     }
+    done.sort_by_key(|(i, ..)| *i);
+    reports.extend(done.into_iter().map(|(_, unit, r)| (unit, r)));
     let interrupted = stop.requested();
     let clean = reports
         .iter()

@@ -980,3 +980,69 @@ async fn replicas_on_postgres_split_the_units_and_survive_kill_9() {
     assert_eq!(bc["queued"], 0, "a 6th BC request in flight: {bc}");
     assert!(bc["max_concurrent_seen"].as_u64().unwrap() <= 5, "{bc}");
 }
+
+/// `bcq sync` of the replica test's six units with `concurrency` units at
+/// once and PDFs or not; returns the run and BC's counters after it.
+async fn sync_units(w: &World, concurrency: &str, pdf: &str) -> (common::Run, Value) {
+    let entities = REPLICA_ENTITIES.map(|(e, _)| e).join(",");
+    let env = [
+        ("BCQ_ENTITIES", entities.as_str()),
+        ("BCQ_INCLUDE_PDF", pdf),
+        ("BCQ_UNIT_CONCURRENCY", concurrency),
+    ];
+    w.bcq(&["index-schema", "--apply"], &env).await.assert_ok();
+    let r = w.bcq(&["sync"], &env).await;
+    r.assert_ok();
+    let bc = sim(w, reqwest::Method::GET, "/_sim/counts", None).await;
+    (r, bc)
+}
+
+/// One run with `BCQ_UNIT_CONCURRENCY=4` syncs several units at once: BC
+/// saw more than one request in flight where, with units one at a time and
+/// no PDFs (each unit reads page after page), it saw one. With PDFs (each
+/// unit fetching 4 at a time) it still stays within BC's 5 in flight, none
+/// queued, and Q then holds exactly BC's records.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_run_syncs_units_at_once_within_bcs_limits() {
+    let world = || async {
+        World::start(
+            bc_sim::SimConfig {
+                latency: Duration::from_millis(20),
+                ..bc(100)
+            },
+            q_fast(),
+        )
+        .await
+    };
+    // One unit at a time, no PDFs: one request in flight.
+    let (_, bc1) = sync_units(&world().await, "1", "false").await;
+    assert_eq!(bc1["max_concurrent_seen"], 1, "{bc1}");
+    // Four at once: more than one.
+    let w = world().await;
+    let (r, bc4) = sync_units(&w, "4", "false").await;
+    assert!(
+        bc4["max_concurrent_seen"].as_u64().unwrap() >= 2,
+        "units were not read at once: {bc4}\n{}",
+        r.both()
+    );
+    // The summary lists the units in their order, whatever order they ended in.
+    let listed: Vec<&str> = r
+        .stdout
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("unit "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter_map(|u| u.rsplit('/').next())
+        .collect();
+    assert_eq!(
+        listed,
+        REPLICA_ENTITIES.map(|(e, _)| e).to_vec(),
+        "{}",
+        r.both()
+    );
+    // With PDFs, four units want up to 20 requests at once: BC's 5 hold.
+    let want = bc_doc_ids(&w, &REPLICA_ENTITIES).await;
+    let (r, bc) = sync_units(&w, "4", "true").await;
+    assert!(q_holds(&w, &want).await, "{}", r.both());
+    assert_eq!(bc["queued"], 0, "a 6th BC request in flight: {bc}");
+    assert_eq!(bc["throttled"], 0, "{bc}");
+}
