@@ -220,7 +220,7 @@ fn push_md_value(out: &mut String, s: &str, line_break: &str) {
 }
 
 /// Appends `s` as text inside a Markdown table cell or list item (see
-/// [`push_md_value`]; line breaks become `<br>`).
+/// `push_md_value`; line breaks become `<br>`).
 pub fn push_md_cell(out: &mut String, s: &str) {
     push_md_value(out, s, "<br>");
 }
@@ -237,7 +237,7 @@ pub fn push_datetime(out: &mut String, t: DateTime<Utc>) {
 }
 
 /// Appends `s` as inline Markdown text in a heading or a sentence (see
-/// [`push_md_value`]; line breaks become spaces).
+/// `push_md_value`; line breaks become spaces).
 pub fn push_md_text(out: &mut String, s: &str) {
     push_md_value(out, s, " ");
 }

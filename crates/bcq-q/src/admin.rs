@@ -93,7 +93,7 @@ impl QDestination {
     /// membership, so Q follows the configuration). Groups of membership
     /// DATASOURCE are mapped for this data source only. Returns each group
     /// put with that data source (`None` for INDEX), as
-    /// [`QSink::delete_group`] takes it.
+    /// [`QDestination::delete_group`] takes it.
     pub async fn put_groups(
         &self,
         groups: &[GroupSpec],

@@ -67,7 +67,7 @@ fn match_at(text: &[u8], secret: &str, json: bool) -> Option<usize> {
 }
 
 /// `text` with every registered secret, in any of the forms
-/// [`match_at`] knows, replaced by `***`.
+/// `match_at` knows, replaced by `***`.
 pub fn redact(text: &str) -> Cow<'_, str> {
     let secrets = SECRETS.read().unwrap_or_else(|e| e.into_inner());
     if secrets.is_empty() {

@@ -40,7 +40,7 @@ use uuid::Uuid;
 pub struct User {
     /// `userSecurityId`.
     pub security_id: Uuid,
-    /// `userName` (Code[50], upper case).
+    /// `userName` (`Code[50]`, upper case).
     pub user_name: String,
     /// `displayName` (the full name).
     pub display_name: String,
@@ -53,7 +53,7 @@ pub struct User {
 /// A BC security group.
 #[derive(Clone, Debug, Serialize)]
 pub struct Group {
-    /// `code` (Code[20]).
+    /// `code` (`Code[20]`).
     pub code: String,
     /// `groupName`: the Entra group's display name.
     pub name: String,

@@ -79,7 +79,7 @@ impl SeenIds {
         self.sorted.sort_unstable();
     }
 
-    /// The keys, sorted, for [`SeenIds::contains`]-style binary searches.
+    /// The keys, sorted, for `contains`-style binary searches.
     pub fn into_sorted(mut self) -> Vec<u64> {
         self.merge();
         self.sorted.shrink_to_fit();
