@@ -65,6 +65,10 @@ pub trait SharedBudget: Send + Sync + std::fmt::Debug {
     fn take(&self) -> Result<Option<String>, Duration>;
     /// Gives back a slot [`SharedBudget::take`] granted.
     fn give_back(&self, slot: &str);
+    /// Requests of the current window over every process, when known.
+    fn used(&self) -> Option<u32> {
+        None
+    }
 }
 
 impl RequestBudget {
@@ -144,8 +148,12 @@ impl RequestBudget {
     }
 
     /// Requests sent within the current window (what `/metrics` reports
-    /// as the budget used).
+    /// as the budget used): over every process when the budget is shared,
+    /// this process's otherwise.
     pub async fn used(&self) -> u32 {
+        if let Some(n) = self.shared.as_ref().and_then(|s| s.used()) {
+            return n;
+        }
         let mut sent = self.sent.lock().await;
         self.forget_old(&mut sent, Instant::now());
         sent.len() as u32
@@ -299,6 +307,9 @@ mod tests {
         fn give_back(&self, slot: &str) {
             self.out.lock().unwrap().retain(|s| s != slot);
         }
+        fn used(&self) -> Option<u32> {
+            Some(self.next.load(Ordering::SeqCst) as u32 * 10)
+        }
     }
 
     #[tokio::test(start_paused = true)]
@@ -330,5 +341,7 @@ mod tests {
             "every slot was given back"
         );
         assert_eq!(common.next.load(Ordering::SeqCst), 12);
+        // The window's use is the shared count's, not this process's 6.
+        assert_eq!(budgets[0].used().await, 120);
     }
 }

@@ -36,6 +36,7 @@ use bcq_core::destination::{
     Limits, Outcome, Rejected, RunEnd, RunStart, Source, Stat,
 };
 use bcq_core::document::Document;
+use bcq_core::engine::Stop;
 use bcq_state::{Location, StateStore};
 
 /// The holder of the "synced moments ago" marks.
@@ -45,6 +46,13 @@ const TURN: &str = "destination-run";
 /// The longest a process waits for the turn (another process may be
 /// following its job's indexing, which Q finishes before a new job).
 const TURN_WAIT: Duration = Duration::from_secs(20 * 60);
+/// The same once a stop was asked for: a replica that cannot take the turn
+/// in time leaves the run open, and a later run of any replica closes it.
+const STOPPING_TURN_WAIT: Duration = Duration::from_secs(5);
+
+fn lock(store: &Mutex<StateStore>) -> std::sync::MutexGuard<'_, StateStore> {
+    store.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// This process's name among replicas: host, process id and a random
 /// part (two containers may have the same host name and pid 1).
@@ -78,7 +86,9 @@ fn member_lease() -> String {
 pub struct Replica {
     ttl: Duration,
     heartbeat: tokio::task::JoinHandle<()>,
-    location: Location,
+    /// One connection for the leases of the run: the heartbeat's, the
+    /// shared destination run's, the release on drop.
+    store: Arc<Mutex<StateStore>>,
 }
 
 impl Replica {
@@ -89,11 +99,14 @@ impl Replica {
         let mut store = StateStore::open_at(location)
             .with_context(|| format!("opening the state in {location} for the replica's leases"))?;
         store.try_lease(&format!("replica:{}", replica_id()), replica_id(), ttl)?;
+        let store = Arc::new(Mutex::new(store));
+        let renewing = store.clone();
         let heartbeat = tokio::spawn(async move {
             let every = ttl / 3;
             loop {
                 tokio::time::sleep(every).await;
-                if let Err(e) = store.renew_leases(replica_id(), ttl) {
+                let renewed = lock(&renewing).renew_leases(replica_id(), ttl);
+                if let Err(e) = renewed {
                     tracing::warn!(error = %e, "cannot renew this replica's leases (another replica may take its units over)");
                 }
             }
@@ -101,7 +114,7 @@ impl Replica {
         Ok(Replica {
             ttl,
             heartbeat,
-            location: location.clone(),
+            store,
         })
     }
 
@@ -147,16 +160,17 @@ impl Replica {
 
     /// The destination, wrapped so that this run shares the destination
     /// run with the other replicas.
-    pub fn share(&self, inner: Arc<dyn Destination>) -> anyhow::Result<Arc<dyn Destination>> {
-        let store = StateStore::open_at(&self.location)
-            .with_context(|| format!("opening the state in {}", self.location))?;
-        Ok(Arc::new(SharedRun {
+    /// `stop`: after a stop request, leaving the run waits for the turn
+    /// only briefly (see [`STOPPING_TURN_WAIT`]).
+    pub fn share(&self, inner: Arc<dyn Destination>, stop: Stop) -> Arc<dyn Destination> {
+        Arc::new(SharedRun {
             inner,
-            store: Mutex::new(store),
+            store: self.store.clone(),
             ttl: self.ttl,
+            stop,
             start: Mutex::new(None),
             joined: tokio::sync::Mutex::new(None),
-        }))
+        })
     }
 }
 
@@ -166,9 +180,7 @@ impl Drop for Replica {
     /// went; whatever was not expires by itself).
     fn drop(&mut self) {
         self.heartbeat.abort();
-        if let Ok(mut store) = StateStore::open_at(&self.location) {
-            let _ = store.release_lease(&format!("replica:{}", replica_id()), replica_id());
-        }
+        let _ = lock(&self.store).release_lease(&format!("replica:{}", replica_id()), replica_id());
     }
 }
 
@@ -176,9 +188,11 @@ impl Drop for Replica {
 /// opens at the first write, as `bcq serve`'s lazy runs do.
 struct SharedRun {
     inner: Arc<dyn Destination>,
-    /// Its own connection: the engine holds the run's.
-    store: Mutex<StateStore>,
+    /// The replica's lease connection (the engine holds the run's).
+    store: Arc<Mutex<StateStore>>,
     ttl: Duration,
+    /// The run's stop request.
+    stop: Stop,
     /// What `open_run` was given, for the first write.
     start: Mutex<Option<RunStart>>,
     /// `Some` once this process writes into a run: the run's id, or
@@ -188,14 +202,16 @@ struct SharedRun {
 
 impl SharedRun {
     fn store(&self) -> std::sync::MutexGuard<'_, StateStore> {
-        self.store.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.store)
     }
 
     fn state_err(e: bcq_state::StateError) -> DestinationError {
         DestinationError::fatal(format!("sharing the destination run: {e}"))
     }
 
-    /// Takes the turn, waiting while another process has it.
+    /// Takes the turn, waiting while another process has it: at most
+    /// [`TURN_WAIT`], or [`STOPPING_TURN_WAIT`] once a stop was asked for
+    /// (a signal must not wait for another replica's indexing).
     async fn take_turn(&self) -> Result<(), DestinationError> {
         let began = Instant::now();
         let mut said = Instant::now();
@@ -207,10 +223,15 @@ impl SharedRun {
             {
                 return Ok(());
             }
-            if began.elapsed() > TURN_WAIT {
+            let limit = if self.stop.requested() {
+                STOPPING_TURN_WAIT
+            } else {
+                TURN_WAIT
+            };
+            if began.elapsed() > limit {
                 return Err(DestinationError::fatal(format!(
                     "another replica kept the destination run's turn for {} s; it may be stuck (its lease expires {} s after it stops)",
-                    TURN_WAIT.as_secs(),
+                    began.elapsed().as_secs(),
                     self.ttl.as_secs()
                 )));
             }
@@ -334,6 +355,7 @@ impl SharedRun {
             Some(Some(id)) => id,
         };
         if let Err(e) = self.take_turn().await {
+            let _ = self.store().release_lease(&member_lease(), replica_id());
             self.inner.forget_run();
             return RunEnd {
                 errors: vec![format!("leaving the shared destination run {id}: {e}")],
@@ -516,18 +538,14 @@ impl StoreBudget {
 
 impl bcq_bc::budget::SharedBudget for StoreBudget {
     fn take(&self) -> Result<Option<String>, Duration> {
-        let r = self
-            .store
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take_bc_slot(
-                &self.environment,
-                replica_id(),
-                self.limit,
-                self.window,
-                self.max_in_flight,
-                self.slot_ttl,
-            );
+        let r = lock(&self.store).take_bc_slot(
+            &self.environment,
+            replica_id(),
+            self.limit,
+            self.window,
+            self.max_in_flight,
+            self.slot_ttl,
+        );
         match r {
             Ok(bcq_state::BcSlot::Granted(slot)) => Ok(Some(slot)),
             Ok(bcq_state::BcSlot::Wait(d)) => Err(d),
@@ -540,13 +558,15 @@ impl bcq_bc::budget::SharedBudget for StoreBudget {
         }
     }
 
+    fn used(&self) -> Option<u32> {
+        lock(&self.store)
+            .bc_requests_in_window(&self.environment, self.window)
+            .ok()
+            .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
+    }
+
     fn give_back(&self, slot: &str) {
-        if let Err(e) = self
-            .store
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .give_back_bc_slot(slot)
-        {
+        if let Err(e) = lock(&self.store).give_back_bc_slot(slot) {
             tracing::warn!(error = %e, "cannot give a BC request slot back (it expires by itself)");
         }
     }

@@ -417,7 +417,7 @@ pub async fn run(
     let (_lock, replica, dest) = if store.is_postgres() {
         let lock = store.lock_for_shared_sync()?;
         let replica = Replica::start(&cfg.sync.state, cfg.sync.lease)?;
-        let dest = replica.share(dest)?;
+        let dest = replica.share(dest, stop.clone());
         (lock, Some(replica), dest)
     } else {
         (store.lock_for_sync()?, None, dest)
