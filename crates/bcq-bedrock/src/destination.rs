@@ -351,16 +351,20 @@ impl BedrockDestination {
         if docs.is_empty() {
             return Ok(Outcome { rejected });
         }
-        let batch: Vec<_> = docs
-            .iter()
-            .map(|d| {
-                let content = match staged.get(&d.id) {
-                    Some(uri) => Content::S3(uri),
-                    None => Content::Inline,
-                };
-                convert::document(d, content)
-            })
-            .collect();
+        // Each attempt converts the documents anew: the SDK takes its input
+        // by value, and converting costs what a clone would, so the usual
+        // single attempt converts once and copies nothing.
+        let batch = || -> Vec<_> {
+            docs.iter()
+                .map(|d| {
+                    let content = match staged.get(&d.id) {
+                        Some(uri) => Content::S3(uri),
+                        None => Content::Inline,
+                    };
+                    convert::document(d, content)
+                })
+                .collect()
+        };
         let t = &self.target;
         let token = client_token();
         let out = self
@@ -371,7 +375,7 @@ impl BedrockDestination {
                     .knowledge_base_id(&t.knowledge_base_id)
                     .data_source_id(&t.data_source_id)
                     .client_token(&token)
-                    .set_documents(Some(batch.clone()))
+                    .set_documents(Some(batch()))
                     .send()
             })
             .await;

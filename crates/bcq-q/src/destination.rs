@@ -237,20 +237,25 @@ impl QDestination {
         let mut attempts = self.caller.attempts();
         loop {
             attempts.begin();
-            let batch: Vec<_> = order
-                .iter()
-                .filter_map(|id| pending.get(id))
-                .map(|d| {
-                    let content = match (staged.get(&d.id), &self.staging) {
-                        (Some(key), Some(st)) => convert::s3(&st.bucket, key),
-                        _ => convert::blob(d),
-                    };
-                    convert::document(d, content, &run_attrs)
-                })
-                .collect();
-            if batch.is_empty() {
+            if pending.is_empty() {
                 return Ok(Outcome { rejected });
             }
+            // Each attempt converts the documents anew: the SDK takes its
+            // input by value, and converting costs what a clone would, so
+            // the usual single attempt converts once and copies nothing.
+            let batch = || -> Vec<_> {
+                order
+                    .iter()
+                    .filter_map(|id| pending.get(id))
+                    .map(|d| {
+                        let content = match (staged.get(&d.id), &self.staging) {
+                            (Some(key), Some(st)) => convert::s3(&st.bucket, key),
+                            _ => convert::blob(d),
+                        };
+                        convert::document(d, content, &run_attrs)
+                    })
+                    .collect()
+            };
             let r = self
                 .caller
                 .call(&self.put_calls, || {
@@ -260,7 +265,7 @@ impl QDestination {
                         .index_id(&self.target.index_id)
                         .set_data_source_sync_id(job.clone())
                         .set_role_arn(role.clone())
-                        .set_documents(Some(batch.clone()))
+                        .set_documents(Some(batch()))
                         .send()
                 })
                 .await;
