@@ -197,6 +197,13 @@ enum AccessCommand {
     },
 }
 
+/// mimalloc instead of glibc's allocator: bcq allocates many small,
+/// short-lived values per document (decoded fields, attributes, the SDK's
+/// request shapes) on one thread and frees them on another
+/// (docs/PERFORMANCE.md has the figures).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Exit codes: 0 all good, 1 the run failed or could not start, 2 the
 /// configuration or the command line is wrong, 128 + the signal's number
 /// when a signal stopped it (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP).
