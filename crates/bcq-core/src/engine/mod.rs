@@ -28,7 +28,9 @@
 //!   is kept, so that every run keeps the same one.
 //!
 //! The reader stops when the channel is full, so memory holds at most the
-//! channel plus the batches in flight, whatever the number of records.
+//! channel plus the batches in flight, whatever the number of records. The
+//! channel holds a whole page of BC's default size ([`CHANNEL_DOCS`]), so
+//! that the pusher has work while the reader waits for the next page.
 //!
 //! # Layout
 //!
@@ -45,6 +47,13 @@ pub mod push;
 pub mod read;
 pub mod records;
 pub mod seen;
+
+/// Documents between the reader and the pusher: more than one page of BC's
+/// default 1,000 records. The reader asks for the next page once the last
+/// document of this one is in the channel; with 256, the pusher ran dry
+/// during each page's round trip (93% of the ceiling at BC's 300 ms per
+/// page, docs/PERFORMANCE.md). About 5 MB of rendered documents.
+pub const CHANNEL_DOCS: usize = 1024;
 
 use crate::acl::AccessPolicy;
 use crate::catalog::EntitySpec;
@@ -387,7 +396,7 @@ impl Engine {
             &query,
         );
 
-        let (tx, rx) = mpsc::channel::<Pending>(256);
+        let (tx, rx) = mpsc::channel::<Pending>(CHANNEL_DOCS);
         let abort = AtomicBool::new(false);
         let mut read = ReadOutcome::new(started - self.cfg.overlap);
         let push = {
