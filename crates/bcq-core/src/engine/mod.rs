@@ -52,7 +52,8 @@ pub mod seen;
 /// default 1,000 records. The reader asks for the next page once the last
 /// document of this one is in the channel; with 256, the pusher ran dry
 /// during each page's round trip (93% of the ceiling at BC's 300 ms per
-/// page, docs/PERFORMANCE.md). About 5 MB of rendered documents.
+/// page; 98% with 1,024, for 4–12 MB more peak memory at 100,000
+/// invoices, docs/PERFORMANCE.md).
 pub const CHANNEL_DOCS: usize = 1024;
 
 use crate::acl::AccessPolicy;
