@@ -56,6 +56,10 @@ pub mod seen;
 /// invoices, docs/PERFORMANCE.md).
 pub const CHANNEL_DOCS: usize = 1024;
 
+/// The room a reader waits for when the channel is full (see
+/// `Engine::queue`): a call's worth of documents several times over.
+pub const QUEUE_ROOM: usize = 64;
+
 use crate::acl::AccessPolicy;
 use crate::catalog::EntitySpec;
 use crate::destination::Destination;
@@ -548,7 +552,13 @@ impl Engine {
     }
 
     /// Hands a document to the pusher; false when the pusher has stopped.
+    /// When the channel is full, waits for room for [`QUEUE_ROOM`]
+    /// documents, not one, so that a reader ahead of the pusher wakes once
+    /// per that many documents taken instead of once per document.
     async fn queue(&self, tx: &mpsc::Sender<Pending>, p: Pending) -> bool {
+        if tx.capacity() == 0 && tx.reserve_many(QUEUE_ROOM).await.is_err() {
+            return false;
+        }
         if tx.send(p).await.is_err() {
             return false;
         }
