@@ -300,7 +300,7 @@ pub fn document(d: &Document, content: Content<'_>) -> KnowledgeBaseDocument {
                     .r#type(InlineContentType::Text)
                     .text_content(
                         TextContentDoc::builder()
-                            .data(String::from_utf8_lossy(&d.content))
+                            .data(text(&d.content))
                             .build()
                             .expect("data is set"),
                     )
@@ -365,10 +365,26 @@ pub fn document(d: &Document, content: Content<'_>) -> KnowledgeBaseDocument {
         .build()
 }
 
+/// A rendered document's text. bcq renders valid UTF-8, which the standard
+/// check confirms faster than the lossy conversion; anything else is made
+/// valid rather than refused.
+fn text(content: &[u8]) -> String {
+    match std::str::from_utf8(content) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(content).into_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use bcq_core::document::Membership;
+
+    #[test]
+    fn text_keeps_valid_utf8_and_repairs_the_rest() {
+        assert_eq!(text("Ünïcode | *md*".as_bytes()), "Ünïcode | *md*");
+        assert_eq!(text(b"a\xffb"), "a\u{fffd}b");
+    }
 
     fn groups() -> Vec<GroupSpec> {
         vec![
