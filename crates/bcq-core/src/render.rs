@@ -334,7 +334,9 @@ pub fn render<R: Fields + ?Sized>(
     md.push_str(").\n\n");
     for field in spec.fields {
         let mark = md.len();
-        let _ = write!(md, "- **{}:** ", field.label);
+        md.push_str("- **");
+        md.push_str(field.label);
+        md.push_str(":** ");
         if push_value(&mut md, record, field.names, field.kind, currency) {
             md.push('\n');
         } else {
@@ -348,7 +350,9 @@ pub fn render<R: Fields + ?Sized>(
         if let Some(rows) = rows.filter(|r| !r.is_empty()) {
             md.push_str("| # |");
             for c in lines.columns {
-                let _ = write!(md, " {} |", c.label);
+                md.push(' ');
+                md.push_str(c.label);
+                md.push_str(" |");
             }
             md.push_str("\n|---|");
             for _ in lines.columns {
@@ -356,7 +360,9 @@ pub fn render<R: Fields + ?Sized>(
             }
             md.push('\n');
             for (i, row) in rows.into_iter().enumerate() {
-                let _ = write!(md, "| {} |", i + 1);
+                md.push_str("| ");
+                wire::push_uint(&mut md, i as u64 + 1);
+                md.push_str(" |");
                 for c in lines.columns {
                     md.push(' ');
                     push_value(&mut md, row, c.names, c.kind, None);

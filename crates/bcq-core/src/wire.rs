@@ -242,6 +242,26 @@ pub fn push_md_text(out: &mut String, s: &str) {
     push_md_value(out, s, " ");
 }
 
+/// Appends `n` in decimal, without the formatting machinery (rendering
+/// writes tens of numbers per document).
+pub fn push_uint(out: &mut String, n: u64) {
+    // u64::MAX has 20 digits.
+    let mut digits = [0u8; 20];
+    let mut n = n;
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for d in &digits[start..] {
+        out.push(char::from(*d));
+    }
+}
+
 /// Appends an amount with two decimals and thousands separators: `12,345.60`.
 pub fn push_amount(out: &mut String, v: f64) {
     let cents = (v.abs() * 100.0).round() as u128;
@@ -268,13 +288,18 @@ pub fn push_amount(out: &mut String, v: f64) {
         }
         out.push(char::from(*d));
     }
-    let _ = write!(out, ".{frac:02}");
+    out.push('.');
+    out.push(char::from(b'0' + (frac / 10) as u8));
+    out.push(char::from(b'0' + (frac % 10) as u8));
 }
 
 /// Appends a quantity without needless decimals: `3`, `2.5`.
 pub fn push_quantity(out: &mut String, v: f64) {
     if v.fract() == 0.0 && v.abs() < 1e15 {
-        let _ = write!(out, "{}", v as i64);
+        if v < 0.0 {
+            out.push('-');
+        }
+        push_uint(out, v.abs() as u64);
     } else {
         let start = out.len();
         let _ = write!(out, "{v:.5}");
@@ -333,6 +358,16 @@ mod tests {
         assert_eq!(amount(999.999), "1,000.00");
         assert_eq!(quantity(3.0), "3");
         assert_eq!(quantity(2.5), "2.5");
+        assert_eq!(amount(7.05), "7.05");
+        assert_eq!(amount(0.0), "0.00");
+        // Whole quantities and row numbers are written without `fmt`, the
+        // same as `fmt` writes them.
+        for v in [0.0, -0.0, 1.0, -3.0, 10.0, 123456789.0, -999999999999999.0] {
+            assert_eq!(quantity(v), format!("{}", v as i64), "{v}");
+        }
+        for n in [0, 9, 10, 99, 100, 1234567, u64::MAX] {
+            assert_eq!(written(|o| push_uint(o, n)), n.to_string());
+        }
     }
 
     #[test]
