@@ -242,22 +242,27 @@ pub fn push_md_text(out: &mut String, s: &str) {
     push_md_value(out, s, " ");
 }
 
-/// Appends `n` in decimal, without the formatting machinery (rendering
-/// writes tens of numbers per document).
-pub fn push_uint(out: &mut String, n: u64) {
-    // u64::MAX has 20 digits.
-    let mut digits = [0u8; 20];
+/// The decimal digits of `n`, written at the end of `buf` (u128::MAX has
+/// 39 digits), without the formatting machinery.
+fn decimal_digits(n: u128, buf: &mut [u8; 40]) -> &[u8] {
     let mut n = n;
-    let mut start = digits.len();
+    let mut start = buf.len();
     loop {
         start -= 1;
-        digits[start] = b'0' + (n % 10) as u8;
+        buf[start] = b'0' + (n % 10) as u8;
         n /= 10;
         if n == 0 {
             break;
         }
     }
-    for d in &digits[start..] {
+    &buf[start..]
+}
+
+/// Appends `n` in decimal, without the formatting machinery (rendering
+/// writes tens of numbers per document).
+pub fn push_uint(out: &mut String, n: u64) {
+    let mut buf = [0u8; 40];
+    for d in decimal_digits(u128::from(n), &mut buf) {
         out.push(char::from(*d));
     }
 }
@@ -266,19 +271,8 @@ pub fn push_uint(out: &mut String, n: u64) {
 pub fn push_amount(out: &mut String, v: f64) {
     let cents = (v.abs() * 100.0).round() as u128;
     let (whole, frac) = (cents / 100, cents % 100);
-    // u128::MAX has 39 digits.
-    let mut digits = [0u8; 40];
-    let mut n = whole;
-    let mut start = digits.len();
-    loop {
-        start -= 1;
-        digits[start] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    let digits = &digits[start..];
+    let mut buf = [0u8; 40];
+    let digits = decimal_digits(whole, &mut buf);
     if v < 0.0 {
         out.push('-');
     }
