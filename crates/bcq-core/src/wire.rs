@@ -277,7 +277,7 @@ pub fn push_amount(out: &mut String, v: f64) {
         out.push('-');
     }
     for (i, d) in digits.iter().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(char::from(*d));
