@@ -8,6 +8,14 @@
 //!   a killed one's leases expire and its units are synced by the next run
 //!   of any other process. Each replica starts at a different unit, so
 //!   that they spread over the units at once.
+//! - **Polls take turns on a unit.** A `bcq serve` replica marks a unit it
+//!   synced at a poll; the other replicas' polls leave it alone for 90% of
+//!   the poll interval. While other replicas serve (each announces itself
+//!   with a `serving:<id>` lease renewed at every poll), the replica that
+//!   synced the unit also leaves it alone at its own next poll, so that
+//!   whichever replica polls next takes it: without that, replicas whose
+//!   polls fall in the same phase as another's never find a unit free, and
+//!   one replica does all the work.
 //! - **One destination run, shared.** Q runs one sync job per data source
 //!   at a time, so replicas *share* it rather than take turns: the first
 //!   process to write opens the job and records it (`shared_run`), the
@@ -39,8 +47,6 @@ use bcq_core::document::Document;
 use bcq_core::engine::Stop;
 use bcq_state::{Location, StateStore};
 
-/// The holder of the "synced moments ago" marks.
-const SYNCED: &str = "(synced)";
 /// The lease that orders opening, joining and closing the shared run.
 const TURN: &str = "destination-run";
 /// The longest a process waits for the turn (another process may be
@@ -80,6 +86,43 @@ fn member_lease() -> String {
     format!("member:{}", replica_id())
 }
 
+/// The lease by which a `bcq serve` replica says that it polls.
+fn serving_lease() -> String {
+    format!("serving:{}", replica_id())
+}
+
+/// The holder of this process's "serving" and "synced" leases: not its id,
+/// so that a run's heartbeat, which renews what the id holds for the units'
+/// time to live, leaves their own times alone.
+fn own_mark() -> String {
+    format!("({})", replica_id())
+}
+
+/// Says, for three poll intervals, that this `bcq serve` polls the units
+/// (see the module doc); called at every poll.
+pub fn announce_serving(store: &mut StateStore, poll: Duration) {
+    if let Err(e) = store.try_lease(&serving_lease(), &own_mark(), poll * 3) {
+        tracing::warn!(error = %e, "cannot announce this replica to the others (they may leave it fewer units)");
+    }
+}
+
+/// Withdraws [`announce_serving`] (a `bcq serve` that stops).
+pub fn withdraw_serving(store: &mut StateStore) {
+    if let Err(e) = store.release_lease(&serving_lease(), &own_mark()) {
+        tracing::warn!(error = %e, "cannot withdraw this replica's announcement (it expires by itself)");
+    }
+}
+
+/// Why a poll leaves a unit that was synced moments ago alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fresh {
+    /// Another replica synced it since the previous poll.
+    ByOther,
+    /// This replica synced it at its previous poll, and other replicas
+    /// serve: one of them takes it this time.
+    ByThis,
+}
+
 /// One run's part in the replicas' work: its liveness lease, renewed until
 /// it is dropped.
 #[derive(Debug)]
@@ -89,6 +132,8 @@ pub struct Replica {
     /// One connection for the leases of the run: the heartbeat's, the
     /// shared destination run's, the release on drop.
     store: Arc<Mutex<StateStore>>,
+    /// Whether another `bcq serve` announced itself when the run began.
+    others_serving: bool,
 }
 
 impl Replica {
@@ -99,6 +144,10 @@ impl Replica {
         let mut store = StateStore::open_at(location)
             .with_context(|| format!("opening the state in {location} for the replica's leases"))?;
         store.try_lease(&format!("replica:{}", replica_id()), replica_id(), ttl)?;
+        let others_serving = store
+            .live_leases("serving:")?
+            .iter()
+            .any(|l| l.name != serving_lease());
         let store = Arc::new(Mutex::new(store));
         let renewing = store.clone();
         let heartbeat = tokio::spawn(async move {
@@ -115,6 +164,7 @@ impl Replica {
             ttl,
             heartbeat,
             store,
+            others_serving,
         })
     }
 
@@ -131,21 +181,34 @@ impl Replica {
         }
     }
 
-    /// Notes that the unit was synced now, for `within` (replicas' polls
-    /// leave it alone meanwhile).
+    /// Notes that the unit was synced now: other replicas' polls leave it
+    /// alone for `within`, this one's for twice that (see [`Replica::fresh`]).
     pub fn mark_synced(&self, store: &mut StateStore, key: &str, within: Duration) {
         // Held by no process (no heartbeat renews it): a time stamp.
-        if let Err(e) = store.try_lease(&format!("synced:{key}"), SYNCED, within) {
+        if let Err(e) = store.try_lease(&format!("synced:{key}"), &own_mark(), within * 2) {
             tracing::warn!(unit = key, error = %e, "cannot note that the unit was synced");
         }
     }
 
-    /// Whether a replica synced the unit less than the `within` of its
-    /// [`Replica::mark_synced`] ago.
-    pub fn synced_recently(&self, store: &StateStore, key: &str) -> bool {
-        store
-            .live_leases(&format!("synced:{key}"))
-            .is_ok_and(|l| l.iter().any(|l| l.name == format!("synced:{key}")))
+    /// Whether a poll leaves the unit alone because it was synced moments
+    /// ago: by another replica less than `within` ago, or by this one at
+    /// its previous poll while other replicas serve. A replica alone takes
+    /// its units at every poll.
+    pub fn fresh(&self, store: &StateStore, key: &str, within: Duration) -> Option<Fresh> {
+        let name = format!("synced:{key}");
+        let mark = store
+            .live_leases(&name)
+            .ok()?
+            .into_iter()
+            .find(|l| l.name == name)?;
+        if mark.holder == own_mark() {
+            self.others_serving.then_some(Fresh::ByThis)
+        } else {
+            // Marked for twice `within`: more than `within` left means
+            // marked less than `within` ago.
+            let within_ms = i64::try_from(within.as_millis()).unwrap_or(i64::MAX);
+            (mark.expires_in_ms > within_ms).then_some(Fresh::ByOther)
+        }
     }
 
     /// Where this replica starts among `n` units, so that replicas spread.

@@ -4,7 +4,7 @@
 
 use crate::config::Config;
 use crate::plan;
-use crate::replicas::{Replica, replica_id};
+use crate::replicas::{Fresh, Replica, replica_id};
 use crate::ui::Ui;
 use anyhow::{Context, anyhow};
 use bcq_core::destination::{AccessModel, Destination, Rejected, RunEnd, RunStart};
@@ -574,11 +574,18 @@ pub async fn run(
                 return UnitDone::Skipped;
             }
             if let Some(r) = replica {
-                if flags.fresh_within.is_some()
+                if let Some(within) = flags.fresh_within
                     && !flags.notified.contains(&key)
-                    && r.synced_recently(&lock(state), &key)
+                    && let Some(fresh) = r.fresh(&lock(state), &key, within)
                 {
-                    tracing::info!(unit = %key, "another replica synced this unit moments ago; leaving it");
+                    match fresh {
+                        Fresh::ByOther => {
+                            tracing::info!(unit = %key, "another replica synced this unit moments ago; leaving it")
+                        }
+                        Fresh::ByThis => {
+                            tracing::info!(unit = %key, "this replica synced the unit at its previous poll; leaving it to the other replicas this time")
+                        }
+                    }
                     return UnitDone::Elsewhere(key);
                 }
                 match r.lease_unit(&mut lock(state), &key) {

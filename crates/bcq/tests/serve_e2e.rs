@@ -39,7 +39,46 @@ impl Serve {
     }
 
     /// With more environment; `BCQ_TLS_CERT` among it makes the base https.
+    /// Returns once the listener is up (or the process ended).
     fn start_with(w: &World, poll_seconds: u64, webhooks: bool, extra: &[(&str, &str)]) -> Serve {
+        Self::spawn(w, poll_seconds, webhooks, extra).started(w, poll_seconds, webhooks, extra)
+    }
+
+    /// Waits until the listener is up, and returns this process; or the
+    /// process as it ended, for the test to see with its log. The port is
+    /// chosen free and released before bcq binds it, so another test of
+    /// this process may take it in between: a bcq that could not listen is
+    /// started again on another port (same arguments as its spawn), up to
+    /// five times.
+    fn started(
+        mut self,
+        w: &World,
+        poll_seconds: u64,
+        webhooks: bool,
+        extra: &[(&str, &str)],
+    ) -> Serve {
+        for attempt in 1.. {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                if self.log().contains("bcq serve started") {
+                    return self;
+                }
+                let ended = self.child.as_mut().unwrap().try_wait().unwrap().is_some();
+                if ended || Instant::now() >= deadline {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            if !self.log().contains("cannot listen on") || attempt == 5 {
+                break;
+            }
+            self = Self::spawn(w, poll_seconds, webhooks, extra);
+        }
+        self
+    }
+
+    /// Starts the process, without waiting for it.
+    fn spawn(w: &World, poll_seconds: u64, webhooks: bool, extra: &[(&str, &str)]) -> Serve {
         let port = free_port();
         let scheme = if extra.iter().any(|(k, _)| *k == "BCQ_TLS_CERT") {
             "https"
@@ -827,20 +866,17 @@ async fn replicas_on_postgres_split_the_units_and_survive_kill_9() {
     )
     .await
     .assert_ok();
-    let mut replicas: Vec<Serve> = (0..3)
-        .map(|_| {
-            Serve::start_with(
-                &w,
-                5,
-                false,
-                &[
-                    ("BCQ_STATE_URL", schema.url.as_str()),
-                    ("BCQ_LEASE_SECONDS", "3"),
-                    ("BCQ_INCLUDE_PDF", "true"),
-                    ("BCQ_ENTITIES", entities.as_str()),
-                ],
-            )
-        })
+    let env = [
+        ("BCQ_STATE_URL", schema.url.as_str()),
+        ("BCQ_LEASE_SECONDS", "3"),
+        ("BCQ_INCLUDE_PDF", "true"),
+        ("BCQ_ENTITIES", entities.as_str()),
+    ];
+    // All three spawned before any is waited for, so that they start together.
+    let spawned: Vec<Serve> = (0..3).map(|_| Serve::spawn(&w, 5, false, &env)).collect();
+    let mut replicas: Vec<Serve> = spawned
+        .into_iter()
+        .map(|s| s.started(&w, 5, false, &env))
         .collect();
     let unit_holders = || {
         bcq_state::testing::pg_admin(&format!(
@@ -855,10 +891,20 @@ async fn replicas_on_postgres_split_the_units_and_survive_kill_9() {
     };
     // Every replica works: each leases a unit of the first run.
     let first = &replicas[0];
-    until(first, "every replica to lease a unit", 60, || async {
-        replicas.iter().all(|r| r.log().contains("unit leased"))
-    })
-    .await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !replicas.iter().all(|r| r.log().contains("unit leased")) {
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for every replica to lease a unit\n{}",
+            replicas
+                .iter()
+                .enumerate()
+                .map(|(i, r)| format!("replica {i}'s log:\n{}", r.log()))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     until(first, "the replicas to push", 60, || async {
         w.q_counts().await["documents_put"].as_u64().unwrap_or(0) >= 30
     })
@@ -975,6 +1021,47 @@ async fn replicas_on_postgres_split_the_units_and_survive_kill_9() {
     assert_eq!(bc["throttled"], 0, "{bc}");
     assert_eq!(bc["queued"], 0, "a 6th BC request in flight: {bc}");
     assert!(bc["max_concurrent_seen"].as_u64().unwrap() <= 5, "{bc}");
+}
+
+/// A replica that starts after another took every unit still gets units:
+/// the first leaves the units it synced at its previous poll to the others
+/// while another replica serves, so the late one's next poll finds them
+/// free, whatever the phase of its polls against the first one's. (Before,
+/// a replica whose polls fell within 90% of an interval after another's
+/// found every unit synced moments ago, poll after poll, and did nothing.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_replica_gets_units_at_its_next_polls() {
+    let w = World::start(bc(20), q_fast()).await;
+    let schema = bcq_state::testing::PgSchema::new();
+    let entities = REPLICA_ENTITIES.map(|(e, _)| e).join(",");
+    w.bcq(
+        &["index-schema", "--apply"],
+        &[("BCQ_ENTITIES", entities.as_str())],
+    )
+    .await
+    .assert_ok();
+    let env = [
+        ("BCQ_STATE_URL", schema.url.as_str()),
+        ("BCQ_ENTITIES", entities.as_str()),
+        ("BCQ_UNIT_CONCURRENCY", "16"),
+    ];
+    let first = Serve::start_with(&w, 5, false, &env);
+    until(&first, "the first replica's first run", 60, || async {
+        first.log().contains("run finished")
+    })
+    .await;
+    let late = Serve::start_with(&w, 5, false, &env);
+    until(&late, "the late replica to lease a unit", 30, || async {
+        late.log().contains("unit leased")
+    })
+    .await;
+    assert!(
+        first
+            .log()
+            .contains("leaving it to the other replicas this time"),
+        "{}",
+        first.log()
+    );
 }
 
 /// `bcq sync` of the replica test's six units with `concurrency` units at

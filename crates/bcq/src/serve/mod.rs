@@ -208,11 +208,19 @@ impl Shared {
         if !all && pending.is_empty() {
             return Cycle::Idle;
         }
+        if all {
+            // Replicas on PostgreSQL: the others' polls see this one serve.
+            let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
+            if store.is_postgres() {
+                crate::replicas::announce_serving(&mut store, self.cfg.serve.poll);
+            }
+        }
         let (units, deleted) = hooks::plan_of(&pending);
         let mut flags = RunFlags::new(Mode::Incremental, false);
         // Replicas: a poll leaves alone a unit another replica synced
-        // since the previous poll (within 90% of the interval, so that the
-        // replica's own next poll finds its marks expired).
+        // since the previous poll (within 90% of the interval), and one
+        // this replica synced at its previous poll while others serve
+        // (crate::replicas).
         flags.fresh_within = all.then_some(self.cfg.serve.poll.mul_f64(0.9));
         flags.notified = units.clone();
         flags.only = (!all).then_some(units);
@@ -366,6 +374,12 @@ pub async fn run(mut cfg: Config, ui: &Ui, stop: Stop) -> anyhow::Result<ServeRe
             }
         }
     };
+    {
+        let mut store = shared.store.lock().unwrap_or_else(|e| e.into_inner());
+        if store.is_postgres() {
+            crate::replicas::withdraw_serving(&mut store);
+        }
+    }
     let _ = done_tx.send(());
     let _ = server.await;
     report.cut_short = matches!(worked, Ok(true));
