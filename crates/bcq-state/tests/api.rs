@@ -489,6 +489,14 @@ conformance! {
         );
         assert_eq!(one.release_leases_of("r1").unwrap(), 1);
         assert!(two.try_lease("unit:c", "r2", long).unwrap());
+
+        // A time stamp any process moves: set over another live holder.
+        one.set_lease("synced:a", "(r1)", long).unwrap();
+        two.set_lease("synced:a", "(r2)", Duration::from_secs(5)).unwrap();
+        let marks = one.live_leases("synced:").unwrap();
+        assert_eq!(marks.len(), 1, "{marks:?}");
+        assert_eq!(marks[0].holder, "(r2)");
+        assert!(marks[0].expires_in_ms <= 5_000, "{marks:?}");
     }
 
     fn the_shared_run_is_recorded_and_cleared_only_by_its_id(b: &Backend) {

@@ -185,7 +185,9 @@ impl Replica {
     /// alone for `within`, this one's for twice that (see [`Replica::fresh`]).
     pub fn mark_synced(&self, store: &mut StateStore, key: &str, within: Duration) {
         // Held by no process (no heartbeat renews it): a time stamp.
-        if let Err(e) = store.try_lease(&format!("synced:{key}"), &own_mark(), within * 2) {
+        // Set whoever marked it before: another replica's mark, still
+        // live for its owner, must not outlive this sync.
+        if let Err(e) = store.set_lease(&format!("synced:{key}"), &own_mark(), within * 2) {
             tracing::warn!(unit = key, error = %e, "cannot note that the unit was synced");
         }
     }

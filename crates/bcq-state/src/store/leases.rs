@@ -92,6 +92,22 @@ impl StateStore {
         Ok(changed > 0)
     }
 
+    /// Sets the lease `name` to `holder` for `ttl` from now, whoever held
+    /// it: for time stamps that any process may move (a unit "synced
+    /// moments ago"), not for what one process must hold alone.
+    pub fn set_lease(&mut self, name: &str, holder: &str, ttl: Duration) -> Result<(), StateError> {
+        let err = self.sql_err(format!("set {name}"));
+        let now = self.db_now_ms()?;
+        self.conn
+            .execute(
+                "INSERT INTO leases (name, holder, expires_at) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at",
+                vals![name, holder, now.saturating_add(ms(ttl))],
+            )
+            .map_err(err)?;
+        Ok(())
+    }
+
     /// Extends every lease `holder` has by `ttl` from now; returns how
     /// many it still has (a lease that expired and was taken over is not
     /// its own any more).
