@@ -73,7 +73,7 @@ pub fn users_only(acl: &AccessControl, groups: &[GroupSpec]) -> Result<AccessCon
             PrincipalKind::Group => members(groups, &p.id)?,
         };
         for u in users {
-            if u.chars().count() > MAX_PRINCIPAL_CHARS {
+            if wire::chars_over(&u, MAX_PRINCIPAL_CHARS) {
                 return Err(format!(
                     "the user {u} is longer than Amazon Bedrock's {MAX_PRINCIPAL_CHARS} characters"
                 ));
@@ -98,7 +98,7 @@ pub fn users_only(acl: &AccessControl, groups: &[GroupSpec]) -> Result<AccessCon
 }
 
 fn cut_string(s: &mut String) -> bool {
-    if s.chars().count() > MAX_STRING_CHARS {
+    if wire::chars_over(s, MAX_STRING_CHARS) {
         *s = wire::truncate_chars(std::mem::take(s), MAX_STRING_CHARS);
         true
     } else {
@@ -114,10 +114,10 @@ pub fn fit(
     groups: &[GroupSpec],
     acl_enabled: bool,
 ) -> Result<Vec<String>, String> {
-    let id_len = doc.id.chars().count();
-    if id_len == 0 || id_len > MAX_ID_CHARS {
+    if doc.id.is_empty() || wire::chars_over(&doc.id, MAX_ID_CHARS) {
         return Err(format!(
-            "the document id has {id_len} characters; Amazon Bedrock takes 1 to {MAX_ID_CHARS}"
+            "the document id has {} characters; Amazon Bedrock takes 1 to {MAX_ID_CHARS}",
+            doc.id.chars().count()
         ));
     }
     if doc.content.is_empty() {
@@ -140,7 +140,7 @@ pub fn fit(
         (None, false) => {}
     }
     let mut cuts = Vec::new();
-    if doc.title.chars().count() > MAX_STRING_CHARS {
+    if wire::chars_over(&doc.title, MAX_STRING_CHARS) {
         doc.title = wire::truncate_chars(std::mem::take(&mut doc.title), MAX_STRING_CHARS);
         cuts.push("title".to_string());
     }

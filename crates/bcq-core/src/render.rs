@@ -54,13 +54,25 @@ const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
 /// entity and BC `id` (the GUID, not the number, which changes when a draft
 /// is posted).
 pub fn doc_id(environment: &str, company_id: &str, entity_set: &str, bc_id: &str) -> String {
-    format!(
-        "bc/{}/{}/{}/{}",
-        environment.to_ascii_lowercase(),
-        company_id.to_ascii_lowercase(),
-        entity_set,
-        bc_id.to_ascii_lowercase()
-    )
+    // Built in place (one allocation; no formatting machinery, no
+    // lower-cased copies): one of these per record.
+    let mut id = String::with_capacity(
+        7 + environment.len() + company_id.len() + entity_set.len() + bc_id.len(),
+    );
+    let push_lower = |id: &mut String, s: &str| {
+        let at = id.len();
+        id.push_str(s);
+        id[at..].make_ascii_lowercase();
+    };
+    id.push_str("bc/");
+    push_lower(&mut id, environment);
+    id.push('/');
+    push_lower(&mut id, company_id);
+    id.push('/');
+    id.push_str(entity_set);
+    id.push('/');
+    push_lower(&mut id, bc_id);
+    id
 }
 
 /// The Q document id of BC's PDF of a record.
@@ -75,16 +87,26 @@ pub fn deep_link(
     caption: Option<&str>,
     number: Option<&str>,
 ) -> String {
-    let mut url = format!(
-        "{}/{}/{}/?company={}&page={page}",
-        ctx.web_base.trim_end_matches('/'),
-        ctx.tenant,
-        ctx.environment,
-        utf8_percent_encode(&ctx.company_name, QUERY_VALUE)
-    );
+    // Built in place, without the formatting machinery: one per record.
+    let mut url = String::with_capacity(160);
+    url.push_str(ctx.web_base.trim_end_matches('/'));
+    url.push('/');
+    url.push_str(&ctx.tenant);
+    url.push('/');
+    url.push_str(&ctx.environment);
+    url.push_str("/?company=");
+    url.extend(utf8_percent_encode(&ctx.company_name, QUERY_VALUE));
+    url.push_str("&page=");
+    wire::push_uint(&mut url, u64::from(page));
     if let (Some(c), Some(n)) = (caption, number) {
-        let quoted = format!("'{c}' IS '{}'", n.replace('\'', "''"));
-        let _ = write!(url, "&filter={}", utf8_percent_encode(&quoted, QUERY_VALUE));
+        let mut quoted = String::with_capacity(c.len() + n.len() + 10);
+        quoted.push('\'');
+        quoted.push_str(c);
+        quoted.push_str("' IS '");
+        quoted.push_str(&n.replace('\'', "''"));
+        quoted.push('\'');
+        url.push_str("&filter=");
+        url.extend(utf8_percent_encode(&quoted, QUERY_VALUE));
     }
     url
 }

@@ -42,10 +42,13 @@ fn valid_name(name: &str) -> bool {
 /// Fits `doc` to Q's constraints: the parts cut (title, long string
 /// attributes, a rendering over 5 MB), or why it cannot be sent.
 pub fn fit(doc: &mut Document) -> Result<Vec<String>, String> {
-    let id_len = doc.id.chars().count();
-    if id_len == 0 || id_len > MAX_ID_CHARS || doc.id.chars().any(char::is_control) {
+    if doc.id.is_empty()
+        || wire::chars_over(&doc.id, MAX_ID_CHARS)
+        || doc.id.chars().any(char::is_control)
+    {
         return Err(format!(
-            "the document id ({id_len} characters) does not fit Amazon Q Business's 1 to {MAX_ID_CHARS} characters without control characters"
+            "the document id ({} characters) does not fit Amazon Q Business's 1 to {MAX_ID_CHARS} characters without control characters",
+            doc.id.chars().count()
         ));
     }
     if doc.content.len() > MAX_FILE_BYTES {
@@ -67,13 +70,13 @@ pub fn fit(doc: &mut Document) -> Result<Vec<String>, String> {
         ));
     }
     let mut cuts = Vec::new();
-    if doc.title.chars().count() > MAX_TITLE_CHARS {
+    if wire::chars_over(&doc.title, MAX_TITLE_CHARS) {
         doc.title = wire::truncate_chars(std::mem::take(&mut doc.title), MAX_TITLE_CHARS);
         cuts.push("title".to_string());
     }
     for a in &mut doc.attributes {
         let cut = match &mut a.value {
-            AttrValue::String(s) if s.chars().count() > MAX_ATTR_STRING_CHARS => {
+            AttrValue::String(s) if wire::chars_over(s, MAX_ATTR_STRING_CHARS) => {
                 *s = wire::truncate_chars(std::mem::take(s), MAX_ATTR_STRING_CHARS);
                 true
             }
@@ -81,7 +84,7 @@ pub fn fit(doc: &mut Document) -> Result<Vec<String>, String> {
                 let mut any = false;
                 for s in l
                     .iter_mut()
-                    .filter(|s| s.chars().count() > MAX_ATTR_STRING_CHARS)
+                    .filter(|s| wire::chars_over(s, MAX_ATTR_STRING_CHARS))
                 {
                     *s = wire::truncate_chars(std::mem::take(s), MAX_ATTR_STRING_CHARS);
                     any = true;
