@@ -1,6 +1,7 @@
 //! The `documents` table: what the destination acknowledged, by document id.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use super::{StateStore, units};
 use crate::db::{Value, vals};
@@ -175,31 +176,7 @@ impl StateStore {
             // Rows per statement: one round trip for up to 100 documents
             // (a network round trip each in PostgreSQL).
             for chunk in unique.chunks(INSERT_CHUNK) {
-                let rows: Vec<String> = (0..chunk.len())
-                    .map(|r| {
-                        let b = r * 6;
-                        format!(
-                            "(?{}, ?{}, ?{}, ?{}, ?{}, ?{})",
-                            b + 1,
-                            b + 2,
-                            b + 3,
-                            b + 4,
-                            b + 5,
-                            b + 6
-                        )
-                    })
-                    .collect();
-                let sql = format!(
-                    "INSERT INTO documents (doc_id, unit, bc_id, content_hash, pushed_at, run_id)
-                     VALUES {}
-                     ON CONFLICT (doc_id) DO UPDATE SET
-                         unit = excluded.unit,
-                         bc_id = excluded.bc_id,
-                         content_hash = excluded.content_hash,
-                         pushed_at = excluded.pushed_at,
-                         run_id = excluded.run_id",
-                    rows.join(", ")
-                );
+                let sql = upsert_sql(chunk.len());
                 let mut params = Vec::with_capacity(chunk.len() * 6);
                 for ack in chunk {
                     params.extend([
@@ -211,7 +188,7 @@ impl StateStore {
                         Value::from(run_id),
                     ]);
                 }
-                tx.execute(&sql, &params).map_err(|e| {
+                tx.execute(sql, &params).map_err(|e| {
                     // The unit row exists (ensured above), so the only
                     // foreign key that can fail is the run.
                     if e.is_foreign_key_violation() {
@@ -268,4 +245,38 @@ impl StateStore {
             Ok(())
         })
     }
+}
+
+/// The statement that stores `rows` (1 to [`INSERT_CHUNK`])
+/// acknowledgements (see [`StateStore::commit_acks`]), made once per
+/// process for each number of rows.
+fn upsert_sql(rows: usize) -> &'static str {
+    static MADE: [OnceLock<String>; INSERT_CHUNK] = [const { OnceLock::new() }; INSERT_CHUNK];
+    MADE[rows.clamp(1, INSERT_CHUNK) - 1].get_or_init(|| {
+        let values: Vec<String> = (0..rows)
+            .map(|r| {
+                let b = r * 6;
+                format!(
+                    "(?{}, ?{}, ?{}, ?{}, ?{}, ?{})",
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5,
+                    b + 6
+                )
+            })
+            .collect();
+        format!(
+            "INSERT INTO documents (doc_id, unit, bc_id, content_hash, pushed_at, run_id)
+             VALUES {}
+             ON CONFLICT (doc_id) DO UPDATE SET
+                 unit = excluded.unit,
+                 bc_id = excluded.bc_id,
+                 content_hash = excluded.content_hash,
+                 pushed_at = excluded.pushed_at,
+                 run_id = excluded.run_id",
+            values.join(", ")
+        )
+    })
 }
