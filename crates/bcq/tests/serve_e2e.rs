@@ -841,6 +841,20 @@ fn leased_units(
 /// Three `bcq serve` replicas on one PostgreSQL state split the units of a
 /// run between them through leases (each syncs some, no unit by two at
 /// once) and write into one shared Q sync job (never two SYNCING at once);
+/// A fresh PostgreSQL schema for replicas of the replica tests' units, and
+/// those units' `BCQ_ENTITIES`, with Q's index attributes declared.
+async fn replica_state(w: &World) -> (bcq_state::testing::PgSchema, String) {
+    let schema = bcq_state::testing::PgSchema::new();
+    let entities = REPLICA_ENTITIES.map(|(e, _)| e).join(",");
+    w.bcq(
+        &["index-schema", "--apply"],
+        &[("BCQ_ENTITIES", entities.as_str())],
+    )
+    .await
+    .assert_ok();
+    (schema, entities)
+}
+
 /// `kill -9` of a replica in the middle of a unit lets the others take
 /// that unit over once its lease expires and bring Q to BC, nothing lost;
 /// BC's limits (5 requests in flight per environment) held over the three,
@@ -857,15 +871,8 @@ async fn replicas_on_postgres_split_the_units_and_survive_kill_9() {
         ..bc(300)
     };
     let w = World::start(bc_cfg, q).await;
-    let schema = bcq_state::testing::PgSchema::new();
-    let entities = REPLICA_ENTITIES.map(|(e, _)| e).join(",");
     let want = bc_doc_ids(&w, &REPLICA_ENTITIES).await;
-    w.bcq(
-        &["index-schema", "--apply"],
-        &[("BCQ_ENTITIES", entities.as_str())],
-    )
-    .await
-    .assert_ok();
+    let (schema, entities) = replica_state(&w).await;
     let env = [
         ("BCQ_STATE_URL", schema.url.as_str()),
         ("BCQ_LEASE_SECONDS", "3"),
@@ -1032,14 +1039,7 @@ async fn replicas_on_postgres_split_the_units_and_survive_kill_9() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_late_replica_gets_units_at_its_next_polls() {
     let w = World::start(bc(20), q_fast()).await;
-    let schema = bcq_state::testing::PgSchema::new();
-    let entities = REPLICA_ENTITIES.map(|(e, _)| e).join(",");
-    w.bcq(
-        &["index-schema", "--apply"],
-        &[("BCQ_ENTITIES", entities.as_str())],
-    )
-    .await
-    .assert_ok();
+    let (schema, entities) = replica_state(&w).await;
     let env = [
         ("BCQ_STATE_URL", schema.url.as_str()),
         ("BCQ_ENTITIES", entities.as_str()),
