@@ -98,12 +98,7 @@ pub fn users_only(acl: &AccessControl, groups: &[GroupSpec]) -> Result<AccessCon
 }
 
 fn cut_string(s: &mut String) -> bool {
-    if wire::chars_over(s, MAX_STRING_CHARS) {
-        *s = wire::truncate_chars(std::mem::take(s), MAX_STRING_CHARS);
-        true
-    } else {
-        false
-    }
+    wire::cut_chars(s, MAX_STRING_CHARS)
 }
 
 /// Fits `doc` to Bedrock: cuts what can be cut (named in the result), and
@@ -140,8 +135,7 @@ pub fn fit(
         (None, false) => {}
     }
     let mut cuts = Vec::new();
-    if wire::chars_over(&doc.title, MAX_STRING_CHARS) {
-        doc.title = wire::truncate_chars(std::mem::take(&mut doc.title), MAX_STRING_CHARS);
+    if cut_string(&mut doc.title) {
         cuts.push("title".to_string());
     }
     for a in &mut doc.attributes {

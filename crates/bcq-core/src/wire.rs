@@ -190,6 +190,16 @@ pub fn chars_over(s: &str, max_chars: usize) -> bool {
     s.len() > max_chars && s.chars().count() > max_chars
 }
 
+/// Cuts `s` in place to at most `max_chars` characters (see
+/// [`truncate_chars`]); true if it was cut.
+pub fn cut_chars(s: &mut String, max_chars: usize) -> bool {
+    if !chars_over(s, max_chars) {
+        return false;
+    }
+    *s = truncate_chars(std::mem::take(s), max_chars);
+    true
+}
+
 /// Cuts a string to at most `max_chars` characters, ending with `…` when cut.
 pub fn truncate_chars(s: String, max_chars: usize) -> String {
     if !chars_over(&s, max_chars) {
@@ -384,6 +394,12 @@ mod tests {
         assert!(chars_over("éé", 1));
         assert!(!chars_over("", 0));
         assert!(chars_over("a", 0));
+        let mut s = "éé".to_string();
+        assert!(!cut_chars(&mut s, 2));
+        assert_eq!(s, "éé");
+        let mut s = "abcd".to_string();
+        assert!(cut_chars(&mut s, 3));
+        assert_eq!(s, "ab…");
     }
 
     #[test]

@@ -70,27 +70,16 @@ pub fn fit(doc: &mut Document) -> Result<Vec<String>, String> {
         ));
     }
     let mut cuts = Vec::new();
-    if wire::chars_over(&doc.title, MAX_TITLE_CHARS) {
-        doc.title = wire::truncate_chars(std::mem::take(&mut doc.title), MAX_TITLE_CHARS);
+    if wire::cut_chars(&mut doc.title, MAX_TITLE_CHARS) {
         cuts.push("title".to_string());
     }
     for a in &mut doc.attributes {
         let cut = match &mut a.value {
-            AttrValue::String(s) if wire::chars_over(s, MAX_ATTR_STRING_CHARS) => {
-                *s = wire::truncate_chars(std::mem::take(s), MAX_ATTR_STRING_CHARS);
-                true
-            }
-            AttrValue::StringList(l) => {
-                let mut any = false;
-                for s in l
-                    .iter_mut()
-                    .filter(|s| wire::chars_over(s, MAX_ATTR_STRING_CHARS))
-                {
-                    *s = wire::truncate_chars(std::mem::take(s), MAX_ATTR_STRING_CHARS);
-                    any = true;
-                }
-                any
-            }
+            AttrValue::String(s) => wire::cut_chars(s, MAX_ATTR_STRING_CHARS),
+            // Every item is fitted (no short-circuit).
+            AttrValue::StringList(l) => l.iter_mut().fold(false, |any, s| {
+                wire::cut_chars(s, MAX_ATTR_STRING_CHARS) | any
+            }),
             _ => false,
         };
         if cut {
