@@ -59,6 +59,9 @@ pub const CHANNEL_DOCS: usize = 1024;
 /// The room a reader waits for when the channel is full (see
 /// `Engine::queue`): a call's worth of documents several times over.
 pub const QUEUE_ROOM: usize = 64;
+// tokio refuses a `reserve_many` larger than the channel, which `queue`
+// would take for a closed channel and stop reading.
+const _: () = assert!(QUEUE_ROOM <= CHANNEL_DOCS);
 
 use crate::acl::AccessPolicy;
 use crate::catalog::EntitySpec;

@@ -247,12 +247,17 @@ impl StateStore {
     }
 }
 
-/// The statement that stores `rows` (1 to [`INSERT_CHUNK`])
-/// acknowledgements (see [`StateStore::commit_acks`]), made once per
-/// process for each number of rows.
+/// The statement that stores `rows` acknowledgements (see
+/// [`StateStore::commit_acks`]), made once per process for each number of
+/// rows. `rows` is a chunk's length, 1 to [`INSERT_CHUNK`]; any other panics
+/// here rather than caching a statement under another count.
 fn upsert_sql(rows: usize) -> &'static str {
     static MADE: [OnceLock<String>; INSERT_CHUNK] = [const { OnceLock::new() }; INSERT_CHUNK];
-    MADE[rows.clamp(1, INSERT_CHUNK) - 1].get_or_init(|| {
+    assert!(
+        (1..=INSERT_CHUNK).contains(&rows),
+        "{rows} rows in one statement"
+    );
+    MADE[rows - 1].get_or_init(|| {
         let values: Vec<String> = (0..rows)
             .map(|r| {
                 let b = r * 6;
