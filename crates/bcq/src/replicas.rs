@@ -99,8 +99,12 @@ fn own_mark() -> String {
 }
 
 /// Says, for three poll intervals, that this `bcq serve` polls the units
-/// (see the module doc); called at every poll.
+/// (see the module doc); called at every poll. Nothing with a state file,
+/// where there are no replicas.
 pub fn announce_serving(store: &mut StateStore, poll: Duration) {
+    if !store.is_postgres() {
+        return;
+    }
     if let Err(e) = store.try_lease(&serving_lease(), &own_mark(), poll * 3) {
         tracing::warn!(error = %e, "cannot announce this replica to the others (they may leave it fewer units)");
     }
@@ -108,6 +112,9 @@ pub fn announce_serving(store: &mut StateStore, poll: Duration) {
 
 /// Withdraws [`announce_serving`] (a `bcq serve` that stops).
 pub fn withdraw_serving(store: &mut StateStore) {
+    if !store.is_postgres() {
+        return;
+    }
     if let Err(e) = store.release_lease(&serving_lease(), &own_mark()) {
         tracing::warn!(error = %e, "cannot withdraw this replica's announcement (it expires by itself)");
     }
@@ -144,10 +151,15 @@ impl Replica {
         let mut store = StateStore::open_at(location)
             .with_context(|| format!("opening the state in {location} for the replica's leases"))?;
         store.try_lease(&format!("replica:{}", replica_id()), replica_id(), ttl)?;
-        let others_serving = store
-            .live_leases("serving:")?
-            .iter()
-            .any(|l| l.name != serving_lease());
+        // A hint: if it cannot be read, this replica takes its units at
+        // every poll, as a replica alone does.
+        let others_serving = match store.live_leases("serving:") {
+            Ok(l) => l.iter().any(|l| l.name != serving_lease()),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read which other replicas serve; this run does not leave them its units");
+                false
+            }
+        };
         let store = Arc::new(Mutex::new(store));
         let renewing = store.clone();
         let heartbeat = tokio::spawn(async move {

@@ -210,10 +210,10 @@ impl Shared {
         }
         if all {
             // Replicas on PostgreSQL: the others' polls see this one serve.
-            let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
-            if store.is_postgres() {
-                crate::replicas::announce_serving(&mut store, self.cfg.serve.poll);
-            }
+            crate::replicas::announce_serving(
+                &mut self.store.lock().unwrap_or_else(|e| e.into_inner()),
+                self.cfg.serve.poll,
+            );
         }
         let (units, deleted) = hooks::plan_of(&pending);
         let mut flags = RunFlags::new(Mode::Incremental, false);
@@ -374,12 +374,7 @@ pub async fn run(mut cfg: Config, ui: &Ui, stop: Stop) -> anyhow::Result<ServeRe
             }
         }
     };
-    {
-        let mut store = shared.store.lock().unwrap_or_else(|e| e.into_inner());
-        if store.is_postgres() {
-            crate::replicas::withdraw_serving(&mut store);
-        }
-    }
+    crate::replicas::withdraw_serving(&mut shared.store.lock().unwrap_or_else(|e| e.into_inner()));
     let _ = done_tx.send(());
     let _ = server.await;
     report.cut_short = matches!(worked, Ok(true));
