@@ -264,6 +264,23 @@ mod tests {
             "cut at a character boundary"
         );
         assert!(cuts.iter().any(|c| c.starts_with("body")), "{cuts:?}");
+
+        // Every long item of a string list is cut; the attribute is named once.
+        let mut doc = render(spec, &ctx, &short).unwrap();
+        let long = "z".repeat(MAX_ATTR_STRING_CHARS + 1);
+        doc.attributes.push(bcq_core::document::Attribute {
+            name: "bc_tags".into(),
+            value: AttrValue::StringList(vec![long.clone(), "ok".into(), long]),
+        });
+        let cuts = fit(&mut doc).unwrap();
+        assert_eq!(cuts, vec!["attribute bc_tags".to_string()]);
+        let AttrValue::StringList(l) = &doc.attributes.last().unwrap().value else {
+            panic!("a list")
+        };
+        assert_eq!(l[1], "ok");
+        for s in [&l[0], &l[2]] {
+            assert_eq!(s.chars().count(), MAX_ATTR_STRING_CHARS);
+        }
     }
 
     #[test]
