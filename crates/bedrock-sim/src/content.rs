@@ -226,7 +226,10 @@ mod tests {
             &reader(),
         )
         .unwrap();
-        assert_eq!(t.chunks, vec!["Invoice 1 for Adatum".to_string()]);
+        assert_eq!(
+            t.passages().collect::<Vec<_>>(),
+            vec!["Invoice 1 for Adatum"]
+        );
         let pdf = aws_sim::pdf::make_pdf(&["Sales Invoice 103001"], true);
         let p = prepare(
             &version(Source::Bytes {

@@ -3,7 +3,7 @@
 //!
 //! | route | effect |
 //! |---|---|
-//! | `GET /_sim/documents[?dataSourceId=]` | `{"documents":[DocumentDump…]}` |
+//! | `GET /_sim/documents[?dataSourceId=][&ids_only=true]` | `{"documents":[DocumentDump…]}` or `{"ids":[…]}` |
 //! | `GET /_sim/counts`, `DELETE /_sim/counts` | [`Counts`], reset |
 //! | `POST /_sim/faults` [`FaultSpec`](crate::FaultSpec), `GET`, `DELETE /_sim/faults` | add (`{}`), list (`{"faults":[{"fault","remaining"}]}`), clear |
 //! | `PUT /_sim/rates` `{"Op": rate}` | change rates, answers all rates |
@@ -112,17 +112,29 @@ impl Control {
 
     /// Every document of every data source (or of one), by data source then id.
     pub fn documents(&self, data_source_id: Option<&str>) -> Vec<DocumentDump> {
+        self.each_document(data_source_id, DocumentDump::from_doc)
+    }
+
+    /// The ids of every document of every data source (or of one), by data
+    /// source then id: what a count needs, without a dump of each document.
+    pub fn document_ids(&self, data_source_id: Option<&str>) -> Vec<String> {
+        self.each_document(data_source_id, |_, d| d.id.clone())
+    }
+
+    /// `f(data source id, document)` for every document of every data
+    /// source (or of one), by data source then id.
+    fn each_document<T>(
+        &self,
+        data_source_id: Option<&str>,
+        f: impl Fn(&str, &Doc) -> T,
+    ) -> Vec<T> {
         let inner = self.shared.lock();
         inner
             .kb
             .data_sources
             .values()
             .filter(|ds| data_source_id.is_none_or(|id| id == ds.spec.id))
-            .flat_map(|ds| {
-                ds.documents
-                    .values()
-                    .map(|d| DocumentDump::from_doc(&ds.spec.id, d))
-            })
+            .flat_map(|ds| ds.documents.values().map(|d| f(&ds.spec.id, d)))
             .collect()
     }
 
@@ -157,7 +169,12 @@ pub fn handle_http(
     let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     match (method, path) {
         ("GET", "/_sim/documents") => {
-            ok(json!({"documents": c.documents(get("dataSourceId").as_deref())}))
+            let ds = get("dataSourceId");
+            if get("ids_only").as_deref() == Some("true") {
+                ok(json!({"ids": c.document_ids(ds.as_deref())}))
+            } else {
+                ok(json!({"documents": c.documents(ds.as_deref())}))
+            }
         }
         _ => c
             .handle_http(method, path, body)

@@ -169,7 +169,7 @@ mod tests {
     fn indexed() -> Indexed {
         Indexed {
             text: "x".into(),
-            chunks: vec!["x".into()],
+            chunks: std::iter::once(0..1).collect(),
             attributes: vec![],
             acl: None,
             content_type: "TEXT".into(),

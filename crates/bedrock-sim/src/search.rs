@@ -6,6 +6,7 @@
 //! controls — what is indexed, under which attributes, for whom.
 
 use std::collections::HashMap;
+use std::ops::Range;
 
 use serde_json::Value;
 
@@ -25,9 +26,10 @@ pub fn tokenize(s: &str) -> Vec<String> {
 }
 
 /// Cuts text into passages of [`CHUNK_WORDS`] words overlapping by
-/// [`CHUNK_OVERLAP`], each a slice of the original text (its line breaks and
-/// punctuation kept).
-pub fn chunk(text: &str) -> Vec<String> {
+/// [`CHUNK_OVERLAP`], each a byte range of the original text (its line
+/// breaks and punctuation kept; ranges rather than copies, so that a
+/// document's passages cost no more memory than its text).
+pub fn chunk(text: &str) -> Vec<Range<usize>> {
     let mut words = Vec::new();
     let mut start = None;
     for (i, c) in text.char_indices() {
@@ -47,7 +49,7 @@ pub fn chunk(text: &str) -> Vec<String> {
     let mut first = 0;
     while first < words.len() {
         let last = (first + CHUNK_WORDS).min(words.len()) - 1;
-        out.push(text[words[first].0..words[last].1].to_string());
+        out.push(words[first].0..words[last].1);
         if last + 1 == words.len() {
             break;
         }
@@ -297,13 +299,16 @@ mod tests {
 
     #[test]
     fn chunks_overlap_and_keep_the_text() {
-        let text: Vec<String> = (0..250).map(|i| format!("w{i}")).collect();
-        let c = chunk(&text.join(" \n"));
+        let text = (0..250)
+            .map(|i| format!("w{i}"))
+            .collect::<Vec<_>>()
+            .join(" \n");
+        let c: Vec<&str> = chunk(&text).into_iter().map(|r| &text[r]).collect();
         assert_eq!(c.len(), 3);
         assert!(c[0].starts_with("w0 \nw1") && c[0].ends_with("w119"));
         assert!(c[1].starts_with("w100 "));
         assert!(c[2].ends_with("w249"));
-        assert_eq!(chunk("  one  "), vec!["one".to_string()]);
+        assert_eq!(chunk("  one  "), vec![2..5]);
         assert!(chunk("   ").is_empty());
     }
 

@@ -1,7 +1,7 @@
 //! State shared by the HTTP handlers, the indexer, the preparation tasks
 //! and [`crate::Control`].
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -9,7 +9,6 @@ use aws_sim::faults::{FaultModel, Faults};
 use aws_sim::schedule::Queue;
 use aws_sim::throttle::Throttle;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use tokio::sync::Notify;
 
 use crate::config::BedrockSimConfig;
@@ -62,10 +61,57 @@ pub struct Event {
 /// What a `clientToken` was first used for, and the answer it got.
 #[derive(Debug, Clone)]
 pub struct TokenRecord {
-    /// The request (path labels and body without the token).
-    pub request: Value,
-    /// The answer.
-    pub response: Value,
+    /// SHA-256 of the request (path labels and body without the token),
+    /// not the request itself: a body holds up to 10 documents' content,
+    /// and keeping it made the emulator hold ~100 KB per document ingested.
+    pub request: [u8; 32],
+    /// The answer, as JSON text (smaller than a `Value` tree).
+    pub response: String,
+}
+
+/// `clientToken` records kept: the most recent ones, the oldest forgotten
+/// first. A client retries a call within seconds or minutes; 10,000 calls
+/// are over 16 minutes at the default 10 calls a second, and bound the
+/// records to a few tens of MB however many documents pass through.
+pub const TOKEN_RECORDS: usize = 10_000;
+
+/// A `clientToken` record's key: (operation, data source, token).
+pub type TokenKey = (String, String, String);
+
+/// The `clientToken` records, at most [`TOKEN_RECORDS`].
+#[derive(Debug, Default)]
+pub struct Tokens {
+    records: HashMap<TokenKey, TokenRecord>,
+    order: VecDeque<TokenKey>,
+}
+
+impl Tokens {
+    /// The record of a token, unless never used or forgotten.
+    pub fn get(&self, key: &TokenKey) -> Option<&TokenRecord> {
+        self.records.get(key)
+    }
+
+    /// Records a token's first use, forgetting the oldest beyond the bound.
+    pub fn insert(&mut self, key: TokenKey, record: TokenRecord) {
+        if self.records.insert(key.clone(), record).is_none() {
+            self.order.push_back(key);
+        }
+        while self.order.len() > TOKEN_RECORDS {
+            if let Some(old) = self.order.pop_front() {
+                self.records.remove(&old);
+            }
+        }
+    }
+
+    /// Records kept.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Whether none is kept.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
 }
 
 /// Mutable part, behind one mutex (no await while held).
@@ -82,8 +128,8 @@ pub struct Inner {
     pub throttle: Throttle,
     /// Transitions are held (test seam: makes STARTING observable without timing).
     pub paused: bool,
-    /// `clientToken` records by (operation, data source, token).
-    pub tokens: HashMap<(String, String, String), TokenRecord>,
+    /// `clientToken` records.
+    pub tokens: Tokens,
     /// Pagination cursors: token → last key returned.
     pub cursors: HashMap<String, String>,
     /// Last generation given to a document version or deletion (one
@@ -132,7 +178,7 @@ impl Shared {
             faults: Faults::with_seed(cfg.fault_seed),
             throttle: Throttle::new(cfg.rates.clone()),
             paused: false,
-            tokens: HashMap::new(),
+            tokens: Tokens::default(),
             cursors: HashMap::new(),
             generation: 0,
         };

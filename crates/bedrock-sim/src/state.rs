@@ -153,8 +153,9 @@ pub struct Version {
 pub struct Indexed {
     /// Extracted text.
     pub text: String,
-    /// Passages Retrieve returns (`content.text`).
-    pub chunks: Vec<String>,
+    /// Passages Retrieve returns (`content.text`): byte ranges of `text`
+    /// (see [`Indexed::passages`]).
+    pub chunks: Vec<std::ops::Range<usize>>,
     /// Attributes (inline, or read from S3 metadata).
     pub attributes: Vec<Attr>,
     /// Access control list.
@@ -163,6 +164,13 @@ pub struct Indexed {
     pub content_type: String,
     /// Generation of the version, for chunk ids.
     pub generation: u64,
+}
+
+impl Indexed {
+    /// The passages, in order.
+    pub fn passages(&self) -> impl Iterator<Item = &str> {
+        self.chunks.iter().map(|r| &self.text[r.clone()])
+    }
 }
 
 /// Why a version was not indexed: its final status (`FAILED`, or `IGNORED`

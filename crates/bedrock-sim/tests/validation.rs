@@ -443,6 +443,15 @@ async fn control_api_over_http() {
     let (_, docs) = ctl("GET", "/_sim/documents", None).await;
     assert_eq!(docs["documents"][0]["status"], "INDEXED");
     assert_eq!(docs["documents"][0]["textLength"], 11);
+    let (_, ids) = ctl("GET", "/_sim/documents?ids_only=true", None).await;
+    assert_eq!(ids, json!({"ids": ["d1"]}));
+    let (_, ids) = ctl(
+        "GET",
+        "/_sim/documents?dataSourceId=NOSUCHDS01&ids_only=true",
+        None,
+    )
+    .await;
+    assert_eq!(ids, json!({"ids": []}));
     let (_, counts) = ctl("GET", "/_sim/counts", None).await;
     assert_eq!(counts["by_operation"]["IngestKnowledgeBaseDocuments"], 1);
     assert_eq!(counts["documents_ingested"], 1);

@@ -481,7 +481,7 @@ fn replay(
     op: &str,
     ds: &str,
     token: Option<&str>,
-    request: &Value,
+    request: &[u8; 32],
 ) -> Result<Option<Value>, BedrockError> {
     let Some(t) = token else { return Ok(None) };
     match inner
@@ -490,7 +490,7 @@ fn replay(
     {
         None => Ok(None),
         Some(r) if &r.request == request => {
-            let response = r.response.clone();
+            let response = serde_json::from_str(&r.response).expect("recorded from a Value");
             inner.counts.idempotent_replays += 1;
             Ok(Some(response))
         }
@@ -505,7 +505,7 @@ fn record(
     op: &str,
     ds: &str,
     token: Option<String>,
-    request: Value,
+    request: [u8; 32],
     response: &Value,
 ) {
     if let Some(t) = token {
@@ -513,19 +513,24 @@ fn record(
             (op.to_string(), ds.to_string(), t),
             TokenRecord {
                 request,
-                response: response.clone(),
+                response: response.to_string(),
             },
         );
     }
 }
 
-/// The request as idempotency compares it: labels and body without the token.
-fn fingerprint(req: &Req, body: &Value) -> Value {
+/// The request as idempotency compares it: a digest of its labels and
+/// body without the token. serde_json's objects are sorted maps (its
+/// `preserve_order` feature is off), so the same request with its keys in
+/// another order has the same digest.
+fn fingerprint(req: &Req, body: &Value) -> [u8; 32] {
+    use sha2::Digest;
     let mut b = body.clone();
     if let Some(o) = b.as_object_mut() {
         o.remove("clientToken");
     }
-    json!({"knowledgeBaseId": req.label("knowledgeBaseId"), "dataSourceId": req.label("dataSourceId"), "body": b})
+    let v = json!({"knowledgeBaseId": req.label("knowledgeBaseId"), "dataSourceId": req.label("dataSourceId"), "body": b});
+    sha2::Sha256::digest(serde_json::to_vec(&v).expect("a Value serializes")).into()
 }
 
 pub fn ingest(shared: &Arc<Shared>, req: &Req) -> Result<Value, BedrockError> {
@@ -812,5 +817,55 @@ mod tests {
         )
         .unwrap();
         assert_eq!(d["documentDetails"][0]["status"], "DELETING");
+    }
+
+    #[test]
+    fn the_same_request_with_its_keys_in_another_order_has_the_same_digest() {
+        let l = labels();
+        let req = Req {
+            labels: &l,
+            body: b"",
+        };
+        let a = json!({"clientToken": "t1", "documents": [{"content": {"dataSourceType": "CUSTOM"}, "metadata": {"type": "IN_LINE_ATTRIBUTE"}}]});
+        let b: Value = serde_json::from_str(
+            r#"{"documents": [{"metadata": {"type": "IN_LINE_ATTRIBUTE"}, "content": {"dataSourceType": "CUSTOM"}}], "clientToken": "t2"}"#,
+        )
+        .unwrap();
+        assert_eq!(fingerprint(&req, &a), fingerprint(&req, &b));
+        let c = json!({"clientToken": "t1", "documents": [{"content": {"dataSourceType": "S3"}}]});
+        assert_ne!(fingerprint(&req, &a), fingerprint(&req, &c));
+    }
+
+    #[tokio::test]
+    async fn client_token_records_are_bounded_and_the_oldest_go_first() {
+        use crate::shared::TOKEN_RECORDS;
+        let shared = Shared::new(BedrockSimConfig::default());
+        shared.lock().paused = true;
+        let l = labels();
+        let send = |i: usize| {
+            let b = body(&format!("c0b1c2d3-0000-4000-8000-{i:012}"), "d1");
+            ingest(
+                &shared,
+                &Req {
+                    labels: &l,
+                    body: &b,
+                },
+            )
+            .unwrap();
+        };
+        for i in 0..=TOKEN_RECORDS {
+            send(i);
+        }
+        assert_eq!(shared.lock().tokens.len(), TOKEN_RECORDS);
+        // The newest token still replays; the oldest was forgotten, so its
+        // request is taken as a new one.
+        for i in [TOKEN_RECORDS, 0] {
+            send(i);
+            assert_eq!(shared.lock().counts.idempotent_replays, 1, "token {i}");
+        }
+        assert_eq!(
+            shared.lock().counts.documents_ingested,
+            TOKEN_RECORDS as u64 + 2
+        );
     }
 }

@@ -236,7 +236,7 @@ pub fn retrieve(shared: &Shared, req: &Req) -> Result<Value, BedrockError> {
                 continue;
             }
             let extra = attribute_words(&ix.attributes);
-            for (i, c) in ix.chunks.iter().enumerate() {
+            for (i, c) in ix.passages().enumerate() {
                 hits.push(Hit {
                     ds: &ds.spec.id,
                     doc: &d.id,
