@@ -7,7 +7,9 @@
 //! resources (`ResourceNotFoundException`), then what the data source can
 //! take (a `ValidationException` naming each offending member), then the
 //! `clientToken` (same token and same request: the first answer again;
-//! same token, other request: `ValidationException`).
+//! same token, other request: `ValidationException`). The emulator
+//! remembers the latest [`TOKEN_RECORDS`](crate::shared::TOKEN_RECORDS)
+//! tokens; an older one counts as new.
 
 use std::sync::Arc;
 
@@ -475,15 +477,32 @@ fn problems_error(problems: Vec<(String, String)>) -> Result<(), BedrockError> {
     })
 }
 
+/// A request's `clientToken` and the digest of what it asks
+/// ([`fingerprint`]): made only when the request names a token.
+struct Idempotency {
+    token: String,
+    request: [u8; 32],
+}
+
+impl Idempotency {
+    fn of(req: &Req, body: &Value, token: Option<String>) -> Option<Idempotency> {
+        token.map(|token| Idempotency {
+            token,
+            request: fingerprint(req, body),
+        })
+    }
+}
+
 /// The answer recorded for `clientToken`, if this request repeats it.
 fn replay(
     inner: &mut Inner,
     op: &str,
     ds: &str,
-    token: Option<&str>,
-    request: &[u8; 32],
+    idem: Option<&Idempotency>,
 ) -> Result<Option<Value>, BedrockError> {
-    let Some(t) = token else { return Ok(None) };
+    let Some(Idempotency { token: t, request }) = idem else {
+        return Ok(None);
+    };
     match inner
         .tokens
         .get(&(op.to_string(), ds.to_string(), t.to_string()))
@@ -500,17 +519,10 @@ fn replay(
     }
 }
 
-fn record(
-    inner: &mut Inner,
-    op: &str,
-    ds: &str,
-    token: Option<String>,
-    request: [u8; 32],
-    response: &Value,
-) {
-    if let Some(t) = token {
+fn record(inner: &mut Inner, op: &str, ds: &str, idem: Option<Idempotency>, response: &Value) {
+    if let Some(Idempotency { token, request }) = idem {
         inner.tokens.insert(
-            (op.to_string(), ds.to_string(), t),
+            (op.to_string(), ds.to_string(), token),
             TokenRecord {
                 request,
                 response: response.to_string(),
@@ -520,17 +532,32 @@ fn record(
 }
 
 /// The request as idempotency compares it: a digest of its labels and
-/// body without the token. serde_json's objects are sorted maps (its
-/// `preserve_order` feature is off), so the same request with its keys in
-/// another order has the same digest.
+/// body without the token, written straight into the hash (a body holds
+/// up to 10 documents; it is not copied). serde_json's objects are sorted
+/// maps (its `preserve_order` feature is off), so the same request with
+/// its keys in another order has the same digest; JSON values delimit
+/// themselves, so the values written one after another cannot run into
+/// each other.
 fn fingerprint(req: &Req, body: &Value) -> [u8; 32] {
     use sha2::Digest;
-    let mut b = body.clone();
-    if let Some(o) = b.as_object_mut() {
-        o.remove("clientToken");
+    fn put<T: serde::Serialize + ?Sized>(h: &mut sha2::Sha256, v: &T) {
+        serde_json::to_writer(h, v).expect("a hash takes every byte");
     }
-    let v = json!({"knowledgeBaseId": req.label("knowledgeBaseId"), "dataSourceId": req.label("dataSourceId"), "body": b});
-    sha2::Sha256::digest(serde_json::to_vec(&v).expect("a Value serializes")).into()
+    let mut h = sha2::Sha256::new();
+    put(
+        &mut h,
+        &[req.label("knowledgeBaseId"), req.label("dataSourceId")],
+    );
+    match body.as_object() {
+        Some(o) => {
+            for (k, v) in o.iter().filter(|(k, _)| *k != "clientToken") {
+                put(&mut h, k);
+                put(&mut h, v);
+            }
+        }
+        None => put(&mut h, body),
+    }
+    h.finalize().into()
 }
 
 pub fn ingest(shared: &Arc<Shared>, req: &Req) -> Result<Value, BedrockError> {
@@ -554,10 +581,11 @@ pub fn ingest(shared: &Arc<Shared>, req: &Req) -> Result<Value, BedrockError> {
     }
     v.finish()?;
     let (kb, ds_id) = (req.label("knowledgeBaseId"), req.label("dataSourceId"));
+    // Hashed before the emulator's lock is taken: a body holds 10 documents.
+    let idem = Idempotency::of(req, &body, token);
     let mut inner = shared.lock();
     judge(data_source(&mut inner, kb, ds_id)?, &mut docs)?;
-    let request = fingerprint(req, &body);
-    if let Some(r) = replay(&mut inner, OP, ds_id, token.as_deref(), &request)? {
+    if let Some(r) = replay(&mut inner, OP, ds_id, idem.as_ref())? {
         return Ok(r);
     }
     let mut details = Vec::new();
@@ -580,7 +608,7 @@ pub fn ingest(shared: &Arc<Shared>, req: &Req) -> Result<Value, BedrockError> {
         start_ingestion(shared, &mut inner, ds_id, &d.id, generation, d.version);
     }
     let response = json!({"documentDetails": details});
-    record(&mut inner, OP, ds_id, token, request, &response);
+    record(&mut inner, OP, ds_id, idem, &response);
     Ok(response)
 }
 
@@ -660,10 +688,10 @@ pub fn delete(shared: &Arc<Shared>, req: &Req) -> Result<Value, BedrockError> {
     let ids = identifiers(&mut v, &body);
     v.finish()?;
     let (kb, ds_id) = (req.label("knowledgeBaseId"), req.label("dataSourceId"));
+    let idem = Idempotency::of(req, &body, token);
     let mut inner = shared.lock();
     let ids = custom_ids(data_source(&mut inner, kb, ds_id)?, ids)?;
-    let request = fingerprint(req, &body);
-    if let Some(r) = replay(&mut inner, OP, ds_id, token.as_deref(), &request)? {
+    if let Some(r) = replay(&mut inner, OP, ds_id, idem.as_ref())? {
         return Ok(r);
     }
     let mut details = Vec::new();
@@ -691,7 +719,7 @@ pub fn delete(shared: &Arc<Shared>, req: &Req) -> Result<Value, BedrockError> {
         start_deletion(shared, &mut inner, ds_id, &id, generation);
     }
     let response = json!({"documentDetails": details});
-    record(&mut inner, OP, ds_id, token, request, &response);
+    record(&mut inner, OP, ds_id, idem, &response);
     Ok(response)
 }
 
